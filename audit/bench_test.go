@@ -1,0 +1,67 @@
+package audit_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/shenfen/shenfen/audit"
+	"github.com/shenfen/shenfen/store"
+	"github.com/shenfen/shenfen/store/storetest"
+)
+
+// BenchmarkAppend: one event appended to the log (a transaction writing
+// the leaf and the O(log n) subtree nodes it completes), on SQLite and
+// PostgreSQL.
+func BenchmarkAppend(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchAppend(b, storetest.SQLite(b)) })
+	if os.Getenv("SHENFEN_TEST_POSTGRES") != "off" {
+		b.Run("postgres", func(b *testing.B) { benchAppend(b, storetest.Postgres(b)) })
+	}
+}
+
+func benchAppend(b *testing.B, db *store.DB) {
+	ctx := context.Background()
+	log, _, _ := newLogOn(b, db)
+	now := time.Now()
+	i := 0
+	for b.Loop() {
+		if _, err := log.Append(ctx, audit.StatusChange(now, "https://id.example/status/a", i, "invalid")); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkProofs: inclusion and consistency proofs in a log of 20 000
+// leaves (read from SQLite).
+func BenchmarkProofs(b *testing.B) {
+	ctx := context.Background()
+	log, _, _ := newLog(b)
+	now := time.Now()
+	const n = 20000
+	for i := 0; i < n; i++ {
+		if _, err := log.Append(ctx, audit.StatusChange(now, "https://id.example/status/a", i, "invalid")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("inclusion", func(b *testing.B) {
+		i := uint64(0)
+		for b.Loop() {
+			if _, err := log.InclusionProof(ctx, (i*7919)%n, n); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("consistency", func(b *testing.B) {
+		i := uint64(1)
+		for b.Loop() {
+			if _, err := log.ConsistencyProof(ctx, 1+(i*7919)%(n-1), n); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/shenfen/shenfen/config"
+	"github.com/shenfen/shenfen/registry"
+	"github.com/shenfen/shenfen/seal"
+	"github.com/shenfen/shenfen/store"
+)
+
+// app is what every subcommand that touches data opens: the configuration,
+// the logger and the database, plus the domain services built on them.
+type app struct {
+	cfg config.Config
+	log *slog.Logger
+	db  *store.DB
+
+	// sealer encrypts PII at rest (master key file) and makes blind indexes.
+	sealer *seal.Sealer
+	// registry is the population registry; registryMetrics feeds /metrics.
+	registry        *registry.Service
+	registryMetrics *registryMetrics
+	// trust is the issuer keys, status lists and audit log (openTrust).
+	trust *trustServices
+}
+
+// openApp prepares the data directory and opens the database.
+func openApp(ctx context.Context, cfg config.Config) (*app, error) {
+	log := cfg.Logger()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	db, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, db: db}
+	if err := a.openRegistry(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Close releases what openApp opened.
+func (a *app) Close() error {
+	a.trust.close()
+	return a.db.Close()
+}
+
+// secretFile returns the content of path, creating it with n random bytes
+// (hex-encoded) on first use, readable only by the owner.
+func secretFile(path string, n int) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	buf := make([]byte, n)
+	rand.Read(buf)
+	s := hex.EncodeToString(buf)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) { // another process made it first
+			return secretFile(path, n)
+		}
+		return "", err
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return "", err
+	}
+	return s, f.Close()
+}

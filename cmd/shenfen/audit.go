@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/shenfen/shenfen/audit"
+	"github.com/shenfen/shenfen/status"
+	"github.com/shenfen/shenfen/trustapi"
+)
+
+func init() {
+	commands["audit"] = command{"auditor: check a shenfen transparency log", runAudit}
+}
+
+const auditUsage = `usage: shenfen audit check --log URL (--anchors FILE | --trust-list URL) [--state FILE]
+
+Fetches the log's signed tree head from URL/audit/sth, checks its signature
+against the authority's root certificates (a PEM file, or URL/trust-list.pem
+fetched now), and, when --state holds the head seen last time, checks with a
+consistency proof that the log only grew. The new head is then written to
+--state (default shenfen-audit.json). Run it regularly: a log that rewrote
+its history, or showed this auditor a fork, fails here.
+`
+
+// auditState is the auditor's memory of the last verified head.
+type auditState struct {
+	Log       string `json:"log"`
+	TreeSize  uint64 `json:"tree_size"`
+	Timestamp int64  `json:"timestamp"`
+	RootHash  []byte `json:"sha256_root_hash"`
+	Signature string `json:"signature"`
+}
+
+func runAudit(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "check" {
+		fmt.Fprint(os.Stderr, auditUsage)
+		return errors.New("want: shenfen audit check ...")
+	}
+	flags := flag.NewFlagSet("audit check", flag.ContinueOnError)
+	logURL := flags.String("log", "", "base URL of the shenfen server whose log is audited")
+	anchorsFile := flags.String("anchors", "", "PEM file of the authority's root certificates")
+	trustList := flags.String("trust-list", "", "URL of the authority's trust list in PEM (e.g. BASE/trust-list.pem)")
+	stateFile := flags.String("state", "shenfen-audit.json", "file keeping the last verified tree head")
+	flags.Usage = func() { fmt.Fprint(os.Stderr, auditUsage); flags.PrintDefaults() }
+	if err := flags.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *logURL == "" || (*anchorsFile == "") == (*trustList == "") {
+		flags.Usage()
+		return errors.New("need --log and exactly one of --anchors, --trust-list")
+	}
+	var pemBytes []byte
+	var err error
+	if *anchorsFile != "" {
+		pemBytes, err = os.ReadFile(*anchorsFile)
+	} else {
+		pemBytes, err = trustapi.Fetcher{}.FetchPEM(ctx, *trustList)
+	}
+	if err != nil {
+		return err
+	}
+	roots, err := caCertificates(pemBytes)
+	if err != nil {
+		return err
+	}
+	var prev *audit.TreeHead
+	if b, err := os.ReadFile(*stateFile); err == nil {
+		var st auditState
+		if err := json.Unmarshal(b, &st); err != nil {
+			return fmt.Errorf("--state %s: %w", *stateFile, err)
+		}
+		if st.Log != strings.TrimSuffix(*logURL, "/") {
+			return fmt.Errorf("--state %s belongs to the log at %s", *stateFile, st.Log)
+		}
+		prev = &audit.TreeHead{Size: st.TreeSize, Timestamp: time.UnixMilli(st.Timestamp)}
+		copy(prev.Root[:], st.RootHash)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	src := trustapi.AuditClient{Base: *logURL}
+	h, err := audit.CheckHead(ctx, src, audit.KeyFunc(status.ChainKeys(roots...)), prev, time.Now())
+	if err != nil {
+		return err
+	}
+	st := auditState{Log: strings.TrimSuffix(*logURL, "/"), TreeSize: h.Size, Timestamp: h.Timestamp.UnixMilli(), RootHash: h.Root[:], Signature: h.JWS}
+	b, _ := json.MarshalIndent(st, "", "  ")
+	if err := os.WriteFile(*stateFile, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	if prev == nil {
+		fmt.Printf("log %s: tree head verified, %d entries (first check; kept in %s)\n", st.Log, h.Size, *stateFile)
+	} else {
+		fmt.Printf("log %s: consistent, %d -> %d entries\n", st.Log, prev.Size, h.Size)
+	}
+	return nil
+}
+
+// caCertificates returns the CA certificates of a PEM bundle (the trust
+// anchors; document-signer certificates in the same bundle are skipped).
+func caCertificates(b []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("trust anchors: %w", err)
+		}
+		if c.IsCA {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("trust anchors: no CA certificate")
+	}
+	return out, nil
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/shenfen/shenfen/admin"
+	"github.com/shenfen/shenfen/audit"
+	"github.com/shenfen/shenfen/credential"
+	"github.com/shenfen/shenfen/credential/sdjwt"
+	"github.com/shenfen/shenfen/keys"
+	"github.com/shenfen/shenfen/oidc"
+	"github.com/shenfen/shenfen/registry"
+	"github.com/shenfen/shenfen/server"
+	"github.com/shenfen/shenfen/status"
+)
+
+// localStatus answers card status from the authority's own status lists
+// (no HTTP round trip to itself).
+type localStatus struct{ svc *status.Service }
+
+func (l localStatus) Status(ctx context.Context, uri string, index int) (credential.Status, error) {
+	s, err := l.svc.Get(ctx, status.Ref{URI: uri, Index: index})
+	if err != nil {
+		return 0, err
+	}
+	return credential.Status(s), nil
+}
+
+// auditRecorder writes OIDC grants into the citizen's disclosure history,
+// keyed like every other disclosure by the registry's blind index of the
+// ID number (base64url).
+type auditRecorder struct {
+	log *audit.Log
+	reg *registry.Service
+}
+
+func (r auditRecorder) RecordDisclosure(ctx context.Context, d oidc.Disclosure) error {
+	id, err := registry.ParseIDNumber(d.CitizenKey, d.At)
+	if err != nil {
+		return fmt.Errorf("oidc disclosure: citizen key: %w", err)
+	}
+	_, err = r.log.Record(ctx, audit.Disclosure{
+		Subject: base64.RawURLEncoding.EncodeToString(r.reg.Index(id)),
+		RP:      d.ClientID, RPName: d.ClientName, Claims: d.Claims, Channel: audit.ChannelOIDC, At: d.At,
+	})
+	return err
+}
+
+// oidcSigner opens (or makes, on first start) the provider's ID-token key,
+// sealed with the master key in DATA/keys-oidc.
+func oidcSigner(ctx context.Context, a *app) (crypto.Signer, error) {
+	prov := keys.NewFileProvider(filepath.Join(a.cfg.DataDir, "keys-oidc"), a.sealer)
+	s, err := prov.Signer(ctx, "oidc")
+	if errors.Is(err, keys.ErrNotFound) {
+		s, err = prov.Generate(ctx, "oidc")
+	}
+	return s, err
+}
+
+// openOIDC builds the OpenID Provider at PUBLIC_URL/oidc.
+func openOIDC(ctx context.Context, a *app) (*oidc.Provider, error) {
+	t, err := a.openTrust(ctx)
+	if err != nil {
+		return nil, err
+	}
+	secretHex, err := secretFile(filepath.Join(a.cfg.DataDir, "oidc-secret"), 32)
+	if err != nil {
+		return nil, fmt.Errorf("oidc secret: %w", err)
+	}
+	secret, err := hex.DecodeString(secretHex)
+	if err != nil || len(secret) < 32 {
+		return nil, errors.New("oidc secret: DATA/oidc-secret must hold 32 hex-encoded bytes")
+	}
+	signer, err := oidcSigner(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("oidc signing key: %w", err)
+	}
+	return oidc.New(oidc.Config{
+		Issuer: strings.TrimSuffix(a.cfg.PublicURL, "/") + "/oidc",
+		Store:  a.db.OIDC(), Signer: signer, Secret: secret, Sealer: a.sealer,
+		Verifier: oidc.CardVerifier{SDJWT: &sdjwt.Verifier{
+			Anchors: credential.NewAnchors(t.ring.Root()), Status: localStatus{t.status},
+		}},
+		Recorder: auditRecorder{log: t.audit, reg: a.registry},
+		Log:      a.log,
+	})
+}
+
+// mountOIDC serves the provider and the RP admin API, and purges expired
+// requests and tokens every five minutes.
+func mountOIDC(ctx context.Context, a *app, srv *server.Server) error {
+	p, err := openOIDC(ctx, a)
+	if err != nil {
+		return err
+	}
+	for _, pat := range p.Patterns() { // one route label per endpoint in metrics and logs
+		srv.Handle(pat, p.Handler())
+	}
+	admin.NewRPAPI(a.db.OIDC(), a.log).Mount(srv, a.cfg.AdminToken)
+	go func() {
+		tick := time.NewTicker(5 * time.Minute)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				if err := a.db.OIDC().Purge(ctx, now); err != nil {
+					a.log.Warn("oidc purge", "err", err)
+				}
+			}
+		}
+	}()
+	return nil
+}

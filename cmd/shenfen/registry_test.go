@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shenfen/shenfen/config"
+	"github.com/shenfen/shenfen/registry"
+)
+
+// TestRegistryCommands runs demo, import (with a bad line), status and show
+// end to end on SQLite.
+func TestRegistryCommands(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	csv := filepath.Join(dir, "demo.csv")
+	if err := runRegistry(ctx, []string{"demo", "--faces", "", "--count", "30", "--seed", "4", "--out", csv}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(csv, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("440115199003071232,王,male,,,广州,局,2015-01-01,,,\n")
+	f.Close()
+	for range 2 { // the second import finds everything unchanged
+		if err := runRegistry(ctx, []string{"import", "--data", data, "--quiet", csv}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := registry.DemoRecord(4, 3).IDNumber
+	if err := runRegistry(ctx, []string{"status", "--data", data, string(id), "deceased"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runRegistry(ctx, []string{"show", "--data", data, string(id)}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := config.Load("test", []string{"--data", data}, func(string) string { return "" }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if n, _ := a.registry.Count(ctx); n != 30 {
+		t.Fatalf("%d records, want 30", n)
+	}
+	if r, err := a.registry.Lookup(ctx, id); err != nil || r.Status != registry.StatusDeceased {
+		t.Fatalf("record %+v, %v", r, err)
+	}
+	for _, args := range [][]string{
+		{"show", "--data", data, "440115199003071232"},
+		{"show", "--data", data, "11010519491231002X"},
+		{"status", "--data", data, string(id), "dead"},
+		{"import", "--data", data, filepath.Join(dir, "missing.csv")},
+		{"nope"},
+	} {
+		if err := runRegistry(ctx, args); err == nil {
+			t.Errorf("%s: no error", strings.Join(args, " "))
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/shenfen/shenfen/admin"
+	"github.com/shenfen/shenfen/audit"
+	"github.com/shenfen/shenfen/keys"
+	"github.com/shenfen/shenfen/keys/pkcs11"
+	"github.com/shenfen/shenfen/server"
+	"github.com/shenfen/shenfen/status"
+	"github.com/shenfen/shenfen/trustapi"
+)
+
+// trustServices are the issuer keys, the status lists and the audit log,
+// shared by every part that issues, revokes or discloses.
+type trustServices struct {
+	// ring holds the IACA root and the document signers (Chain gives the
+	// current signer and its certificates for issuance).
+	ring *keys.Ring
+	// status allocates status-list entries for new cards and changes them.
+	status *status.Service
+	// audit is the transparency log and the disclosure history.
+	audit *audit.Log
+	// api is the HTTP face (metadata, keys, trust list, lists, auditor).
+	api *trustapi.API
+	// hsm is the PKCS#11 provider when one is configured.
+	hsm *pkcs11.Provider
+}
+
+// openTrust opens the issuer keys (making them on first start), the status
+// service and the audit log; later calls return what the first opened.
+//
+// Keys live in DATA/keys, sealed with the master key, unless
+// SHENFEN_PKCS11_TOKEN names a PKCS#11 token (library from
+// SHENFEN_PKCS11_LIB or the SoftHSM default, PIN from SHENFEN_PKCS11_PIN);
+// then the private keys stay in the token and DATA/keys-pkcs11 holds the
+// certificates.
+func (a *app) openTrust(ctx context.Context) (*trustServices, error) {
+	if a.trust != nil {
+		return a.trust, nil
+	}
+	t := &trustServices{}
+	var prov keys.Provider
+	dir := filepath.Join(a.cfg.DataDir, "keys")
+	if tok := os.Getenv("SHENFEN_PKCS11_TOKEN"); tok != "" {
+		lib, err := pkcs11.FindLibrary()
+		if err != nil {
+			return nil, err
+		}
+		p, err := pkcs11.Open(lib, tok, os.Getenv("SHENFEN_PKCS11_PIN"))
+		if err != nil {
+			return nil, err
+		}
+		prov, t.hsm, dir = p, p, filepath.Join(a.cfg.DataDir, "keys-pkcs11")
+	} else {
+		if a.sealer == nil {
+			return nil, errors.New("trust: master key not loaded")
+		}
+		prov = keys.NewFileProvider(dir, a.sealer)
+	}
+	issuer := strings.TrimSuffix(a.cfg.PublicURL, "/")
+	ring, err := keys.Open(ctx, dir, prov, keys.Config{Issuer: issuer})
+	if err != nil {
+		if t.hsm != nil {
+			t.hsm.Close()
+		}
+		return nil, fmt.Errorf("issuer keys: %w", err)
+	}
+	t.ring = ring
+	// A card must not outlive its signer's certificate: rotate at start
+	// when the current one has under 400 days left (cards are issued for at
+	// most a year before renewal; certificates last three).
+	if s, rotated, err := ring.RotateIfDue(ctx, 400*24*time.Hour); err != nil {
+		return nil, fmt.Errorf("issuer keys: %w", err)
+	} else if rotated {
+		a.log.Info("rotated the document signer: the previous one nears expiry", "kid", s.KeyID)
+	}
+	t.status = status.NewService(a.db.Status(), ring, issuer+"/status")
+	t.audit = audit.New(a.db.Audit(), ring, a.sealer)
+	// Every status change, whoever makes it (admin, re-enrollment), is
+	// logged for auditors.
+	t.status.Changed = trustapi.LogStatusChanges(t.audit, time.Now)
+	if ring.Made() {
+		// New keys are public events: auditors see every key the
+		// authority ever signed with.
+		s, err := ring.Current(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.audit.Append(ctx, audit.Event{Type: audit.EventKeyRotation, At: s.Created, Ref: s.KeyID,
+			Attrs: map[string]string{"not_after": s.Cert.NotAfter.UTC().Format(time.RFC3339), "first": "true"}}); err != nil {
+			return nil, err
+		}
+	}
+	t.api = &trustapi.API{Issuer: issuer, Ring: ring, Status: t.status, Audit: t.audit, Log: a.log}
+	a.trust = t
+	return t, nil
+}
+
+// close releases the PKCS#11 session, if any.
+func (t *trustServices) close() {
+	if t != nil && t.hsm != nil {
+		t.hsm.Close()
+	}
+}
+
+// mountTrust publishes the issuer metadata, keys, trust list, status lists
+// and the auditor endpoints, and the admin status operation behind the
+// admin token.
+func mountTrust(ctx context.Context, a *app, srv *server.Server) error {
+	t, err := a.openTrust(ctx)
+	if err != nil {
+		return err
+	}
+	t.api.Mount(srv)
+	srv.Handle("POST /admin/status", admin.RequireToken(a.cfg.AdminToken, t.api.AdminStatus()))
+	return nil
+}

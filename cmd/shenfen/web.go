@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/shenfen/shenfen/admin"
+	"github.com/shenfen/shenfen/credential"
+	"github.com/shenfen/shenfen/credential/sdjwt"
+	"github.com/shenfen/shenfen/proofing"
+	"github.com/shenfen/shenfen/registry"
+	"github.com/shenfen/shenfen/server"
+	"github.com/shenfen/shenfen/status"
+	"github.com/shenfen/shenfen/store"
+	"github.com/shenfen/shenfen/web"
+)
+
+// mountWeb serves the wallet (/wallet/), the verifier page (/verifier/)
+// and the admin console (/admin/), whose calls are forwarded to the
+// server's own admin API, the wallet's card-authenticated calls (history,
+// suspension, revocation code), the lost-phone page's suspension, the
+// authority's card endpoints and the verifier page's in-person check.
+func mountWeb(ctx context.Context, a *app, srv *server.Server) error {
+	web.Mount(srv, web.Options{AdminToken: a.cfg.AdminToken, API: srv.Handler()})
+	t, err := a.openTrust(ctx)
+	if err != nil {
+		return err
+	}
+	cards, err := proofing.NewCards(proofing.CardsConfig{Store: a.db.Proofing(), Records: a.registry,
+		Status: cardStatus{t.status}, Log: t.audit, Slog: a.log})
+	if err != nil {
+		return err
+	}
+	admin.NewCardsAPI(cards, a.log).Mount(srv, a.cfg.AdminToken)
+	c := &web.Citizen{
+		Verifier: webCards{&sdjwt.Verifier{Anchors: credential.NewAnchors(t.ring.Root()), Status: localStatus{t.status}}},
+		Subject: func(id string) (string, error) {
+			n, err := registry.ParseIDNumber(id, time.Now())
+			if err != nil {
+				return "", err
+			}
+			return base64.RawURLEncoding.EncodeToString(a.registry.Index(n)), nil
+		},
+		History:  t.audit,
+		Suspend:  webSuspender{t.status},
+		Cards:    cards,
+		Audience: strings.TrimSuffix(a.cfg.PublicURL, "/") + "/api/wallet",
+	}
+	c.Mount(srv)
+	(&web.Stats{Decisions: webDecisions{a.db.Proofing()}}).Mount(srv, a.cfg.AdminToken)
+	return nil
+}
+
+// webDecisions adapts the proofing store to web.Decisions.
+type webDecisions struct{ p *store.Proofing }
+
+func (w webDecisions) RecentDecisions(ctx context.Context, since time.Time, limit int) ([]web.Decision, error) {
+	ds, err := w.p.RecentDecisions(ctx, since, limit)
+	out := make([]web.Decision, len(ds))
+	for i, d := range ds {
+		out[i] = web.Decision{Outcome: d.Outcome, Latency: d.Latency}
+	}
+	return out, err
+}
+
+// webCards adapts the SD-JWT VC verifier to web.CardVerifier.
+type webCards struct{ v *sdjwt.Verifier }
+
+func (w webCards) VerifyCard(ctx context.Context, pres, nonce, aud string) (*credential.Verified, error) {
+	return w.v.Verify(ctx, pres, sdjwt.Expect{Nonce: nonce, Audience: aud})
+}
+
+// webSuspender adapts the status service to web.Suspender.
+type webSuspender struct{ s *status.Service }
+
+func (w webSuspender) Suspend(ctx context.Context, ref credential.StatusRef) error {
+	return w.s.Suspend(ctx, status.Ref{URI: ref.URI, Index: ref.Index})
+}
+
+// cardStatus adapts the status service to proofing.CardStatus.
+type cardStatus struct{ s *status.Service }
+
+var cardStatusNames = map[status.Status]string{status.Valid: proofing.StatusValid,
+	status.Suspended: proofing.StatusSuspended, status.Invalid: proofing.StatusRevoked}
+
+func (c cardStatus) Get(ctx context.Context, ref proofing.StatusRef) (string, error) {
+	st, err := c.s.Get(ctx, status.Ref{URI: ref.URI, Index: ref.Index})
+	return cardStatusNames[st], err
+}
+
+func (c cardStatus) Set(ctx context.Context, ref proofing.StatusRef, next string) (string, error) {
+	n, err := status.ParseStatus(next)
+	if err != nil {
+		return "", errors.Join(proofing.ErrBadRequest, err)
+	}
+	old, err := c.s.Set(ctx, status.Ref{URI: ref.URI, Index: ref.Index}, n)
+	if errors.Is(err, status.ErrFinal) {
+		err = errors.Join(proofing.ErrFinal, err)
+	}
+	return cardStatusNames[old], err
+}

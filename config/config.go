@@ -1,0 +1,228 @@
+// Package config is shenfen's one typed configuration: defaults, an optional
+// JSON file, environment variables (SHENFEN_*) and command-line flags, in
+// rising order of precedence, validated once with every problem reported
+// together.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Config is the whole configuration of a shenfen process.
+type Config struct {
+	// Addr is the HOST:PORT that serve listens on.
+	Addr string `json:"addr"`
+	// DataDir holds the embedded database, key files and the admin token.
+	DataDir string `json:"data"`
+	// Database is a PostgreSQL URL (postgres://...) or a SQLite file path;
+	// empty means DataDir/shenfen.db.
+	Database string `json:"database"`
+	// PublicURL is the externally visible base URL (issuer identifier); empty
+	// means http://Addr.
+	PublicURL string `json:"public_url"`
+	// AdminToken guards the admin API; empty means a random token kept in
+	// DataDir/admin-token, made on first start.
+	AdminToken string `json:"admin_token"`
+	// MasterKeyFile holds the 32-byte key that encrypts PII and portraits at
+	// rest; empty means DataDir/master.key, made on first start.
+	MasterKeyFile string `json:"master_key_file"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `json:"log_level"`
+	// LogFormat is json or text.
+	LogFormat string `json:"log_format"`
+	// Demo loads demo data at serve start when the registry is empty.
+	Demo bool `json:"demo"`
+	// DemoCount is how many synthetic citizens the demo registry holds.
+	DemoCount int `json:"demo_count"`
+	// FacesDir is where labelled test photos are looked for (demo portraits).
+	FacesDir string `json:"faces_dir"`
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		Addr:      "127.0.0.1:8080",
+		DataDir:   "shenfen-data",
+		LogLevel:  "info",
+		LogFormat: "json",
+		DemoCount: 200,
+		FacesDir:  "../shared/testdata/faces",
+	}
+}
+
+type field struct {
+	flag, env, usage string
+	ptr              func(*Config) any
+}
+
+var fields = []field{
+	{"addr", "SHENFEN_ADDR", "HOST:PORT to listen on", func(c *Config) any { return &c.Addr }},
+	{"data", "SHENFEN_DATA", "data directory (embedded database, keys, admin token)", func(c *Config) any { return &c.DataDir }},
+	{"db", "SHENFEN_DATABASE", "database: postgres://... URL or SQLite file (default DATA/shenfen.db)", func(c *Config) any { return &c.Database }},
+	{"public-url", "SHENFEN_PUBLIC_URL", "externally visible base URL (default http://ADDR)", func(c *Config) any { return &c.PublicURL }},
+	{"admin-token", "SHENFEN_ADMIN_TOKEN", "admin API bearer token (default: random, kept in DATA/admin-token)", func(c *Config) any { return &c.AdminToken }},
+	{"master-key-file", "SHENFEN_MASTER_KEY_FILE", "file with the at-rest encryption key (default DATA/master.key, made on first start)", func(c *Config) any { return &c.MasterKeyFile }},
+	{"log-level", "SHENFEN_LOG_LEVEL", "debug, info, warn or error", func(c *Config) any { return &c.LogLevel }},
+	{"log-format", "SHENFEN_LOG_FORMAT", "json or text", func(c *Config) any { return &c.LogFormat }},
+	{"demo", "SHENFEN_DEMO", "load demo data at start when the registry is empty", func(c *Config) any { return &c.Demo }},
+	{"demo-count", "SHENFEN_DEMO_COUNT", "number of synthetic citizens in the demo registry", func(c *Config) any { return &c.DemoCount }},
+	{"faces", "SHENFEN_FACES_DIR", "directory of labelled face photos used as demo portraits", func(c *Config) any { return &c.FacesDir }},
+}
+
+// Load builds the configuration for a subcommand from args and the
+// environment. extra, if not nil, registers the subcommand's own flags on the
+// same flag set. It returns the remaining positional arguments. A --config
+// FILE flag (or SHENFEN_CONFIG) names an optional JSON file.
+func Load(name string, args []string, getenv func(string) string, extra func(*flag.FlagSet)) (Config, []string, error) {
+	c := Defaults()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	configFile := getenv("SHENFEN_CONFIG")
+	fs.StringVar(&configFile, "config", configFile, "optional JSON configuration file (env SHENFEN_CONFIG)")
+	for _, f := range fields {
+		usage := f.usage + " (env " + f.env + ")"
+		switch p := f.ptr(&c).(type) {
+		case *string:
+			fs.StringVar(p, f.flag, *p, usage)
+		case *bool:
+			fs.BoolVar(p, f.flag, *p, usage)
+		case *int:
+			fs.IntVar(p, f.flag, *p, usage)
+		}
+	}
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, nil, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	// Rebuild in precedence order: defaults, file, environment, flags.
+	flagged := c
+	c = Defaults()
+	var errs []error
+	if configFile != "" {
+		b, err := os.ReadFile(configFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("config file: %w", err))
+		} else if err := json.Unmarshal(b, &c); err != nil {
+			errs = append(errs, fmt.Errorf("config file %s: %w", configFile, err))
+		}
+	}
+	for _, f := range fields {
+		if v := getenv(f.env); v != "" {
+			if err := setString(f.ptr(&c), v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", f.env, err))
+			}
+		}
+		if set[f.flag] {
+			copyValue(f.ptr(&c), f.ptr(&flagged))
+		}
+	}
+	c.fillDerived()
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return c, fs.Args(), errors.Join(errs...)
+}
+
+func setString(p any, v string) error {
+	switch p := p.(type) {
+	case *string:
+		*p = v
+	case *bool:
+		switch strings.ToLower(v) {
+		case "1", "true", "yes", "on":
+			*p = true
+		case "0", "false", "no", "off":
+			*p = false
+		default:
+			return fmt.Errorf("%q is not a boolean", v)
+		}
+	case *int:
+		var n int
+		if _, err := fmt.Sscanf(v, "%d", &n); err != nil {
+			return fmt.Errorf("%q is not an integer", v)
+		}
+		*p = n
+	}
+	return nil
+}
+
+func copyValue(dst, src any) {
+	switch d := dst.(type) {
+	case *string:
+		*d = *src.(*string)
+	case *bool:
+		*d = *src.(*bool)
+	case *int:
+		*d = *src.(*int)
+	}
+}
+
+func (c *Config) fillDerived() {
+	if c.Database == "" && c.DataDir != "" {
+		c.Database = filepath.Join(c.DataDir, "shenfen.db")
+	}
+	if c.MasterKeyFile == "" && c.DataDir != "" {
+		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+}
+
+// Validate reports every problem of c together.
+func (c Config) Validate() error {
+	var errs []string
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		errs = append(errs, fmt.Sprintf("addr %q is not HOST:PORT", c.Addr))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, "data directory is empty")
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Sprintf("public-url %q is not an http(s) URL", c.PublicURL))
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		errs = append(errs, "admin-token is shorter than 16 characters")
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Sprintf("log-level %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Sprintf("log-format %q is not json or text", c.LogFormat))
+	}
+	if c.DemoCount < 0 {
+		errs = append(errs, "demo-count is negative")
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.Strings(errs)
+	return fmt.Errorf("config: %s", strings.Join(errs, "; "))
+}
+
+// Logger returns the process logger the configuration asks for.
+func (c Config) Logger() *slog.Logger {
+	var lv slog.Level
+	lv.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: lv}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}

@@ -1,0 +1,59 @@
+// Package registry is the population registry: the authoritative record of
+// residents that the identity authority loads and that enrollment checks
+// against. It holds the domain only (ID-number validation, records, the
+// service, bulk import parsers, the demo generator); persistence is behind
+// the Store interface (implemented by package store for SQLite and
+// PostgreSQL) and encryption behind Sealer (package seal).
+//
+// # ID numbers
+//
+// ParseIDNumber validates an 18-character resident identity number (GB
+// 11643-1999): a 6-digit address code whose province exists, an 8-digit date
+// of birth that is a real past date, a 3-digit sequence number (odd for men,
+// even for women) and the ISO 7064 MOD 11-2 check character (0-9 or X). Each
+// failure has its own sentinel error and a message that says what is wrong.
+// Record.Normalize also checks that the record's sex and birth date agree
+// with the number.
+//
+// # What the database sees
+//
+// A database dump alone must not reveal who is registered. Each record is
+// one row keyed by a blind index: HMAC-SHA256 of the canonical ID number
+// under a key derived from the master key. Looking a number up computes its
+// index; without the key, the index cannot be reversed or tested against a
+// guessed number (the ID-number space is small enough, about 10^11 plausible
+// numbers, that an unkeyed hash could be brute-forced in hours). All
+// personal data (ID number, name, sex, dates, ethnicity, address, issuing
+// authority) is sealed as one AES-256-GCM value bound to the row's index, so
+// rows cannot be swapped. The portrait and the face template are sealed the
+// same way in a separate table, so lookups that do not need them never load
+// them. Only the status and the timestamps are in clear, because operations
+// (counts, revocation sweeps) need them. A keyed digest of the sealed fields
+// lets a re-import skip unchanged records without decrypting anything.
+//
+// # Import format
+//
+// Import reads CSV (with a header line) or JSON Lines (one object per line)
+// with these columns or keys, all strings:
+//
+//	id_number    18 characters, required
+//	name         required, UTF-8 (CJK), at most 64 characters
+//	sex          male/female, m/f or 男/女; empty: taken from the ID number
+//	birth_date   YYYY-MM-DD or YYYYMMDD; empty: taken from the ID number
+//	ethnicity    optional
+//	address      required
+//	authority    issuing authority, required
+//	valid_from   required date
+//	valid_until  date; empty, 长期 or long-term for a long-term card
+//	status       valid (default), cancelled or deceased
+//	portrait     optional: a path relative to the input file's directory
+//	             (it may not leave that directory), or base64:DATA;
+//	             JPEG or PNG, at most 2 MiB
+//
+// Records are written in batches, each in one transaction together with a
+// checkpoint (the input's identity, the byte offset and line number after
+// the batch), so an interrupted import resumes exactly where the last batch
+// ended. A bad line is reported as "line N: field: reason" and skipped; the
+// good lines around it are imported. Re-importing a file updates changed
+// records and leaves unchanged ones untouched, so imports are idempotent.
+package registry

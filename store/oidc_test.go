@@ -1,0 +1,322 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shenfen/shenfen/oidc"
+	"github.com/shenfen/shenfen/proofing"
+	"github.com/shenfen/shenfen/store"
+	"github.com/shenfen/shenfen/store/storetest"
+)
+
+func TestOIDCStore(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.OIDC()
+		now := time.Now()
+
+		// Clients.
+		c := oidc.Client{ID: "hotel", Name: "Hotel", RedirectURIs: []string{"https://h.example/cb"}, AuthMethod: oidc.AuthSecretBasic,
+			SecretHash: []byte("0123456789abcdef0123456789abcdef"), Sector: "h.example",
+			Entitlements: []oidc.Entitlement{{Claim: "name"}, {Claim: "picture", Optional: true}}, Created: now}
+		if err := s.PutClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		c.Name = "Hotel 2"
+		if err := s.PutClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Client(ctx, "hotel")
+		if err != nil || got.Name != "Hotel 2" || string(got.SecretHash) != string(c.SecretHash) || len(got.Entitlements) != 2 || !got.Entitlements[1].Optional {
+			t.Fatalf("client = %+v, %v", got, err)
+		}
+		if _, err := s.Client(ctx, "nope"); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatalf("missing client: %v", err)
+		}
+		if all, err := s.Clients(ctx); err != nil || len(all) != 1 {
+			t.Fatalf("clients = %v, %v", all, err)
+		}
+
+		// Auth requests: conditional transitions.
+		ar := oidc.AuthRequest{ID: "ar1", ClientID: "hotel", Txn: "txn1", State: oidc.StatePending, Expires: now.Add(time.Minute), Data: []byte(`{}`)}
+		if err := s.CreateAuthRequest(ctx, ar); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateAuthRequest(ctx, ar); !errors.Is(err, oidc.ErrConflict) {
+			t.Fatalf("duplicate request: %v", err)
+		}
+		if got, err := s.AuthRequestByTxn(ctx, "txn1"); err != nil || got.ID != "ar1" {
+			t.Fatalf("by txn: %+v %v", got, err)
+		}
+		ar.State = oidc.StatePresented
+		if err := s.UpdateAuthRequest(ctx, ar, oidc.StatePending); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UpdateAuthRequest(ctx, ar, oidc.StatePending); !errors.Is(err, oidc.ErrConflict) {
+			t.Fatalf("second answer: %v", err)
+		}
+		ar.State, ar.CodeHash = oidc.StateDone, "code1"
+		if err := s.UpdateAuthRequest(ctx, ar, oidc.StatePresented); err != nil {
+			t.Fatal(err)
+		}
+		// Eight concurrent exchanges of one code: exactly one wins.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins, conflicts := 0, 0
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.ConsumeCode(ctx, "code1", time.Now())
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, oidc.ErrConflict):
+					conflicts++
+				default:
+					t.Errorf("consume: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins != 1 || conflicts != 7 {
+			t.Fatalf("wins %d conflicts %d", wins, conflicts)
+		}
+		if _, err := s.ConsumeCode(ctx, "unknown", now); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatalf("unknown code: %v", err)
+		}
+		// An expired code is not found.
+		ar2 := oidc.AuthRequest{ID: "ar2", ClientID: "hotel", Txn: "txn2", State: oidc.StateDone, CodeHash: "code2", Expires: now.Add(-time.Second), Data: []byte(`{}`)}
+		s.CreateAuthRequest(ctx, ar2)
+		if _, err := s.ConsumeCode(ctx, "code2", now); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatalf("expired code: %v", err)
+		}
+
+		// Tokens and refresh rotation.
+		at := oidc.Token{ID: "at1", ClientID: "hotel", Subject: "sub1", AuthRequestID: "ar1", Expires: now.Add(time.Hour), Data: []byte("d")}
+		rt := oidc.Token{ID: "rt1", Refresh: true, ClientID: "hotel", Subject: "sub1", AuthRequestID: "ar1", Expires: now.Add(time.Hour), Data: []byte("d")}
+		if err := s.PutTokens(ctx, "", at, rt); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Token(ctx, "rt1"); err != nil || !got.Refresh || got.Subject != "sub1" || string(got.Data) != "d" {
+			t.Fatalf("token = %+v %v", got, err)
+		}
+		rt2 := rt
+		rt2.ID = "rt2"
+		if err := s.PutTokens(ctx, "rt1", rt2); err != nil {
+			t.Fatal(err)
+		}
+		rt3 := rt
+		rt3.ID = "rt3"
+		if err := s.PutTokens(ctx, "rt1", rt3); !errors.Is(err, oidc.ErrConflict) {
+			t.Fatalf("reused refresh: %v", err)
+		}
+		if _, err := s.Token(ctx, "rt3"); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatal("failed rotation left a token")
+		}
+		if err := s.DeleteTokens(ctx, "", "", "ar1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Token(ctx, "at1"); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatal("tokens of a request survived")
+		}
+
+		// Pushed requests are single use.
+		if err := s.PutPushedRequest(ctx, oidc.PushedRequest{ID: "p1", ClientID: "hotel", Params: "a=b", Expires: now.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := s.TakePushedRequest(ctx, "p1"); err != nil || p.Params != "a=b" || p.ClientID != "hotel" {
+			t.Fatalf("take = %+v %v", p, err)
+		}
+		if _, err := s.TakePushedRequest(ctx, "p1"); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatalf("second take: %v", err)
+		}
+
+		// Grants, oldest first.
+		for i, cl := range []string{"name", "age_over_18"} {
+			if err := s.RecordGrant(ctx, oidc.Grant{Citizen: []byte("cit"), ClientID: "hotel", Subject: "s", Claims: []string{cl}, ACR: oidc.ACRHigh, At: now.Add(time.Duration(i) * time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gs, err := s.Grants(ctx, []byte("cit"))
+		if err != nil || len(gs) != 2 || gs[0].Claims[0] != "name" || gs[1].Claims[0] != "age_over_18" {
+			t.Fatalf("grants = %+v %v", gs, err)
+		}
+		if gs, _ := s.Grants(ctx, []byte("other")); len(gs) != 0 {
+			t.Fatal("grants of another citizen")
+		}
+
+		// Purge and client removal.
+		if err := s.Purge(ctx, now.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AuthRequest(ctx, "ar2"); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatal("expired request survived purge")
+		}
+		if err := s.DeleteClient(ctx, "hotel"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteClient(ctx, "hotel"); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatalf("second delete: %v", err)
+		}
+	})
+}
+
+// TestOIDCAssertions: a client assertion's jti is spent once, for every
+// process on the database, until Purge drops it after its expiry.
+func TestOIDCAssertions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		a, b := db.OIDC(), db.OIDC() // two provider processes' stores
+		now := time.Now()
+		exp := now.Add(time.Minute)
+		if err := a.UseAssertion(ctx, "bank", "j1", exp); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.UseAssertion(ctx, "bank", "j1", exp); !errors.Is(err, oidc.ErrConflict) {
+			t.Fatalf("replay to another process: %v", err)
+		}
+		if err := b.UseAssertion(ctx, "shop", "j1", exp); err != nil {
+			t.Fatalf("same jti of another client: %v", err)
+		}
+		// The pair is hashed with a separator: ("ban", "kj1") is another pair.
+		if err := b.UseAssertion(ctx, "ban", "kj1", exp); err != nil {
+			t.Fatalf("shifted pair: %v", err)
+		}
+		// Eight concurrent uses of one fresh assertion: exactly one wins.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins, conflicts := 0, 0
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s := a
+				if i%2 == 1 {
+					s = b
+				}
+				err := s.UseAssertion(ctx, "bank", "j2", exp)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, oidc.ErrConflict):
+					conflicts++
+				default:
+					t.Errorf("use: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins != 1 || conflicts != 7 {
+			t.Fatalf("wins %d conflicts %d", wins, conflicts)
+		}
+		// Purge keeps live ones, drops expired ones.
+		if err := a.Purge(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.UseAssertion(ctx, "bank", "j1", exp); !errors.Is(err, oidc.ErrConflict) {
+			t.Fatalf("live assertion purged: %v", err)
+		}
+		if err := a.Purge(ctx, exp.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.UseAssertion(ctx, "bank", "j1", exp.Add(time.Hour)); err != nil {
+			t.Fatalf("after purge: %v", err)
+		}
+	})
+}
+
+// TestOIDCUpdateClient: an update replaces an existing client only, and
+// revokes its tokens when asked, in the same transaction.
+func TestOIDCUpdateClient(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.OIDC()
+		c := oidc.Client{ID: "hotel", Name: "Hotel", RedirectURIs: []string{"https://h.example/cb"}, AuthMethod: oidc.AuthSecretBasic,
+			SecretHash: []byte("0123456789abcdef0123456789abcdef"), Sector: "h.example", Entitlements: []oidc.Entitlement{{Claim: "name"}}, Created: time.Now()}
+		if err := s.UpdateClient(ctx, c, false); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatalf("update of a missing client: %v", err)
+		}
+		if err := s.PutClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		tok := oidc.Token{ID: "rt", Refresh: true, ClientID: "hotel", Subject: "s", AuthRequestID: "ar", Expires: time.Now().Add(time.Hour), Data: []byte("d")}
+		if err := s.PutTokens(ctx, "", tok); err != nil {
+			t.Fatal(err)
+		}
+		c.Name, c.SecretHash = "Hotel 2", []byte("fedcba9876543210fedcba9876543210")
+		if err := s.UpdateClient(ctx, c, false); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Client(ctx, "hotel")
+		if err != nil || got.Name != "Hotel 2" || string(got.SecretHash) != string(c.SecretHash) {
+			t.Fatalf("client = %+v, %v", got, err)
+		}
+		if _, err := s.Token(ctx, "rt"); err != nil {
+			t.Fatalf("token gone without revocation: %v", err)
+		}
+		if err := s.UpdateClient(ctx, c, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Token(ctx, "rt"); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatalf("token survived revocation: %v", err)
+		}
+	})
+}
+
+// TestOIDCEnrollmentProof: the provider finds how a card's enrollment was
+// proofed from the card's status entry.
+func TestOIDCEnrollmentProof(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		p, s := db.Proofing(), db.OIDC()
+		t0 := time.UnixMilli(1_800_000_000_000).UTC()
+		issue := func(n int, dec proofing.Decision) {
+			t.Helper()
+			id := fmt.Sprintf("s%d", n)
+			if err := p.CreateSession(ctx, proofing.Session{ID: id, DeviceKey: []byte(`{}`), DeviceThumb: "th" + id, Digits: "1234",
+				State: proofing.StatePending, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Claim(ctx, id, t0, t0.Add(time.Minute), []byte("e")); err != nil {
+				t.Fatal(err)
+			}
+			dec.SessionID, dec.Approved, dec.Reason, dec.Subject, dec.DecidedAt = id, true, proofing.ReasonApproved, fmt.Sprintf("subj%d", n), t0
+			card := &proofing.Card{ID: "c" + id, SessionID: id, Subject: dec.Subject, IDNumber: []byte{1}, DeviceKey: []byte(`{}`),
+				DeviceThumb: "th" + id, StatusURI: "https://x/status/1", StatusIndex: n, State: proofing.CardActive, CreatedAt: t0}
+			if err := p.Finish(ctx, proofing.Finish{Decision: dec, Card: card}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		issue(1, proofing.Decision{FaceDistance: 0.3, SpeechConfidence: 0.9, Liveness: 0.8})
+		issue(2, proofing.Decision{FaceDistance: 0.3, SpeechConfidence: -1, Liveness: -1})
+		got, err := s.EnrollmentProof(ctx, "https://x/status/1", 1)
+		want := oidc.EnrollmentProof{Approved: true, FaceMatched: true, Live: true, Spoken: true, CardActive: true}
+		if err != nil || got != want || got.Level() != oidc.ACRHigh {
+			t.Fatalf("full proof = %+v, %v", got, err)
+		}
+		got, err = s.EnrollmentProof(ctx, "https://x/status/1", 2)
+		want = oidc.EnrollmentProof{Approved: true, FaceMatched: true, CardActive: true}
+		if err != nil || got != want || got.Level() != oidc.ACRSubstantial {
+			t.Fatalf("face-only proof = %+v, %v", got, err)
+		}
+		if _, err := s.EnrollmentProof(ctx, "https://x/status/2", 1); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatalf("other list: %v", err)
+		}
+		if err := p.SetCardState(ctx, "cs1", proofing.CardRevoking); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.EnrollmentProof(ctx, "https://x/status/1", 1); err != nil || got.CardActive {
+			t.Fatalf("revoking card = %+v, %v", got, err)
+		}
+	})
+}

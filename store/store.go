@@ -1,0 +1,224 @@
+// Package store is shenfen's persistence: one implementation of the storage
+// interfaces that the domain packages (registry, status, proofing, oidc,
+// audit) declare, over two SQL drivers.
+//
+// SQLite is the embedded default. It is reached through modernc.org/sqlite, a
+// pure-Go translation of SQLite: the binary stays free of cgo for storage,
+// cross-compiles, and needs nothing installed. Write transactions are opened
+// with BEGIN IMMEDIATE (DSN _txlock=immediate) and a busy timeout, so that
+// concurrent writers queue instead of deadlocking on lock upgrades; the
+// database runs in WAL mode so readers never wait for the writer.
+//
+// PostgreSQL is the path past one machine. It is reached through pgx
+// (github.com/jackc/pgx/v5) behind database/sql, so that both drivers share
+// one code path; SQL is written with ? placeholders and rebound to $n for
+// PostgreSQL.
+//
+// Schema changes are versioned migrations, kept per domain (see migrate.go),
+// applied in one transaction each at Open.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+)
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrConflict is returned when a write would violate a uniqueness rule or an
+// expected state (for example a single-use value used twice).
+var ErrConflict = errors.New("store: conflict")
+
+// Dialect names the SQL dialect of an open database.
+type Dialect int
+
+const (
+	// SQLite is the embedded database.
+	SQLite Dialect = iota
+	// Postgres is PostgreSQL (or a PostgreSQL-compatible server).
+	Postgres
+)
+
+func (d Dialect) String() string {
+	if d == Postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// DB is an open shenfen database.
+type DB struct {
+	sql     *sql.DB
+	dialect Dialect
+}
+
+// Open opens (creating if needed) the database named by url and applies any
+// pending migrations. A url starting with postgres:// or postgresql:// selects
+// PostgreSQL; anything else is a SQLite file path (an optional sqlite: prefix
+// is stripped).
+func Open(ctx context.Context, url string) (*DB, error) {
+	var db *DB
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		s, err := sql.Open("pgx", url)
+		if err != nil {
+			return nil, fmt.Errorf("store: open postgres: %w", err)
+		}
+		s.SetMaxOpenConns(32)
+		s.SetMaxIdleConns(32)
+		s.SetConnMaxIdleTime(5 * time.Minute)
+		db = &DB{sql: s, dialect: Postgres}
+	default:
+		path := strings.TrimPrefix(url, "sqlite:")
+		if path == "" {
+			return nil, errors.New("store: empty database path")
+		}
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("store: create database directory: %w", err)
+			}
+		}
+		dsn := "file:" + path + "?_txlock=immediate" +
+			"&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+			"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
+		s, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("store: open sqlite: %w", err)
+		}
+		s.SetMaxOpenConns(8)
+		s.SetMaxIdleConns(8)
+		db = &DB{sql: s, dialect: SQLite}
+	}
+	if err := db.sql.PingContext(ctx); err != nil {
+		db.sql.Close()
+		return nil, fmt.Errorf("store: connect %s: %w", db.dialect, err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.sql.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Dialect reports which SQL dialect the database speaks.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Ping checks that the database answers; /readyz uses it.
+func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
+
+// SQL exposes the underlying *sql.DB for benchmarks and tools.
+func (db *DB) SQL() *sql.DB { return db.sql }
+
+// rebind rewrites ? placeholders to $1, $2, ... for PostgreSQL. shenfen's SQL
+// never has a literal question mark inside a string.
+func (db *DB) rebind(q string) string {
+	if db.dialect != Postgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// Tx is a transaction in progress; its methods take ? placeholders.
+type Tx struct {
+	tx *sql.Tx
+	db *DB
+}
+
+// Exec runs a statement inside the transaction.
+func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.db.rebind(q), args...)
+}
+
+// Query runs a query inside the transaction.
+func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.db.rebind(q), args...)
+}
+
+// QueryRow runs a single-row query inside the transaction.
+func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.db.rebind(q), args...)
+}
+
+// Prepare prepares a statement inside the transaction.
+func (t *Tx) Prepare(ctx context.Context, q string) (*sql.Stmt, error) {
+	return t.tx.PrepareContext(ctx, t.db.rebind(q))
+}
+
+// Dialect reports the dialect of the transaction's database.
+func (t *Tx) Dialect() Dialect { return t.db.dialect }
+
+// InTx runs fn inside one transaction: committed if fn returns nil, rolled
+// back otherwise, so an operation that touches several rows is all or nothing.
+func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(&Tx{tx: tx, db: db}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// Exec runs a statement outside any explicit transaction.
+func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return db.sql.ExecContext(ctx, db.rebind(q), args...)
+}
+
+// Query runs a query outside any explicit transaction.
+func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return db.sql.QueryContext(ctx, db.rebind(q), args...)
+}
+
+// QueryRow runs a single-row query outside any explicit transaction.
+func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return db.sql.QueryRowContext(ctx, db.rebind(q), args...)
+}
+
+// notFound maps sql.ErrNoRows to ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// isUniqueViolation reports whether err is a uniqueness violation in either
+// dialect.
+func isUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505")
+}
