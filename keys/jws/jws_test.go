@@ -1,0 +1,82 @@
+package jws
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestSignVerify(t *testing.T) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s, err := Sign(Key{Signer: k, KeyID: "a"}, "x+jwt", []byte(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse([]byte(s), 1<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Header.Kid != "a" || p.Header.Typ != "x+jwt" || string(p.Payload) != `{"a":1}` {
+		t.Fatalf("parsed %+v", p)
+	}
+	if err := p.Verify(&k.PublicKey); err != nil {
+		t.Fatal(err)
+	}
+	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err := p.Verify(&k2.PublicKey); !errors.Is(err, ErrSignature) {
+		t.Fatalf("other key: %v", err)
+	}
+	k384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if _, err := Sign(Key{Signer: k384}, "", nil); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("P-384 signer: %v", err)
+	}
+	if _, err := Parse([]byte(s), 10); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("limit: %v", err)
+	}
+}
+
+func TestCheckNoDuplicateKeys(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{`{"a":1,"b":{"a":2}}`, true},
+		{`{"a":[{"a":1},{"a":2}],"b":[]}`, true},
+		{`{"a":1,"a":2}`, false},
+		{`{"x":{"a":1,"a":2}}`, false},
+		{`{"x":[{"k":{},"k":1}]}`, false},
+		{`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`, false},
+		{`{"a":`, false},
+	} {
+		if err := CheckNoDuplicateKeys([]byte(tc.in)); (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.in, err)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s, _ := Sign(Key{Signer: k, KeyID: "a", Chain: [][]byte{{1, 2, 3}}}, "t", []byte(`{}`))
+	f.Add([]byte(s))
+	f.Add([]byte("a.b.c"))
+	f.Add([]byte(`eyJhbGciOiJFUzI1NiIsImFsZyI6Im5vbmUifQ.e30.`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := Parse(b, 1<<16)
+		if err != nil {
+			return
+		}
+		if p.Header.Alg != "ES256" || len(p.Header.Crit) != 0 {
+			t.Fatalf("accepted header %+v", p.Header)
+		}
+		// Whatever verifies under our key covers exactly what we signed.
+		if p.Verify(&k.PublicKey) == nil {
+			want := s[:strings.LastIndexByte(s, '.')]
+			if string(p.SigningInput) != want {
+				t.Fatalf("verified a signing input we never signed: %q", p.SigningInput)
+			}
+		}
+	})
+}
