@@ -1,0 +1,169 @@
+// Package oid4vc is shenfen's wallet-facing HTTP API: the enrollment
+// endpoints (challenge, signed submission), the OpenID4VCI 1.0 credential
+// issuer (pre-authorized code flow with proof of possession of the device
+// key) and the OpenID4VP 1.0 verifier used in person (request by
+// reference, direct_post response, result polling for the verifier page).
+// docs/api.md documents every endpoint with examples.
+//
+// The protocol messages are written by hand rather than through an OAuth or
+// OpenID4VC library: the pre-authorized code flow is three small endpoints
+// with no redirects, client authentication or PKCE, and the verifier needs
+// only request-object serving and direct_post; the cryptographic checks
+// (JWS, SD-JWT VC, mdoc) are go-jose and shenfen's credential packages.
+package oid4vc
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/shenfen/shenfen/audit"
+	"github.com/shenfen/shenfen/problem"
+	"github.com/shenfen/shenfen/proofing"
+)
+
+// Mux is where the endpoints are attached (*server.Server, *http.ServeMux).
+type Mux interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// CardIssuer makes one format of a card bound to the holder's device key.
+type CardIssuer interface {
+	// Issue returns the credential of configuration configID
+	// (ConfigSDJWT: the SD-JWT VC; ConfigMdoc and ConfigQR: base64url
+	// IssuerSigned).
+	Issue(ctx context.Context, configID string, card proofing.Card, holder *ecdsa.PublicKey) (string, error)
+}
+
+// Disclosures records what a citizen disclosed (the audit log's
+// disclosure history).
+type Disclosures interface {
+	Record(ctx context.Context, d audit.Disclosure) (uint64, error)
+}
+
+// Credential configuration identifiers: the three encodings of one card
+// (same device key, status-list entry and validity). ConfigQR is the
+// compact mdoc (docType org.shenfen.pid.qr.1, package credential/qr) the
+// wallet shows as the offline in-person QR code.
+const (
+	ConfigSDJWT = "pid_sd_jwt"
+	ConfigMdoc  = "pid_mdoc"
+	ConfigQR    = "pid_mdoc_qr"
+)
+
+// Configs lists every credential configuration, in the order of the
+// credential offer.
+var Configs = []string{ConfigSDJWT, ConfigMdoc, ConfigQR}
+
+func knownConfig(id string) bool {
+	for _, c := range Configs {
+		if c == id {
+			return true
+		}
+	}
+	return false
+}
+
+// API is the HTTP face of enrollment, issuance and in-person verification.
+type API struct {
+	// Issuer is the credential issuer identifier: the public URL, no
+	// trailing slash.
+	Issuer   string
+	Proofing *proofing.Service
+	Cards    CardIssuer
+	// VCT and DocType name the card types in the metadata and queries.
+	VCT, DocType, Namespace string
+	// Verifier checks presentations (nil: the verifier endpoints answer
+	// 503); Requests keeps verifier requests; Sealer seals their results.
+	Verifier    PresentationVerifier
+	Requests    proofing.VerifierStore
+	Sealer      proofing.Sealer
+	Disclosures Disclosures
+	// VerifierLimit bounds verifier request creation per client address.
+	VerifierLimit *proofing.Limiter
+	Log           *slog.Logger
+	Clock         func() time.Time
+}
+
+func (a *API) now() time.Time {
+	if a.Clock != nil {
+		return a.Clock().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (a *API) log() *slog.Logger {
+	if a.Log != nil {
+		return a.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Mount attaches every endpoint. Without a proofing service (the
+// biometric engines could not be loaded) the enrollment and issuance
+// endpoints answer 503 enrollment-unavailable.
+func (a *API) Mount(m Mux) {
+	m.Handle("POST /api/enrollments", a.needProofing(a.start))
+	m.Handle("POST /api/enrollments/{id}/submission", a.needProofing(a.submit))
+	m.Handle("GET /api/enrollments/{id}", a.needProofing(a.status))
+
+	m.Handle("GET /.well-known/openid-credential-issuer", http.HandlerFunc(a.issuerMetadata))
+	m.Handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(a.asMetadata))
+	m.Handle("POST /vci/token", a.needProofing(a.token))
+	m.Handle("POST /vci/nonce", a.needProofing(a.nonce))
+	m.Handle("POST /vci/credential", a.needProofing(a.credential))
+
+	m.Handle("POST /api/verifier/requests", http.HandlerFunc(a.createRequest))
+	m.Handle("GET /api/verifier/requests/{id}", http.HandlerFunc(a.result))
+	m.Handle("GET /oid4vp/requests/{id}", http.HandlerFunc(a.requestObject))
+	m.Handle("POST /oid4vp/responses/{id}", http.HandlerFunc(a.response))
+}
+
+func (a *API) needProofing(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.Proofing == nil || a.Cards == nil {
+			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "enrollment-unavailable", "Enrollment unavailable",
+				"the biometric engines are not available on this server"))
+			return
+		}
+		h(w, r)
+	})
+}
+
+// clientAddr is the peer address without port (for rate limits only).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// oauthError writes an OAuth-style error (RFC 6749 §5.2, OpenID4VCI §8.3.1).
+func oauthError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func tooMany(w http.ResponseWriter, r *http.Request, after time.Duration) {
+	problem.Write(w, r, problem.TooManyRequests("too many attempts; retry later", after))
+}

@@ -1,0 +1,581 @@
+package oid4vc_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"image/color"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shenfen/shenfen/audit"
+	"github.com/shenfen/shenfen/credential"
+	"github.com/shenfen/shenfen/credential/credtest"
+	"github.com/shenfen/shenfen/credential/mdoc"
+	"github.com/shenfen/shenfen/credential/sdjwt"
+	"github.com/shenfen/shenfen/oid4vc"
+	"github.com/shenfen/shenfen/proofing"
+	"github.com/shenfen/shenfen/proofing/proofingtest"
+	"github.com/shenfen/shenfen/registry"
+	"github.com/shenfen/shenfen/seal"
+	"github.com/shenfen/shenfen/store/storetest"
+)
+
+type signers struct{ iss *credtest.Issuer }
+
+func (s signers) Chain(context.Context) (crypto.Signer, []*x509.Certificate, error) {
+	return s.iss.Signer(), s.iss.Chain, nil
+}
+
+type disclosures struct {
+	mu   sync.Mutex
+	list []audit.Disclosure
+}
+
+func (d *disclosures) Record(_ context.Context, x audit.Disclosure) (uint64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.list = append(d.list, x)
+	return uint64(len(d.list)), nil
+}
+
+// Env is a server with the HTTP API on test doubles for the engines and
+// real credential issuance and verification.
+type env struct {
+	srv         *httptest.Server
+	api         *oid4vc.API
+	store       proofing.Store
+	checker     *credtest.Status
+	disclosures *disclosures
+	person      registry.Record
+	// ahead moves the server's clock forward (nanoseconds).
+	ahead atomic.Int64
+}
+
+func newEnv(t testing.TB, face proofing.FaceChecker, speech proofing.DigitRecognizer, recs proofing.RecordSource, person registry.Record) *env {
+	t.Helper()
+	iss, err := credtest.NewIssuer("test", time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := seal.New(map[byte][]byte{1: bytes.Repeat([]byte{9}, seal.KeySize)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{store: storetest.SQLite(t).Proofing(), checker: &credtest.Status{}, disclosures: &disclosures{}, person: person}
+	status := &proofingtest.Status{OnRevoke: func(ref proofing.StatusRef) { e.checker.Set(ref.URI, ref.Index, credential.StatusInvalid) }}
+	svc, err := proofing.New(proofing.Config{Store: e.store, Records: recs, Face: face, Speech: speech, Status: status, Sealer: sealer,
+		Clock: func() time.Time { return time.Now().Add(time.Duration(e.ahead.Load())) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := credential.ProfileCN
+	e.api = &oid4vc.API{Issuer: credtest.IssuerURL, Proofing: svc, VCT: p.VCT, DocType: p.DocType, Namespace: p.Namespace,
+		Cards: &oid4vc.Issuer{ID: credtest.IssuerURL, Profile: p, Records: recs, Proofing: svc, Signers: signers{iss}},
+		Verifier: oid4vc.Verifiers{
+			SDJWT: &sdjwt.Verifier{Anchors: iss.Anchors(), Status: e.checker},
+			Mdoc:  &mdoc.Verifier{Anchors: iss.Anchors(), Status: e.checker},
+		},
+		Requests: e.store.(proofing.VerifierStore), Sealer: sealer, Disclosures: e.disclosures}
+	mux := http.NewServeMux()
+	e.api.Mount(mux)
+	e.srv = httptest.NewServer(mux)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// zhang is a registry person with a real portrait (for issuance); the
+// doubles identify faces by colour, his is FaceTemplate.
+func zhang(t *testing.T) registry.Record {
+	jpg, _, err := credtest.Portrait()
+	if err != nil {
+		t.Skipf("no face photos: %v", err)
+	}
+	return registry.Record{IDNumber: "11010519491231002X", Name: "张三", Sex: registry.Female,
+		BirthDate: time.Date(1949, 12, 31, 0, 0, 0, 0, time.UTC), Ethnicity: "汉", Address: "北京市朝阳区 1 号",
+		Authority: "北京市公安局朝阳分局", ValidFrom: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
+		Status: registry.StatusValid, Portrait: jpg, PortraitType: "image/jpeg", FaceTemplate: []byte{200, 10, 10}}
+}
+
+func doubleEnv(t *testing.T) *env {
+	p := zhang(t)
+	cancelled := p
+	cancelled.IDNumber, cancelled.Status = "440106198001010019", registry.StatusCancelled
+	return newEnv(t, &proofingtest.Face{}, proofingtest.Speech{},
+		proofingtest.Records{p.IDNumber: p, cancelled.IDNumber: cancelled}, p)
+}
+
+// parts is what a wallet submits.
+type parts struct {
+	id, name string
+	selfie   []byte
+	audio    func(digits string) []byte
+	frames   [][]byte
+}
+
+func honestParts(r registry.Record) parts {
+	c := proofingtest.FaceColor(r.FaceTemplate)
+	return parts{id: string(r.IDNumber), name: r.Name, selfie: proofingtest.Image(c, c),
+		audio:  func(d string) []byte { return []byte("said:" + d) },
+		frames: [][]byte{proofingtest.Image(c, color.RGBA{A: 255}), proofingtest.Image(c, color.RGBA{255, 255, 255, 255}), proofingtest.Image(c, color.RGBA{A: 255})}}
+}
+
+func postJSON(t *testing.T, url string, body any) (*http.Response, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, decode(t, resp)
+}
+
+func decode(t *testing.T, resp *http.Response) map[string]any {
+	t.Helper()
+	defer resp.Body.Close()
+	var m map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	if len(b) > 0 && json.Unmarshal(b, &m) != nil {
+		t.Fatalf("%s: not JSON: %s", resp.Request.URL.Path, b)
+	}
+	return m
+}
+
+// start asks for a challenge for key.
+func (e *env) start(t *testing.T, key *ecdsa.PrivateKey) (id, digits string) {
+	t.Helper()
+	jwk, _ := proofing.PublicJWK(&key.PublicKey)
+	resp, m := postJSON(t, e.srv.URL+"/api/enrollments", map[string]json.RawMessage{"device_key": jwk})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("start: %d %v", resp.StatusCode, m)
+	}
+	return m["id"].(string), m["digits"].(string)
+}
+
+// submit posts the parts signed by key for enrollment id.
+func (e *env) submit(t *testing.T, key *ecdsa.PrivateKey, id, digits string, p parts) (*http.Response, map[string]any) {
+	t.Helper()
+	body, ctype := multipartBody(t, key, id, digits, p, time.Now())
+	resp, err := http.Post(e.srv.URL+"/api/enrollments/"+id+"/submission", ctype, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, decode(t, resp)
+}
+
+func multipartBody(t testing.TB, key *ecdsa.PrivateKey, id, digits string, p parts, now time.Time) ([]byte, string) {
+	audio := p.audio(digits)
+	claims := proofing.RequestClaims{EnrollmentID: id, IDNumber: p.id, Name: p.name, IssuedAt: now.Unix(),
+		Selfie: proofing.Digest(p.selfie), Audio: proofing.Digest(audio)}
+	for _, f := range p.frames {
+		claims.Frames = append(claims.Frames, proofing.Digest(f))
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	if key != nil {
+		jws, err := proofing.SignRequest(key, claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mw.WriteField("request", jws)
+	}
+	add := func(name, file string, b []byte) {
+		w, _ := mw.CreateFormFile(name, file)
+		w.Write(b)
+	}
+	add("selfie", "selfie.png", p.selfie)
+	add("audio", "digits.wav", audio)
+	for _, f := range p.frames {
+		add("frame", "frame.png", f)
+	}
+	mw.Close()
+	return buf.Bytes(), mw.FormDataContentType()
+}
+
+// collect runs the OpenID4VCI pre-authorized code flow for one
+// configuration and returns the credential.
+func (e *env) collect(t *testing.T, offer map[string]any, key *ecdsa.PrivateKey, configs ...string) []string {
+	t.Helper()
+	grants := offer["grants"].(map[string]any)
+	code := grants[oid4vc.PreAuthGrant].(map[string]any)["pre-authorized_code"].(string)
+	resp, err := http.PostForm(e.srv.URL+"/vci/token", url.Values{"grant_type": {oid4vc.PreAuthGrant}, "pre-authorized_code": {code}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := decode(t, resp)
+	if resp.StatusCode != 200 || tok["token_type"] != "Bearer" {
+		t.Fatalf("token: %d %v", resp.StatusCode, tok)
+	}
+	var out []string
+	for _, cfg := range configs {
+		status, m := e.credentialRequest(t, tok["access_token"].(string), cfg, key, e.freshNonce(t))
+		if status != 200 {
+			t.Fatalf("credential %s: %d %v", cfg, status, m)
+		}
+		out = append(out, m["credentials"].([]any)[0].(map[string]any)["credential"].(string))
+	}
+	return out
+}
+
+func (e *env) freshNonce(t *testing.T) string {
+	resp, err := http.Post(e.srv.URL+"/vci/nonce", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decode(t, resp)["c_nonce"].(string)
+}
+
+func (e *env) credentialRequest(t *testing.T, token, cfg string, key *ecdsa.PrivateKey, nonce string) (int, map[string]any) {
+	t.Helper()
+	proof, err := oid4vc.MakeProof(key, credtest.IssuerURL, nonce, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]any{"credential_configuration_id": cfg, "proofs": map[string]any{"jwt": []string{proof}}})
+	req, _ := http.NewRequest("POST", e.srv.URL+"/vci/credential", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, decode(t, resp)
+}
+
+// enroll runs a whole approved enrollment and returns the offer.
+func (e *env) enroll(t *testing.T, key *ecdsa.PrivateKey) map[string]any {
+	t.Helper()
+	id, digits := e.start(t, key)
+	resp, m := e.submit(t, key, id, digits, honestParts(e.person))
+	if resp.StatusCode != 200 || m["status"] != "approved" {
+		t.Fatalf("submission: %d %v", resp.StatusCode, m)
+	}
+	if !strings.HasPrefix(m["credential_offer_uri"].(string), "openid-credential-offer://?credential_offer=") {
+		t.Fatalf("offer uri %v", m["credential_offer_uri"])
+	}
+	return m["credential_offer"].(map[string]any)
+}
+
+func TestEnrollAndCollect(t *testing.T) {
+	e := doubleEnv(t)
+	key := credtest.HolderKey()
+	offer := e.enroll(t, key)
+	if offer["credential_issuer"] != credtest.IssuerURL {
+		t.Fatalf("offer %v", offer)
+	}
+	creds := e.collect(t, offer, key, oid4vc.ConfigSDJWT, oid4vc.ConfigMdoc)
+
+	// The SD-JWT VC is bound to the device key and carries the registry data.
+	pres, err := sdjwt.Present(context.Background(), creds[0], []string{"given_name", "family_name", "id_number"}, key, "aud", "n1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.api.Verifier.VerifySDJWT(context.Background(), pres, "n1", "aud")
+	if err != nil {
+		t.Fatalf("verify issued SD-JWT VC: %v", err)
+	}
+	if v.Claims["family_name"] != "张" || v.Claims["given_name"] != "三" || v.Claims["id_number"] != string(e.person.IDNumber) || v.Status == nil {
+		t.Fatalf("claims %v status %v", v.Claims, v.Status)
+	}
+	if !v.HolderKey.Equal(&key.PublicKey) {
+		t.Fatal("card not bound to the device key")
+	}
+	ib, err := base64.RawURLEncoding.DecodeString(creds[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mdoc.Elements(ib); err != nil {
+		t.Fatalf("mdoc IssuerSigned: %v", err)
+	}
+}
+
+func TestMetadata(t *testing.T) {
+	e := doubleEnv(t)
+	for path, want := range map[string]string{
+		"/.well-known/openid-credential-issuer":   `"credential_endpoint":"` + credtest.IssuerURL + `/vci/credential"`,
+		"/.well-known/oauth-authorization-server": `"token_endpoint":"` + credtest.IssuerURL + `/vci/token"`,
+	} {
+		resp, err := http.Get(e.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+	}
+}
+
+func TestIssuanceRefusals(t *testing.T) {
+	e := doubleEnv(t)
+	key := credtest.HolderKey()
+	offer := e.enroll(t, key)
+	code := offer["grants"].(map[string]any)[oid4vc.PreAuthGrant].(map[string]any)["pre-authorized_code"].(string)
+	form := url.Values{"grant_type": {oid4vc.PreAuthGrant}, "pre-authorized_code": {code}}
+	resp, _ := http.PostForm(e.srv.URL+"/vci/token", form)
+	tok := decode(t, resp)["access_token"].(string)
+	// The code is single-use.
+	resp, _ = http.PostForm(e.srv.URL+"/vci/token", form)
+	if m := decode(t, resp); resp.StatusCode != 400 || m["error"] != "invalid_grant" {
+		t.Fatalf("code reuse: %d %v", resp.StatusCode, m)
+	}
+	resp, _ = http.PostForm(e.srv.URL+"/vci/token", url.Values{"grant_type": {"authorization_code"}, "code": {"x"}})
+	if m := decode(t, resp); m["error"] != "unsupported_grant_type" {
+		t.Fatalf("grant type: %v", m)
+	}
+	// Wrong token, wrong key, reused nonce, wrong configuration.
+	if st, m := e.credentialRequest(t, "nope", oid4vc.ConfigSDJWT, key, e.freshNonce(t)); st != 401 || m["error"] != "invalid_token" {
+		t.Fatalf("bad token: %d %v", st, m)
+	}
+	if st, m := e.credentialRequest(t, tok, oid4vc.ConfigSDJWT, credtest.HolderKey(), e.freshNonce(t)); st != 400 || m["error"] != "invalid_proof" {
+		t.Fatalf("other key: %d %v", st, m)
+	}
+	if st, m := e.credentialRequest(t, tok, oid4vc.ConfigSDJWT, key, "made-up"); st != 400 || m["error"] != "invalid_nonce" {
+		t.Fatalf("unknown nonce: %d %v", st, m)
+	}
+	if st, m := e.credentialRequest(t, tok, "pid_jwt_vc", key, e.freshNonce(t)); st != 400 || m["error"] != "unknown_credential_configuration" {
+		t.Fatalf("unknown configuration: %d %v", st, m)
+	}
+	n := e.freshNonce(t)
+	if st, m := e.credentialRequest(t, tok, oid4vc.ConfigSDJWT, key, n); st != 200 {
+		t.Fatalf("good request: %d %v", st, m)
+	}
+	if st, m := e.credentialRequest(t, tok, oid4vc.ConfigMdoc, key, n); st != 400 || m["error"] != "invalid_nonce" {
+		t.Fatalf("nonce reuse: %d %v", st, m)
+	}
+	if st, m := e.credentialRequest(t, tok, oid4vc.ConfigSDJWT, key, e.freshNonce(t)); st != 400 || m["error"] != "credential_request_denied" {
+		t.Fatalf("collect twice: %d %v", st, m)
+	}
+}
+
+// problemOf is the outward identity of a refusal: everything but the
+// instance (which names the enrollment).
+func problemOf(resp *http.Response, m map[string]any) string {
+	return strings.Join([]string{resp.Status, resp.Header.Get("Content-Type"), m["type"].(string), m["title"].(string),
+		m["detail"].(string)}, "|")
+}
+
+func TestSubmissionRefusals(t *testing.T) {
+	e := doubleEnv(t)
+	other := proofingtest.FaceColor([]byte{10, 200, 10})
+	gray := color.RGBA{90, 90, 90, 255}
+	refused := ""
+	for _, tc := range []struct {
+		name  string
+		spoil func(p *parts)
+		typ   string
+	}{
+		{"other person's photo", func(p *parts) { p.selfie = proofingtest.Image(other, other) }, "enrollment-refused"},
+		{"no face", func(p *parts) { p.selfie = proofingtest.Image(gray, gray) }, "enrollment-refused"},
+		{"unknown ID number", func(p *parts) { p.id = "110105194912310038" }, "enrollment-refused"},
+		{"wrong name", func(p *parts) { p.name = "李四" }, "enrollment-refused"},
+		{"cancelled record", func(p *parts) { p.id = "440106198001010019" }, "enrollment-refused"},
+		{"wrong digits", func(p *parts) { p.audio = func(string) []byte { return []byte("said:0000x") } }, "speech-mismatch"},
+		{"one digit changed", func(p *parts) {
+			p.audio = func(d string) []byte { return []byte("said:" + d[:3] + string('0'+(d[3]-'0'+1)%10)) }
+		}, "speech-mismatch"},
+		{"static photo", func(p *parts) {
+			c := proofingtest.FaceColor(e.person.FaceTemplate)
+			p.frames = [][]byte{proofingtest.Image(c, c), proofingtest.Image(c, c), proofingtest.Image(c, c)}
+		}, "liveness-failed"},
+		{"frame not an image", func(p *parts) { p.frames[1] = []byte("not an image") }, "unsupported-media"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := credtest.HolderKey()
+			id, digits := e.start(t, key)
+			p := honestParts(e.person)
+			tc.spoil(&p)
+			resp, m := e.submit(t, key, id, digits, p)
+			if m["type"] != "https://shenfen.dev/problems/"+tc.typ {
+				t.Fatalf("%d %v, want %s", resp.StatusCode, m, tc.typ)
+			}
+			if tc.typ == "enrollment-refused" {
+				got := problemOf(resp, m)
+				if refused == "" {
+					refused = got
+				} else if got != refused {
+					t.Fatalf("refusals differ:\n%s\n%s", got, refused)
+				}
+			}
+		})
+	}
+}
+
+func TestChallengeProblems(t *testing.T) {
+	e := doubleEnv(t)
+	key := credtest.HolderKey()
+	typ := func(m map[string]any) string {
+		return strings.TrimPrefix(m["type"].(string), "https://shenfen.dev/problems/")
+	}
+
+	// Replay of an earlier challenge's submission, and reuse of a challenge.
+	id, digits := e.start(t, key)
+	body, ctype := multipartBody(t, key, id, digits, honestParts(e.person), time.Now())
+	post := func(id string, body []byte, ctype string) (*http.Response, map[string]any) {
+		resp, err := http.Post(e.srv.URL+"/api/enrollments/"+id+"/submission", ctype, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, decode(t, resp)
+	}
+	if resp, m := post(id, body, ctype); resp.StatusCode != 200 {
+		t.Fatalf("first: %v", m)
+	}
+	if resp, m := post(id, body, ctype); resp.StatusCode != 409 || typ(m) != "challenge-used" {
+		t.Fatalf("reuse: %d %v", resp.StatusCode, m)
+	}
+	id2, _ := e.start(t, key)
+	if resp, m := post(id2, body, ctype); resp.StatusCode != 401 || typ(m) != "bad-signature" {
+		t.Fatalf("replay on a new challenge: %d %v", resp.StatusCode, m)
+	}
+	// Unsigned, and signed by another key.
+	id3, d3 := e.start(t, key)
+	b3, ct3 := multipartBody(t, nil, id3, d3, honestParts(e.person), time.Now())
+	if resp, m := post(id3, b3, ct3); resp.StatusCode != 401 || typ(m) != "bad-signature" {
+		t.Fatalf("unsigned: %d %v", resp.StatusCode, m)
+	}
+	b3, ct3 = multipartBody(t, credtest.HolderKey(), id3, d3, honestParts(e.person), time.Now())
+	if resp, m := post(id3, b3, ct3); resp.StatusCode != 401 || typ(m) != "bad-signature" {
+		t.Fatalf("wrongly signed: %d %v", resp.StatusCode, m)
+	}
+	// Unknown enrollment; malformed bodies.
+	if resp, m := post("nope", body, ctype); resp.StatusCode != 404 || typ(m) != "enrollment-not-found" {
+		t.Fatalf("unknown: %d %v", resp.StatusCode, m)
+	}
+	resp, err := http.Post(e.srv.URL+"/api/enrollments/"+id3+"/submission", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := decode(t, resp); resp.StatusCode != 400 {
+		t.Fatalf("json body: %d %v", resp.StatusCode, m)
+	}
+	for _, jwk := range []string{`{}`, `"x"`, `{"device_key":{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}}`} {
+		resp, err := http.Post(e.srv.URL+"/api/enrollments", "application/json", strings.NewReader(jwk))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := decode(t, resp); resp.StatusCode != 400 {
+			t.Fatalf("start %s: %d %v", jwk, resp.StatusCode, m)
+		}
+	}
+}
+
+// vpSession is one verifier request as the page and the wallet see it.
+type vpSession struct {
+	id, token string
+	answer    func(state string) (int, map[string]any)
+}
+
+func (e *env) present(t *testing.T, sd string, key *ecdsa.PrivateKey, claims []string) vpSession {
+	t.Helper()
+	resp, m := postJSON(t, e.srv.URL+"/api/verifier/requests", map[string]any{"claims": claims, "verifier": "Front desk 3"})
+	if resp.StatusCode != 201 {
+		t.Fatalf("create: %d %v", resp.StatusCode, m)
+	}
+	s := vpSession{id: m["id"].(string), token: m["result_token"].(string)}
+	qr, _ := url.Parse(m["qr"].(string))
+	r2, err := http.Get(strings.Replace(qr.Query().Get("request_uri"), credtest.IssuerURL, e.srv.URL, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwt, _ := io.ReadAll(r2.Body)
+	r2.Body.Close()
+	if ct := r2.Header.Get("Content-Type"); ct != "application/oauth-authz-req+jwt" {
+		t.Fatalf("request object type %q: %s", ct, jwt)
+	}
+	seg := strings.Split(string(jwt), ".")
+	pb, _ := base64.RawURLEncoding.DecodeString(seg[1])
+	var ro map[string]any
+	json.Unmarshal(pb, &ro)
+	if ro["client_id"] != qr.Query().Get("client_id") || ro["response_mode"] != "direct_post" || ro["state"] != s.id {
+		t.Fatalf("request object %v", ro)
+	}
+	vp, err := sdjwt.Present(context.Background(), sd, claims, key, ro["client_id"].(string), ro["nonce"].(string), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	respURI := strings.Replace(ro["response_uri"].(string), credtest.IssuerURL, e.srv.URL, 1)
+	vpTok, _ := json.Marshal(map[string][]string{"pid": {vp}})
+	s.answer = func(state string) (int, map[string]any) {
+		resp, err := http.PostForm(respURI, url.Values{"vp_token": {string(vpTok)}, "state": {state}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, decode(t, resp)
+	}
+	return s
+}
+
+func (e *env) result(t *testing.T, id, token string) (int, map[string]any) {
+	req, _ := http.NewRequest("GET", e.srv.URL+"/api/verifier/requests/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, decode(t, resp)
+}
+
+func TestVerifierFlow(t *testing.T) {
+	e := doubleEnv(t)
+	key := credtest.HolderKey()
+	sd := e.collect(t, e.enroll(t, key), key, oid4vc.ConfigSDJWT)[0]
+	claims := []string{"family_name", "given_name", "picture"}
+
+	s := e.present(t, sd, key, claims)
+	if st, m := e.result(t, s.id, s.token); st != 200 || m["status"] != "pending" {
+		t.Fatalf("before: %d %v", st, m)
+	}
+	if st, m := e.result(t, s.id, "wrong"); st != 401 {
+		t.Fatalf("wrong result token: %d %v", st, m)
+	}
+	if st, m := s.answer("wrong-state"); st != 400 {
+		t.Fatalf("wrong state: %d %v", st, m)
+	}
+	if st, m := s.answer(s.id); st != 200 {
+		t.Fatalf("answer: %d %v", st, m)
+	}
+	st, m := e.result(t, s.id, s.token)
+	got, _ := m["claims"].(map[string]any)
+	if st != 200 || m["status"] != "verified" || got["family_name"] != "张" || got["given_name"] != "三" || got["picture"] == nil {
+		t.Fatalf("result: %d %v", st, m)
+	}
+	if st, m := s.answer(s.id); st != 400 {
+		t.Fatalf("second answer: %d %v", st, m)
+	}
+	if len(e.disclosures.list) != 1 {
+		t.Fatalf("%d disclosures recorded", len(e.disclosures.list))
+	}
+	d := e.disclosures.list[0]
+	if d.Channel != audit.ChannelOID4VP || d.RPName != "Front desk 3" || d.Subject == "" || len(d.Claims) != 3 {
+		t.Fatalf("disclosure %+v", d)
+	}
+
+	// Re-enrollment on a new device revokes the old card: its presentation
+	// is refused as revoked.
+	newKey := credtest.HolderKey()
+	e.collect(t, e.enroll(t, newKey), newKey, oid4vc.ConfigSDJWT)
+	s = e.present(t, sd, key, claims)
+	if st, m := s.answer(s.id); st != 400 {
+		t.Fatalf("revoked card accepted: %d %v", st, m)
+	}
+	if st, m := e.result(t, s.id, s.token); st != 200 || m["status"] != "failed" || m["error"] != "revoked" {
+		t.Fatalf("revoked result: %d %v", st, m)
+	}
+	if len(e.disclosures.list) != 1 {
+		t.Fatalf("a refused presentation was recorded as a disclosure")
+	}
+}

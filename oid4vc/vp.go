@@ -1,0 +1,373 @@
+package oid4vc
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/shenfen/shenfen/audit"
+	"github.com/shenfen/shenfen/credential"
+	"github.com/shenfen/shenfen/credential/mdoc"
+	"github.com/shenfen/shenfen/credential/sdjwt"
+	"github.com/shenfen/shenfen/problem"
+	"github.com/shenfen/shenfen/proofing"
+)
+
+// PresentationVerifier checks presentations with the credential library.
+type PresentationVerifier interface {
+	// VerifySDJWT checks an SD-JWT VC presentation made for nonce and
+	// audience (the verifier's client_id).
+	VerifySDJWT(ctx context.Context, presentation, nonce, audience string) (*credential.Verified, error)
+	// VerifyMdoc checks a DeviceResponse whose device signature covers
+	// sessionTranscript.
+	VerifyMdoc(ctx context.Context, deviceResponse, sessionTranscript []byte) (*credential.Verified, error)
+}
+
+// Verifiers is the [PresentationVerifier] on shenfen's credential packages.
+type Verifiers struct {
+	SDJWT *sdjwt.Verifier
+	Mdoc  *mdoc.Verifier
+}
+
+// VerifySDJWT implements [PresentationVerifier].
+func (v Verifiers) VerifySDJWT(ctx context.Context, p, nonce, aud string) (*credential.Verified, error) {
+	return v.SDJWT.Verify(ctx, p, sdjwt.Expect{Nonce: nonce, Audience: aud})
+}
+
+// VerifyMdoc implements [PresentationVerifier].
+func (v Verifiers) VerifyMdoc(ctx context.Context, dr, st []byte) (*credential.Verified, error) {
+	res, err := v.Mdoc.Verify(ctx, dr, mdoc.Expect{SessionTranscript: st})
+	if err != nil {
+		return nil, err
+	}
+	return &res.Verified, nil
+}
+
+const (
+	requestTTL    = 5 * time.Minute
+	maxClaims     = 32
+	maxVPResponse = 1 << 20
+)
+
+var claimName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+type vpQuery struct {
+	Claims   []string `json:"claims"`
+	Format   string   `json:"format"`
+	Verifier string   `json:"verifier"`
+}
+
+type vpResult struct {
+	Status     string         `json:"status"`
+	Format     string         `json:"format,omitempty"`
+	Claims     map[string]any `json:"claims,omitempty"`
+	ValidUntil *time.Time     `json:"valid_until,omitempty"`
+	VerifiedAt *time.Time     `json:"verified_at,omitempty"`
+	Error      string         `json:"error,omitempty"`
+}
+
+func (a *API) responseURI(id string) string { return a.Issuer + "/oid4vp/responses/" + id }
+func (a *API) clientID(id string) string    { return "redirect_uri:" + a.responseURI(id) }
+
+func (a *API) verifierReady(w http.ResponseWriter, r *http.Request) bool {
+	if a.Verifier == nil || a.Requests == nil || a.Sealer == nil {
+		problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "verifier-unavailable", "Verifier unavailable", "the verifier is not configured"))
+		return false
+	}
+	return true
+}
+
+func (a *API) createRequest(w http.ResponseWriter, r *http.Request) {
+	if !a.verifierReady(w, r) {
+		return
+	}
+	if ok, after := a.VerifierLimit.Allow(clientAddr(r), a.now()); !ok {
+		tooMany(w, r, after)
+		return
+	}
+	var q vpQuery
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4<<10))
+	if err != nil || json.Unmarshal(body, &q) != nil {
+		problem.Write(w, r, problem.BadRequest(`body must be {"claims": [...], "format": "dc+sd-jwt"|"mso_mdoc", "verifier": "..."}`))
+		return
+	}
+	if q.Format == "" {
+		q.Format = "dc+sd-jwt"
+	}
+	if q.Format != "dc+sd-jwt" && q.Format != "mso_mdoc" {
+		problem.Write(w, r, problem.BadRequest("format must be dc+sd-jwt or mso_mdoc"))
+		return
+	}
+	if len(q.Claims) == 0 || len(q.Claims) > maxClaims {
+		problem.Write(w, r, problem.BadRequest("claims: 1 to 32 claim names"))
+		return
+	}
+	for _, c := range q.Claims {
+		if !claimName.MatchString(c) {
+			problem.Write(w, r, problem.BadRequest("claims: names are lower-case letters, digits and _"))
+			return
+		}
+	}
+	slices.Sort(q.Claims)
+	q.Claims = slices.Compact(q.Claims)
+	if len([]rune(q.Verifier)) > 64 {
+		problem.Write(w, r, problem.BadRequest("verifier: at most 64 characters"))
+		return
+	}
+	qb, _ := json.Marshal(q)
+	now := a.now()
+	req := proofing.VerifierRequest{ID: proofing.RandomID(16), Nonce: proofing.RandomID(16), Query: qb,
+		State: proofing.VerifierPending, CreatedAt: now, ExpiresAt: now.Add(requestTTL)}
+	token := proofing.RandomID(32)
+	req.TokenHash = proofing.Hash(token)
+	if err := a.Requests.PutVerifierRequest(r.Context(), req); err != nil {
+		a.log().Error("oid4vp: create request", "err", err)
+		problem.Write(w, r, problem.Internal())
+		return
+	}
+	requestURI := a.Issuer + "/oid4vp/requests/" + req.ID
+	qr := "openid4vp://?client_id=" + url.QueryEscape(a.clientID(req.ID)) + "&request_uri=" + url.QueryEscape(requestURI)
+	writeJSON(w, http.StatusCreated, map[string]any{"id": req.ID, "result_token": token, "request_uri": requestURI,
+		"qr": qr, "expires_at": req.ExpiresAt})
+}
+
+// pendingRequest loads an unexpired pending request.
+func (a *API) pendingRequest(ctx context.Context, id string) (proofing.VerifierRequest, vpQuery, bool) {
+	req, err := a.Requests.VerifierRequest(ctx, id)
+	if err != nil || req.State != proofing.VerifierPending || !a.now().Before(req.ExpiresAt) {
+		return req, vpQuery{}, false
+	}
+	var q vpQuery
+	if json.Unmarshal(req.Query, &q) != nil {
+		return req, q, false
+	}
+	return req, q, true
+}
+
+func (a *API) requestObject(w http.ResponseWriter, r *http.Request) {
+	if !a.verifierReady(w, r) {
+		return
+	}
+	req, q, ok := a.pendingRequest(r.Context(), r.PathValue("id"))
+	if !ok {
+		problem.Write(w, r, problem.NotFound("no pending presentation request with this id"))
+		return
+	}
+	entry := map[string]any{"id": "pid", "format": q.Format}
+	var claims []map[string]any
+	for _, c := range q.Claims {
+		if q.Format == "mso_mdoc" {
+			claims = append(claims, map[string]any{"path": []string{a.Namespace, c}})
+		} else {
+			claims = append(claims, map[string]any{"path": []string{c}})
+		}
+	}
+	entry["claims"] = claims
+	formats := map[string]any{}
+	if q.Format == "mso_mdoc" {
+		entry["meta"] = map[string]any{"doctype_value": a.DocType}
+		formats["mso_mdoc"] = map[string]any{"issuerauth_alg_values": []int{-7}, "deviceauth_alg_values": []int{-7}}
+	} else {
+		entry["meta"] = map[string]any{"vct_values": []string{a.VCT}}
+		formats["dc+sd-jwt"] = map[string]any{"sd-jwt_alg_values": []string{"ES256"}, "kb-jwt_alg_values": []string{"ES256"}}
+	}
+	payload := map[string]any{
+		"client_id":       a.clientID(req.ID),
+		"response_type":   "vp_token",
+		"response_mode":   "direct_post",
+		"response_uri":    a.responseURI(req.ID),
+		"nonce":           req.Nonce,
+		"state":           req.ID,
+		"dcql_query":      map[string]any{"credentials": []any{entry}},
+		"client_metadata": map[string]any{"vp_formats_supported": formats},
+		"iat":             req.CreatedAt.Unix(),
+		"exp":             req.ExpiresAt.Unix(),
+	}
+	// An unsecured JWT: the redirect_uri client identifier prefix does
+	// not allow signed requests.
+	pb, _ := json.Marshal(payload)
+	jwt := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"oauth-authz-req+jwt"}`)) + "." +
+		base64.RawURLEncoding.EncodeToString(pb) + "."
+	w.Header().Set("Content-Type", "application/oauth-authz-req+jwt")
+	w.Header().Set("Cache-Control", "no-store")
+	io.WriteString(w, jwt)
+}
+
+// errorWord maps a verification failure to the word the verifier page shows.
+func errorWord(err error) string {
+	for _, e := range []struct {
+		err  error
+		word string
+	}{
+		{credential.ErrRevoked, "revoked"}, {credential.ErrSuspended, "suspended"}, {credential.ErrStatus, "status"},
+		{credential.ErrExpired, "expired"}, {credential.ErrNotYetValid, "expired"}, {credential.ErrUntrusted, "untrusted"},
+		{credential.ErrSignature, "signature"}, {credential.ErrHolderBinding, "holder-binding"}, {credential.ErrNonce, "nonce"},
+		{credential.ErrAudience, "nonce"}, {credential.ErrReplay, "replay"}, {credential.ErrStale, "replay"},
+	} {
+		if errors.Is(err, e.err) {
+			return e.word
+		}
+	}
+	return "malformed"
+}
+
+func (a *API) response(w http.ResponseWriter, r *http.Request) {
+	if !a.verifierReady(w, r) {
+		return
+	}
+	ctx := r.Context()
+	id := r.PathValue("id")
+	r.Body = http.MaxBytesReader(w, r.Body, maxVPResponse)
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "form body expected")
+		return
+	}
+	req, q, ok := a.pendingRequest(ctx, id)
+	if !ok || subtle.ConstantTimeCompare([]byte(r.PostForm.Get("state")), []byte(req.ID)) != 1 {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "unknown, expired or answered request")
+		return
+	}
+	res := a.verify(ctx, req, q, r.PostForm.Get("vp_token"))
+	sealed, _ := json.Marshal(res)
+	if err := a.Requests.AnswerVerifierRequest(ctx, req.ID, res.Status, a.Sealer.Seal(sealed, []byte("oid4vp/result "+req.ID)), a.now()); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "unknown, expired or answered request")
+		return
+	}
+	if res.Status != proofing.VerifierVerified {
+		a.log().InfoContext(ctx, "oid4vp: presentation refused", "reason", res.Error)
+		oauthError(w, http.StatusBadRequest, "invalid_request", "the presentation was not accepted")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+// verify checks one vp_token against a request and records the disclosure.
+func (a *API) verify(ctx context.Context, req proofing.VerifierRequest, q vpQuery, vpToken string) vpResult {
+	failed := func(word string) vpResult { return vpResult{Status: proofing.VerifierFailed, Error: word} }
+	var tok map[string]json.RawMessage
+	if json.Unmarshal([]byte(vpToken), &tok) != nil || len(tok) != 1 || tok["pid"] == nil {
+		return failed("malformed")
+	}
+	var list []string
+	if json.Unmarshal(tok["pid"], &list) != nil {
+		var one string
+		if json.Unmarshal(tok["pid"], &one) != nil {
+			return failed("malformed")
+		}
+		list = []string{one}
+	}
+	if len(list) != 1 {
+		return failed("malformed")
+	}
+	var v *credential.Verified
+	var err error
+	claims := map[string]any{}
+	if q.Format == "mso_mdoc" {
+		dr, derr := base64.RawURLEncoding.DecodeString(list[0])
+		if derr != nil {
+			return failed("malformed")
+		}
+		st, terr := mdoc.OID4VPSessionTranscript(a.clientID(req.ID), req.Nonce, nil, a.responseURI(req.ID))
+		if terr != nil {
+			return failed("malformed")
+		}
+		if v, err = a.Verifier.VerifyMdoc(ctx, dr, st); err == nil {
+			ns, _ := v.Claims[a.Namespace].(map[string]any)
+			for k, val := range ns {
+				claims[k] = val
+			}
+		}
+	} else if v, err = a.Verifier.VerifySDJWT(ctx, list[0], req.Nonce, a.clientID(req.ID)); err == nil {
+		claims = v.Claims
+	}
+	if err != nil {
+		return failed(errorWord(err))
+	}
+	out := map[string]any{}
+	for _, c := range q.Claims {
+		val, ok := claims[c]
+		if !ok {
+			return failed("missing-claims")
+		}
+		if b, isBytes := val.([]byte); isBytes {
+			val = base64.StdEncoding.EncodeToString(b)
+		}
+		out[c] = val
+	}
+	now := a.now()
+	res := vpResult{Status: proofing.VerifierVerified, Format: q.Format, Claims: out, VerifiedAt: &now}
+	if !v.ValidUntil.IsZero() {
+		vu := v.ValidUntil.UTC()
+		res.ValidUntil = &vu
+	}
+	a.recordDisclosure(ctx, req, q, v, now)
+	return res
+}
+
+// recordDisclosure puts the disclosure in the citizen's history; the card
+// is found by its status entry. A failure is logged, not fatal: the
+// presentation itself was valid.
+func (a *API) recordDisclosure(ctx context.Context, req proofing.VerifierRequest, q vpQuery, v *credential.Verified, at time.Time) {
+	if a.Disclosures == nil || v.Status == nil {
+		return
+	}
+	card, err := a.Proofing.Store().CardByStatus(ctx, v.Status.URI, v.Status.Index)
+	if err != nil {
+		a.log().Warn("oid4vp: disclosure: card not found by status entry", "err", err)
+		return
+	}
+	name := q.Verifier
+	if name == "" {
+		name = "in-person verifier"
+	}
+	if _, err := a.Disclosures.Record(ctx, audit.Disclosure{Subject: card.Subject, RP: a.clientID(req.ID), RPName: name,
+		Claims: q.Claims, Channel: audit.ChannelOID4VP, At: at}); err != nil {
+		a.log().Error("oid4vp: record disclosure", "err", err)
+	}
+}
+
+func (a *API) result(w http.ResponseWriter, r *http.Request) {
+	if !a.verifierReady(w, r) {
+		return
+	}
+	req, err := a.Requests.VerifierRequest(r.Context(), r.PathValue("id"))
+	if errors.Is(err, proofing.ErrNotFound) {
+		problem.Write(w, r, problem.NotFound("no such presentation request"))
+		return
+	}
+	if err != nil {
+		a.log().Error("oid4vp: result", "err", err)
+		problem.Write(w, r, problem.Internal())
+		return
+	}
+	tok := bearer(r)
+	if tok == "" || subtle.ConstantTimeCompare(proofing.Hash(tok), req.TokenHash) != 1 {
+		problem.Write(w, r, problem.Unauthorized("the result token of this request is required"))
+		return
+	}
+	if req.State == proofing.VerifierPending {
+		st := "pending"
+		if !a.now().Before(req.ExpiresAt) {
+			st = "expired"
+		}
+		writeJSON(w, http.StatusOK, vpResult{Status: st})
+		return
+	}
+	plain, err := a.Sealer.Open(req.Result, []byte("oid4vp/result "+req.ID))
+	if err != nil {
+		a.log().Error("oid4vp: open result", "err", err)
+		problem.Write(w, r, problem.Internal())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(plain)
+}

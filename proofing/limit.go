@@ -1,0 +1,80 @@
+package proofing
+
+import (
+	"container/list"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Limiter is a keyed token-bucket rate limiter (golang.org/x/time/rate per
+// key) that remembers at most Max keys, forgetting the least recently used:
+// memory stays bounded however many device keys or addresses an attacker
+// invents. A forgotten key starts again with a full bucket, which is fine
+// for keys that were idle long enough to fall out.
+//
+// The limiter is per process; a cluster of servers multiplies the allowance
+// by its size.
+type Limiter struct {
+	limit rate.Limit
+	burst int
+	max   int
+
+	mu    sync.Mutex
+	order *list.List // of *limEntry, most recent first
+	keys  map[string]*list.Element
+}
+
+type limEntry struct {
+	key string
+	lim *rate.Limiter
+}
+
+// NewLimiter allows burst events at once and then one per every, per key,
+// remembering at most max keys.
+func NewLimiter(every time.Duration, burst, max int) *Limiter {
+	if max < 1 {
+		max = 1
+	}
+	return &Limiter{limit: rate.Every(every), burst: burst, max: max, order: list.New(), keys: map[string]*list.Element{}}
+}
+
+// Allow takes one event for key at now; when the key is over its limit it
+// returns false and how long until an event would be allowed.
+func (l *Limiter) Allow(key string, now time.Time) (bool, time.Duration) {
+	if l == nil {
+		return true, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var e *limEntry
+	if el, ok := l.keys[key]; ok {
+		l.order.MoveToFront(el)
+		e = el.Value.(*limEntry)
+	} else {
+		e = &limEntry{key: key, lim: rate.NewLimiter(l.limit, l.burst)}
+		l.keys[key] = l.order.PushFront(e)
+		for l.order.Len() > l.max {
+			old := l.order.Back()
+			l.order.Remove(old)
+			delete(l.keys, old.Value.(*limEntry).key)
+		}
+	}
+	r := e.lim.ReserveN(now, 1)
+	if !r.OK() {
+		return false, time.Hour
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// Len is how many keys the limiter remembers.
+func (l *Limiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.order.Len()
+}

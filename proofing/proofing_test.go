@@ -1,0 +1,465 @@
+package proofing_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"image/color"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shenfen/shenfen/proofing"
+	"github.com/shenfen/shenfen/proofing/proofingtest"
+	"github.com/shenfen/shenfen/registry"
+	"github.com/shenfen/shenfen/seal"
+	"github.com/shenfen/shenfen/store/storetest"
+)
+
+// Registry people.
+var (
+	zhang = registry.Record{IDNumber: "11010519491231002X", Name: "张三", Status: registry.StatusValid, FaceTemplate: []byte{200, 10, 10}}
+	li    = registry.Record{IDNumber: "110105199001011232", Name: "Li Si", Status: registry.StatusValid, FaceTemplate: []byte{10, 200, 10}}
+	wang  = registry.Record{IDNumber: "440106198001010019", Name: "王五", Status: registry.StatusCancelled, FaceTemplate: []byte{10, 10, 200}}
+	// zhao's record is valid but the ID card it describes expired in 2018.
+	zhao = registry.Record{IDNumber: "110105196108040013", Name: "赵六", Status: registry.StatusValid, FaceTemplate: []byte{200, 200, 10},
+		ValidUntil: time.Date(2018, 5, 1, 0, 0, 0, 0, time.UTC)}
+)
+
+type harness struct {
+	svc    *proofing.Service
+	store  proofing.Store
+	face   *proofingtest.Face
+	status *proofingtest.Status
+	clock  *time.Time
+}
+
+func newHarness(t *testing.T, limits proofing.Limits) *harness {
+	t.Helper()
+	sealer, err := seal.New(map[byte][]byte{1: bytes.Repeat([]byte{7}, seal.KeySize)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	h := &harness{store: storetest.SQLite(t).Proofing(), face: &proofingtest.Face{}, status: &proofingtest.Status{}, clock: &now}
+	recs := proofingtest.Records{}
+	for _, r := range []registry.Record{zhang, li, wang, zhao} {
+		if _, err := registry.ParseIDNumber(string(r.IDNumber), now); err != nil {
+			t.Fatalf("test ID %s: %v", r.IDNumber, err)
+		}
+		recs[r.IDNumber] = r
+	}
+	h.svc, err = proofing.New(proofing.Config{Store: h.store, Records: recs, Face: h.face, Speech: proofingtest.Speech{},
+		Status: h.status, Sealer: sealer, Limits: limits, Clock: func() time.Time { return *h.clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// attempt is one wallet's submission, with knobs to spoil it.
+type attempt struct {
+	id, name   string
+	selfie     []byte
+	audio      string // "" = say the challenge digits
+	frames     [][]byte
+	signWith   *ecdsa.PrivateKey // nil = the device key
+	unsigned   bool
+	forSession string // sign for another enrollment id
+}
+
+func honest(r registry.Record) attempt {
+	c := proofingtest.FaceColor(r.FaceTemplate)
+	return attempt{id: string(r.IDNumber), name: r.Name, selfie: proofingtest.Image(c, c),
+		frames: [][]byte{proofingtest.Image(c, color.RGBA{0, 0, 0, 255}), proofingtest.Image(c, color.RGBA{255, 255, 255, 255}), proofingtest.Image(c, color.RGBA{0, 0, 0, 255}), proofingtest.Image(c, color.RGBA{255, 255, 255, 255})}}
+}
+
+func (h *harness) enroll(t *testing.T, key *ecdsa.PrivateKey, a attempt) (proofing.Challenge, proofing.Submission) {
+	t.Helper()
+	jwk, err := proofing.PublicJWK(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := h.svc.Start(context.Background(), jwk, "192.0.2.1")
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	return ch, h.submission(t, key, ch, a)
+}
+
+func (h *harness) submission(t *testing.T, key *ecdsa.PrivateKey, ch proofing.Challenge, a attempt) proofing.Submission {
+	t.Helper()
+	audio := a.audio
+	if audio == "" {
+		audio = "said:" + ch.Digits
+	}
+	sub := proofing.Submission{Selfie: a.selfie, Audio: []byte(audio), Frames: a.frames, Client: "192.0.2.1"}
+	claims := proofing.RequestClaims{EnrollmentID: ch.ID, IDNumber: a.id, Name: a.name, IssuedAt: h.clock.Unix(),
+		Selfie: proofing.Digest(sub.Selfie), Audio: proofing.Digest(sub.Audio)}
+	for _, f := range sub.Frames {
+		claims.Frames = append(claims.Frames, proofing.Digest(f))
+	}
+	if a.forSession != "" {
+		claims.EnrollmentID = a.forSession
+	}
+	signer := key
+	if a.signWith != nil {
+		signer = a.signWith
+	}
+	if !a.unsigned {
+		var err error
+		if sub.Request, err = proofing.SignRequest(signer, claims); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sub
+}
+
+func newKey(t testing.TB) *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestDecisions(t *testing.T) {
+	ctx := context.Background()
+	other := proofingtest.FaceColor(li.FaceTemplate)
+	gray := color.RGBA{90, 90, 90, 255}
+	tests := []struct {
+		name   string
+		spoil  func(a *attempt)
+		want   error
+		reason proofing.Reason
+	}{
+		{"approved", func(a *attempt) {}, nil, proofing.ReasonApproved},
+		{"name with spaces and full-width", func(a *attempt) { a.name = " 张　三 " }, nil, proofing.ReasonApproved},
+		{"other person's photo", func(a *attempt) { a.selfie = proofingtest.Image(other, other) }, proofing.ErrRefused, proofing.ReasonFaceMismatch},
+		{"no face", func(a *attempt) { a.selfie = proofingtest.Image(gray, gray) }, proofing.ErrRefused, proofing.ReasonFaceUnusable},
+		{"unknown ID number", func(a *attempt) { a.id = "110105194912310038" }, proofing.ErrRefused, proofing.ReasonNoRecord},
+		{"malformed ID number", func(a *attempt) { a.id = "12345" }, proofing.ErrRefused, proofing.ReasonNoRecord},
+		{"wrong name", func(a *attempt) { a.name = "张四" }, proofing.ErrRefused, proofing.ReasonName},
+		{"cancelled record", func(a *attempt) { *a = honest(wang) }, proofing.ErrRefused, proofing.ReasonStatus},
+		{"expired ID card", func(a *attempt) { *a = honest(zhao) }, proofing.ErrRefused, proofing.ReasonDocumentExpired},
+		{"wrong digits", func(a *attempt) { a.audio = "said:9999x" }, proofing.ErrSpeech, proofing.ReasonSpeech},
+		{"not digits", func(a *attempt) { a.audio = "hello there" }, proofing.ErrSpeech, proofing.ReasonSpeech},
+		{"static photo", func(a *attempt) {
+			c := proofingtest.FaceColor(zhang.FaceTemplate)
+			a.frames = [][]byte{proofingtest.Image(c, c), proofingtest.Image(c, c), proofingtest.Image(c, c)}
+		}, proofing.ErrLiveness, proofing.ReasonLiveness},
+		{"frames of someone else", func(a *attempt) {
+			a.frames = [][]byte{proofingtest.Image(other, gray), proofingtest.Image(other, other), proofingtest.Image(other, gray)}
+		}, proofing.ErrLiveness, proofing.ReasonLiveness},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, proofing.Limits{})
+			a := honest(zhang)
+			tc.spoil(&a)
+			key := newKey(t)
+			ch, sub := h.enroll(t, key, a)
+			res, err := h.svc.Submit(ctx, ch.ID, sub)
+			if tc.want == nil {
+				if err != nil || res.OfferCode == "" || res.CardID == "" {
+					t.Fatalf("want approval, got %+v %v", res, err)
+				}
+			} else if err != tc.want { // exactly the sentinel: no detail leaks
+				t.Fatalf("got %v, want exactly %v", err, tc.want)
+			}
+			d, err := h.store.Decision(ctx, ch.ID)
+			if err != nil || d.Reason != tc.reason || d.Approved != (tc.want == nil) {
+				t.Fatalf("decision %+v %v, want reason %s", d, err, tc.reason)
+			}
+			if !strings.Contains(d.Models, "fake-face") || d.DecidedAt.IsZero() {
+				t.Fatalf("decision without models or time: %+v", d)
+			}
+			if _, err := h.store.Evidence(ctx, ch.ID); !errors.Is(err, proofing.ErrNotFound) {
+				t.Fatalf("evidence kept after decision: %v", err)
+			}
+			// The challenge is spent whatever the outcome.
+			if _, err := h.svc.Submit(ctx, ch.ID, sub); !errors.Is(err, proofing.ErrUsed) {
+				t.Fatalf("replay: %v", err)
+			}
+		})
+	}
+}
+
+// The selfie is analysed even when the record or name already failed, so
+// the response time does not tell whether the ID number exists.
+func TestRefusalAnalysesSelfieAnyway(t *testing.T) {
+	h := newHarness(t, proofing.Limits{})
+	a := honest(zhang)
+	a.id = "110105194912310038"
+	ch, sub := h.enroll(t, newKey(t), a)
+	if _, err := h.svc.Submit(context.Background(), ch.ID, sub); err != proofing.ErrRefused {
+		t.Fatal(err)
+	}
+	if h.face.Calls() != 1 {
+		t.Fatalf("selfie analysed %d times, want 1", h.face.Calls())
+	}
+}
+
+func TestRequestProblems(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, proofing.Limits{})
+	key := newKey(t)
+	tests := []struct {
+		name string
+		pre  func(a *attempt)
+		post func(sub *proofing.Submission)
+		want error
+	}{
+		{"unsigned", func(a *attempt) { a.unsigned = true }, nil, proofing.ErrSignature},
+		{"wrongly signed", func(a *attempt) { a.signWith = newKey(t) }, nil, proofing.ErrSignature},
+		{"signed for another enrollment", func(a *attempt) { a.forSession = "other" }, nil, proofing.ErrSignature},
+		{"selfie swapped after signing", nil, func(sub *proofing.Submission) {
+			c := proofingtest.FaceColor(li.FaceTemplate)
+			sub.Selfie = proofingtest.Image(c, c)
+		}, proofing.ErrSignature},
+		{"frame dropped after signing", nil, func(sub *proofing.Submission) { sub.Frames = sub.Frames[:len(sub.Frames)-1] }, proofing.ErrSignature},
+		{"signature of another request", nil, func(sub *proofing.Submission) {
+			parts := strings.Split(sub.Request, ".")
+			parts[2] = strings.Repeat("A", len(parts[2]))
+			sub.Request = strings.Join(parts, ".")
+		}, proofing.ErrSignature},
+		{"too few frames", func(a *attempt) { a.frames = a.frames[:2] }, nil, proofing.ErrBadRequest},
+		{"selfie not an image", func(a *attempt) { a.selfie = []byte("GIF89a....") }, nil, proofing.ErrMedia},
+		{"selfie too large", func(a *attempt) { a.selfie = make([]byte, proofing.MaxSelfieBytes+1) }, nil, proofing.ErrTooLarge},
+		{"audio not decodable", func(a *attempt) { a.audio = "broken" }, nil, proofing.ErrMedia},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := honest(zhang)
+			if tc.pre != nil {
+				tc.pre(&a)
+			}
+			ch, sub := h.enroll(t, key, a)
+			if tc.post != nil {
+				tc.post(&sub)
+			}
+			if _, err := h.svc.Submit(ctx, ch.ID, sub); !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			// None of these spends the challenge: the honest submission
+			// still succeeds.
+			if _, err := h.svc.Submit(ctx, ch.ID, h.submission(t, key, ch, honest(zhang))); err != nil {
+				t.Fatalf("honest retry: %v", err)
+			}
+		})
+	}
+}
+
+func TestChallenge(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, proofing.Limits{})
+	key := newKey(t)
+	seen := map[string]bool{}
+	for i := 0; i < 50; i++ {
+		ch, _ := h.enroll(t, key, honest(zhang))
+		if len(ch.Digits) != 4 || strings.Trim(ch.Digits, "0123456789") != "" {
+			t.Fatalf("digits %q", ch.Digits)
+		}
+		if d := ch.ExpiresAt.Sub(*h.clock); d != 2*time.Minute {
+			t.Fatalf("expires in %s", d)
+		}
+		seen[ch.Digits] = true
+	}
+	if len(seen) < 30 { // 50 draws of 10 000 values: a repeat-heavy source is broken
+		t.Fatalf("only %d distinct challenges in 50", len(seen))
+	}
+	// Expired.
+	ch, sub := h.enroll(t, key, honest(zhang))
+	*h.clock = h.clock.Add(2 * time.Minute)
+	if _, err := h.svc.Submit(ctx, ch.ID, sub); !errors.Is(err, proofing.ErrExpired) {
+		t.Fatalf("expired: %v", err)
+	}
+	if _, err := h.svc.Submit(ctx, "no-such-enrollment", sub); !errors.Is(err, proofing.ErrNotFound) {
+		t.Fatalf("unknown enrollment: %v", err)
+	}
+	// Bad device keys.
+	for _, jwk := range []string{``, `{}`, `[]`, `{"kty":"EC","crv":"P-384","x":"AA","y":"AA"}`,
+		`{"kty":"oct","k":"AAAA"}`, `{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}`} {
+		if _, err := h.svc.Start(ctx, []byte(jwk), "c"); !errors.Is(err, proofing.ErrBadRequest) {
+			t.Errorf("device key %s: %v", jwk, err)
+		}
+	}
+}
+
+// A crash (here: the face engine failing) mid-decision leaves the
+// challenge usable; nothing is half approved.
+func TestDecisionFailureIsRetryable(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, proofing.Limits{})
+	key := newKey(t)
+	ch, sub := h.enroll(t, key, honest(zhang))
+	h.face.Fail = errors.New("engine out of memory")
+	if _, err := h.svc.Submit(ctx, ch.ID, sub); err == nil || errors.Is(err, proofing.ErrRefused) {
+		t.Fatalf("engine failure: %v", err)
+	}
+	if _, err := h.store.Decision(ctx, ch.ID); !errors.Is(err, proofing.ErrNotFound) {
+		t.Fatalf("decision recorded for a failed run: %v", err)
+	}
+	if _, err := h.store.Evidence(ctx, ch.ID); !errors.Is(err, proofing.ErrNotFound) {
+		t.Fatalf("evidence kept after failed run: %v", err)
+	}
+	h.face.Fail = nil
+	if _, err := h.svc.Submit(ctx, ch.ID, sub); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+
+	// A process that died while deciding: the session is stuck in deciding
+	// until its lease runs out, then the same challenge can be submitted.
+	ch2, sub2 := h.enroll(t, key, honest(li))
+	if err := h.store.Claim(ctx, ch2.ID, *h.clock, h.clock.Add(time.Minute), []byte("evidence")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Submit(ctx, ch2.ID, sub2); !errors.Is(err, proofing.ErrUsed) {
+		t.Fatalf("under lease: %v", err)
+	}
+	*h.clock = h.clock.Add(61 * time.Second)
+	sub2 = h.submission(t, key, ch2, honest(li))
+	if _, err := h.svc.Submit(ctx, ch2.ID, sub2); err != nil {
+		t.Fatalf("after lease: %v", err)
+	}
+}
+
+func TestReenrollmentRevokesOldCard(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, proofing.Limits{})
+	ch1, sub1 := h.enroll(t, newKey(t), honest(zhang))
+	r1, err := h.svc.Submit(ctx, ch1.ID, sub1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch2, sub2 := h.enroll(t, newKey(t), honest(zhang))
+	r2, err := h.svc.Submit(ctx, ch2.ID, sub2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, _ := h.store.Card(ctx, r1.CardID)
+	c2, _ := h.store.Card(ctx, r2.CardID)
+	if c1.State != proofing.CardRevoked || c2.State != proofing.CardActive {
+		t.Fatalf("states %s %s", c1.State, c2.State)
+	}
+	if !h.status.Revoked(c1.StatusIndex) || h.status.Revoked(c2.StatusIndex) {
+		t.Fatalf("status revocations wrong (old %d, new %d)", c1.StatusIndex, c2.StatusIndex)
+	}
+	id, err := h.svc.CardIDNumber(c2)
+	if err != nil || id != zhang.IDNumber {
+		t.Fatalf("card ID number %q %v", id, err)
+	}
+	if c1.DeviceThumb == c2.DeviceThumb {
+		t.Fatal("cards bound to one key")
+	}
+}
+
+func TestRateLimits(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, proofing.Limits{
+		Device:   proofing.NewLimiter(time.Minute, 3, 100),
+		Client:   proofing.NewLimiter(time.Minute, 100, 100),
+		IDNumber: proofing.NewLimiter(time.Minute, 2, 100),
+	})
+	key := newKey(t)
+	jwk, _ := proofing.PublicJWK(&key.PublicKey)
+	for i := 0; i < 3; i++ {
+		if _, err := h.svc.Start(ctx, jwk, "c"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := h.svc.Start(ctx, jwk, "c")
+	var rl *proofing.RateLimitError
+	if !errors.As(err, &rl) || rl.Scope != "device" || rl.RetryAfter <= 0 || rl.RetryAfter > time.Minute {
+		t.Fatalf("4th start: %v", err)
+	}
+	// Per ID number: two decisions, whichever the device keys.
+	for i := 0; i < 2; i++ {
+		a := honest(zhang)
+		a.name = "wrong"
+		ch, sub := h.enroll(t, newKey(t), a)
+		if _, err := h.svc.Submit(ctx, ch.ID, sub); err != proofing.ErrRefused {
+			t.Fatal(err)
+		}
+	}
+	ch, sub := h.enroll(t, newKey(t), honest(zhang))
+	if _, err := h.svc.Submit(ctx, ch.ID, sub); !errors.As(err, &rl) || rl.Scope != "id_number" {
+		t.Fatalf("3rd decision for one ID: %v", err)
+	}
+	*h.clock = h.clock.Add(time.Minute)
+	if _, err := h.svc.Submit(ctx, ch.ID, h.submission(t, newKey(t), ch, honest(zhang))); err == nil {
+		t.Fatal("submission signed by a key other than the bound one was accepted")
+	}
+}
+
+func TestLimiterBounded(t *testing.T) {
+	l := proofing.NewLimiter(time.Minute, 1, 10)
+	now := time.Unix(0, 0)
+	for i := 0; i < 100; i++ {
+		if ok, _ := l.Allow(fmt.Sprint(i), now); !ok {
+			t.Fatalf("key %d refused on first use", i)
+		}
+	}
+	if l.Len() != 10 {
+		t.Fatalf("remembers %d keys, want 10", l.Len())
+	}
+	if ok, after := l.Allow("99", now); ok || after != time.Minute {
+		t.Fatalf("second use: %v %s", ok, after)
+	}
+	if ok, _ := l.Allow("99", now.Add(time.Minute)); !ok {
+		t.Fatal("refused after the interval")
+	}
+}
+
+func TestNormalizeName(t *testing.T) {
+	tests := []struct {
+		typed, registry string
+		match           bool
+	}{
+		{"张三", "张三", true},
+		{" 张 三 ", "张三", true},
+		{"张\u3000三", "张三", true},
+		{"ＬＩ　ＳＩ", "Li Si", true},
+		{"li si", "Li Si", true},
+		{"LiSi", "Li Si", true},
+		{"阿卜杜拉・买买提", "阿卜杜拉·买买提", true},
+		{"阿卜杜拉.买买提", "阿卜杜拉·买买提", true},
+		{"张\u200b三", "张三", true},
+		{"张四", "张三", false},
+		{"张", "张三", false},
+		{"", "", false},
+		{"   ", "", false},
+		{"Li Si", "Li Shi", false},
+	}
+	for _, tc := range tests {
+		if got := proofing.NameMatches(tc.typed, tc.registry); got != tc.match {
+			t.Errorf("NameMatches(%q, %q) = %v (%q vs %q)", tc.typed, tc.registry, got,
+				proofing.NormalizeName(tc.typed), proofing.NormalizeName(tc.registry))
+		}
+	}
+}
+
+func FuzzParseDeviceKey(f *testing.F) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	good, _ := proofing.PublicJWK(&k.PublicKey)
+	f.Add(good)
+	f.Add([]byte(`{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}`))
+	f.Add([]byte(`{"kty":"RSA","n":"AQAB","e":"AQAB"}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		key, err := proofing.ParseDeviceKey(b)
+		if err != nil {
+			if !errors.Is(err, proofing.ErrBadRequest) {
+				t.Fatalf("error without sentinel: %v", err)
+			}
+			return
+		}
+		if key.Public == nil || key.Public.Curve != elliptic.P256() || key.Thumbprint == "" {
+			t.Fatalf("accepted %q as %+v", b, key)
+		}
+	})
+}
