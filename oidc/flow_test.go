@@ -1,0 +1,345 @@
+package oidc_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/shenfen/shenfen/credential"
+	"github.com/shenfen/shenfen/oidc"
+	"github.com/shenfen/shenfen/oidc/oidctest"
+	"github.com/shenfen/shenfen/store"
+	"github.com/shenfen/shenfen/store/storetest"
+)
+
+// rp is a relying party built on go-oidc + x/oauth2, as a developer would.
+type rp struct {
+	cfg      oauth2.Config
+	verifier *gooidc.IDTokenVerifier
+	provider *gooidc.Provider
+}
+
+func newRP(t testing.TB, e *oidctest.Env, id, secret, redirect string, scopes ...string) *rp {
+	t.Helper()
+	ctx := context.Background()
+	prov, err := gooidc.NewProvider(ctx, e.Issuer)
+	if err != nil {
+		t.Fatalf("go-oidc discovery: %v", err)
+	}
+	return &rp{
+		cfg: oauth2.Config{ClientID: id, ClientSecret: secret, RedirectURL: redirect, Endpoint: prov.Endpoint(),
+			Scopes: append([]string{gooidc.ScopeOpenID}, scopes...)},
+		verifier: prov.Verifier(&gooidc.Config{ClientID: id, SupportedSigningAlgs: []string{"ES256"}}),
+		provider: prov,
+	}
+}
+
+type session struct {
+	tok     *oauth2.Token
+	id      *gooidc.IDToken
+	claims  map[string]any
+	callURL *url.URL
+}
+
+// login runs a whole flow and returns the verified result.
+func (r *rp) login(t testing.TB, e *oidctest.Env, w *oidctest.Wallet, tick []string) session {
+	t.Helper()
+	ctx := context.Background()
+	verifier := oauth2.GenerateVerifier()
+	state, nonce := "st-"+oauth2.GenerateVerifier()[:8], "n-"+oauth2.GenerateVerifier()[:8]
+	authURL := r.cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), gooidc.Nonce(nonce))
+	cb, err := oidctest.NewBrowser().Login(ctx, authURL, w, tick)
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	q := cb.Query()
+	if q.Get("error") != "" {
+		t.Fatalf("login: RP got error %s: %s", q.Get("error"), q.Get("error_description"))
+	}
+	if q.Get("state") != state {
+		t.Fatalf("state = %q, want %q", q.Get("state"), state)
+	}
+	tok, err := r.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := r.verifier.Verify(ctx, raw)
+	if err != nil {
+		t.Fatalf("verify ID token: %v", err)
+	}
+	if idt.Nonce != nonce {
+		t.Fatalf("nonce = %q, want %q", idt.Nonce, nonce)
+	}
+	var claims map[string]any
+	if err := idt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	return session{tok: tok, id: idt, claims: claims, callURL: cb}
+}
+
+func startEnv(t *testing.T, db *store.DB) *oidctest.Env {
+	t.Helper()
+	e, err := oidctest.Start(db.OIDC(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+func keysOf(m map[string]any, skip ...string) []string {
+	var out []string
+	for k := range m {
+		if !slices.Contains(skip, k) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+var protocolClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "c_hash", "azp", "client_id"}
+
+func TestFullFlowGoOIDC(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := startEnv(t, db)
+		hotelRedirect := "http://hotel.example/callback"
+		secret, err := e.SecretClient(ctx, "hotel", "Grand Hotel", hotelRedirect, "name,id_number,picture?")
+		if err != nil {
+			t.Fatal(err)
+		}
+		barSecret, err := e.SecretClient(ctx, "bar", "Corner Bar", "http://bar.example/cb", "age_over_18")
+		if err != nil {
+			t.Fatal(err)
+		}
+		card, err := e.Authority.NewCard(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &oidctest.Wallet{Card: card}
+
+		// The hotel asks for more than it is entitled to: age_over_18 is trimmed.
+		hotel := newRP(t, e, "hotel", secret, hotelRedirect, "profile", "id_number", "picture", "age_over_18", "offline_access")
+		s := hotel.login(t, e, w, nil)
+		got := keysOf(s.claims, protocolClaims...)
+		want := []string{"family_name", "given_name", "id_number", "name"}
+		if card.PID.Portrait != nil {
+			want = []string{"family_name", "given_name", "id_number", "name", "picture"}
+		}
+		// family_name/given_name are not entitled: only name is.
+		want = slices.DeleteFunc(want, func(c string) bool { return c == "family_name" || c == "given_name" })
+		if !slices.Equal(got, want) {
+			t.Fatalf("hotel ID token claims = %v, want %v", got, want)
+		}
+		if s.claims["id_number"] != card.PID.IDNumber || s.claims["name"] != "张三" {
+			t.Fatalf("claims = %v", s.claims)
+		}
+		if s.claims["acr"] != oidc.ACRHigh {
+			t.Fatalf("acr = %v", s.claims["acr"])
+		}
+		if s.id.Subject == card.PID.IDNumber || strings.Contains(s.id.Subject, card.PID.IDNumber) {
+			t.Fatal("sub carries the ID number")
+		}
+		if at, ok := s.claims["auth_time"].(float64); !ok || time.Since(time.Unix(int64(at), 0)) > time.Minute {
+			t.Fatalf("auth_time = %v", s.claims["auth_time"])
+		}
+
+		// userinfo returns the same granted claims.
+		ui, err := hotel.provider.UserInfo(ctx, oauth2.StaticTokenSource(s.tok))
+		if err != nil {
+			t.Fatalf("userinfo: %v", err)
+		}
+		var uiClaims map[string]any
+		ui.Claims(&uiClaims)
+		if ui.Subject != s.id.Subject || uiClaims["id_number"] != card.PID.IDNumber || uiClaims["age_over_18"] != nil {
+			t.Fatalf("userinfo = %v", uiClaims)
+		}
+
+		// Refresh rotates; the old refresh token is then dead.
+		if s.tok.RefreshToken == "" {
+			t.Fatal("no refresh token for offline_access")
+		}
+		old := s.tok.RefreshToken
+		expired := &oauth2.Token{RefreshToken: old, Expiry: time.Now().Add(-time.Hour)}
+		nt, err := hotel.cfg.TokenSource(ctx, expired).Token()
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		if nt.RefreshToken == "" || nt.RefreshToken == old {
+			t.Fatal("refresh token not rotated")
+		}
+		if raw, _ := nt.Extra("id_token").(string); raw != "" {
+			idt, err := hotel.verifier.Verify(ctx, raw)
+			if err != nil || idt.Subject != s.id.Subject {
+				t.Fatalf("refreshed ID token: %v", err)
+			}
+		}
+		if _, err := hotel.cfg.TokenSource(ctx, expired).Token(); err == nil {
+			t.Fatal("a used refresh token was accepted again")
+		}
+
+		// Same citizen, same hotel: same sub. The bar: a different sub, and
+		// only age_over_18.
+		s2 := hotel.login(t, e, w, []string{})
+		if s2.id.Subject != s.id.Subject {
+			t.Fatal("pairwise sub is not stable")
+		}
+		if _, ok := s2.claims["picture"]; ok {
+			t.Fatal("declined optional claim was released")
+		}
+		bar := newRP(t, e, "bar", barSecret, "http://bar.example/cb", "age_over_18", "profile", "id_number")
+		b := bar.login(t, e, w, nil)
+		if b.id.Subject == s.id.Subject {
+			t.Fatal("two sectors see the same sub")
+		}
+		if got := keysOf(b.claims, protocolClaims...); !slices.Equal(got, []string{"age_over_18"}) {
+			t.Fatalf("bar claims = %v", got)
+		}
+		if b.claims["age_over_18"] != true {
+			t.Fatalf("age_over_18 = %v", b.claims["age_over_18"])
+		}
+
+		// Another citizen: another sub at the hotel.
+		other, _ := e.Authority.NewCard(func(p *credential.PID) { p.IDNumber = "110101199003074578" })
+		o := hotel.login(t, e, &oidctest.Wallet{Card: other}, nil)
+		if o.id.Subject == s.id.Subject {
+			t.Fatal("two citizens share a sub")
+		}
+
+		// Every grant is recorded for the citizen.
+		grants, err := e.Provider.Grants(ctx, card.PID.IDNumber)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(grants) != 3 || grants[0].ClientID != "hotel" || grants[2].ClientID != "bar" ||
+			!slices.Equal(grants[2].Claims, []string{"age_over_18"}) || slices.Contains(grants[1].Claims, "picture") {
+			t.Fatalf("grants = %+v", grants)
+		}
+		if len(e.Recorded) != 4 {
+			t.Fatalf("recorder got %d disclosures, want 4", len(e.Recorded))
+		}
+		if d := <-e.Recorded; d.CitizenKey != card.PID.IDNumber || d.ClientName != "Grand Hotel" {
+			t.Fatalf("disclosure = %+v", d)
+		}
+
+		// Logout (RP-initiated) revokes the RP's tokens.
+		st, loc, _, err := oidctest.NewBrowser().Get(ctx, e.Issuer+"/end_session?id_token_hint="+url.QueryEscape(s2.tok.Extra("id_token").(string))+
+			"&client_id=hotel&post_logout_redirect_uri="+url.QueryEscape(hotelRedirect))
+		if err != nil || st != http.StatusFound || loc != hotelRedirect {
+			t.Fatalf("end_session: %d %q %v", st, loc, err)
+		}
+		if _, err := hotel.provider.UserInfo(ctx, oauth2.StaticTokenSource(s2.tok)); err == nil {
+			t.Fatal("access token still valid after logout")
+		}
+	})
+}
+
+func TestDiscovery(t *testing.T) {
+	db := storetest.SQLite(t)
+	e := startEnv(t, db)
+	res, err := http.Get(e.Issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var d map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"issuer":                                e.Issuer,
+		"pushed_authorization_request_endpoint": e.Issuer + "/par",
+		"jwks_uri":                              e.Issuer + "/keys",
+	}
+	for k, v := range want {
+		if d[k] != v {
+			t.Errorf("%s = %v, want %v", k, d[k], v)
+		}
+	}
+	lists := map[string][]string{
+		"subject_types_supported":               {"pairwise"},
+		"acr_values_supported":                  {oidc.ACRHigh, oidc.ACRSubstantial},
+		"id_token_signing_alg_values_supported": {"ES256"},
+		"code_challenge_methods_supported":      {"S256"},
+		"token_endpoint_auth_methods_supported": {"client_secret_basic", "private_key_jwt"},
+		"response_types_supported":              {"code"},
+	}
+	for k, v := range lists {
+		var got []string
+		for _, x := range d[k].([]any) {
+			got = append(got, x.(string))
+		}
+		if !slices.Equal(got, v) {
+			t.Errorf("%s = %v, want %v", k, got, v)
+		}
+	}
+	// Cached: a conditional request gets 304.
+	req, _ := http.NewRequest(http.MethodGet, e.Issuer+"/keys", nil)
+	r1, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1.Body.Close()
+	req.Header.Set("If-None-Match", r1.Header.Get("ETag"))
+	r2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Body.Close()
+	if r1.Header.Get("ETag") == "" || r2.StatusCode != http.StatusNotModified {
+		t.Fatalf("JWKS ETag %q, conditional status %d", r1.Header.Get("ETag"), r2.StatusCode)
+	}
+}
+
+// TestConcurrentFlows runs 8 concurrent full flows, 4 each, on both
+// drivers: none may fail or deadlock (SQLite queues writers with BEGIN
+// IMMEDIATE and a busy timeout; every transaction is short).
+func TestConcurrentFlows(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := startEnv(t, db)
+		secret, err := e.SecretClient(ctx, "hotel", "Grand Hotel", "http://hotel.example/callback", "name,id_number")
+		if err != nil {
+			t.Fatal(err)
+		}
+		card, err := e.Authority.NewCard(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rp := &oidctest.RP{Issuer: e.Issuer, ClientID: "hotel", Secret: secret, Redirect: "http://hotel.example/callback",
+			Scopes: []string{"openid", "profile", "id_number", "offline_access"}}
+		errs := make(chan error, 32)
+		for i := 0; i < 8; i++ {
+			go func() {
+				for j := 0; j < 4; j++ {
+					tok, err := rp.Flow(ctx, &oidctest.Wallet{Card: card})
+					if err == nil && (tok["id_token"] == nil || tok["refresh_token"] == nil) {
+						err = errors.New("token response without id_token or refresh_token")
+					}
+					errs <- err
+				}
+			}()
+		}
+		for i := 0; i < 32; i++ {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		grants, err := e.Provider.Grants(ctx, card.PID.IDNumber)
+		if err != nil || len(grants) != 32 {
+			t.Fatalf("%d grants recorded, want 32 (%v)", len(grants), err)
+		}
+	})
+}

@@ -1,0 +1,336 @@
+// Package oidc is shenfen's OpenID Provider: hotels, banks, government
+// portals and ticketing sites sign citizens in with their virtual ID card.
+//
+// The protocol engine is github.com/zitadel/oidc/v3's op package, an
+// OpenID-certified provider library that is actively maintained, pure Go and
+// storage-agnostic (it asks for an op.Storage, which this package implements
+// over shenfen's store). It was chosen over ory/fosite because fosite is a
+// toolkit of OAuth handlers that leaves discovery, the OIDC session and
+// ID-token assembly to the integrator, while op is a complete OP whose
+// storage interface matches shenfen's needs; op lacks PAR (RFC 9126), which
+// this package adds in front of its authorization endpoint (par.go), and it
+// serves discovery and JWKS, which this package precomputes and serves with
+// an ETag (discovery.go).
+//
+// What is shenfen's own: the citizen authenticates with the wallet, never a
+// password. The login page shows a QR (cross-device) and a link into the
+// wallet (same device); the wallet answers with a holder-bound SD-JWT VC
+// presentation over the login transaction's nonce, checked with the
+// credential library including status (login.go). The login's acr is the
+// assurance the card's enrollment reached, found through the card's status
+// entry in the authority's records, and a request's acr_values (or the
+// claims parameter's acr) are enforced (assurance.go). Relying parties are
+// registered with the claims they are legally entitled to; requests beyond
+// entitlement are trimmed, never granted. Each RP sector sees its own
+// pairwise subject (HMAC of sector and citizen key under a server secret),
+// the consent screen lists exactly the claims asked, optional ones can be
+// declined, and every grant is recorded for the citizen's history.
+package oidc
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/shenfen/shenfen/credential"
+)
+
+// Assurance levels (the acr claim).
+const (
+	// ACRHigh: a card issued after face + liveness proofing, presented with
+	// holder binding (device key signature) and a valid status.
+	ACRHigh = "urn:shenfen:loa:high"
+	// ACRSubstantial: a card of a trusted issuer, presented with holder
+	// binding and a valid status, whose enrollment is not on record here as
+	// face + liveness proofed (assurance.go).
+	ACRSubstantial = "urn:shenfen:loa:substantial"
+)
+
+// Presentation is a verified wallet answer.
+type Presentation struct {
+	// Claims are the disclosed card claims (SD-JWT VC names and nesting).
+	Claims map[string]any
+	// CitizenKey is a stable identifier of the citizen (the ID number): the
+	// pairwise subjects derive from it; it is never stored in clear.
+	CitizenKey string
+	// Issuer is the card's issuer (SD-JWT iss).
+	Issuer string
+	// Status is the card's issuer-signed status-list entry (nil: none); the
+	// provider finds the card's enrollment, hence its assurance level, by it.
+	Status *credential.StatusRef
+	// AMR lists the authentication methods ("hwk": device key, "pop").
+	AMR []string
+}
+
+// PresentationVerifier checks a wallet presentation made for nonce and
+// audience, including the card's signature chain, holder binding and status.
+type PresentationVerifier interface {
+	VerifyPresentation(ctx context.Context, presentation, nonce, audience string) (Presentation, error)
+}
+
+// Disclosure is one grant of claims to a relying party.
+type Disclosure struct {
+	// CitizenKey identifies the citizen (the recorder keeps its own index).
+	CitizenKey string
+	ClientID   string
+	ClientName string
+	Subject    string
+	Claims     []string
+	ACR        string
+	At         time.Time
+}
+
+// DisclosureRecorder records a grant in the citizen's disclosure history
+// (the audit log). The provider also keeps its own grant table.
+type DisclosureRecorder interface {
+	RecordDisclosure(ctx context.Context, d Disclosure) error
+}
+
+// Sealer encrypts claim values at rest (seal.Sealer).
+type Sealer interface {
+	Seal(plaintext, ad []byte) []byte
+	Open(sealed, ad []byte) ([]byte, error)
+}
+
+// Config is what New needs.
+type Config struct {
+	// Issuer is the provider's identifier, e.g. https://id.example/oidc; its
+	// path is where Handler must be mounted.
+	Issuer string
+	Store  Store
+	// Signer signs ID tokens (P-256, ES256); KeyID names it in the JWKS.
+	Signer crypto.Signer
+	KeyID  string
+	// Secret (32+ bytes) keys pairwise subjects, the citizen history index,
+	// CSRF tokens and access-token encryption.
+	Secret []byte
+	Sealer Sealer
+	// Verifier checks wallet presentations.
+	Verifier PresentationVerifier
+	// Enrollments tells how the enrollment behind a card was proofed, which
+	// sets the login's acr (default: Store, whose records are the
+	// authority's own enrollments).
+	Enrollments EnrollmentRecords
+	// Recorder, if set, also receives every grant.
+	Recorder DisclosureRecorder
+	// WalletURL is the same-device wallet entry (default /wallet/).
+	WalletURL string
+	Log       *slog.Logger
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// Lifetimes (defaults: login 10 min, code 60 s, access 15 min,
+	// refresh 30 days, ID token 1 h).
+	LoginTTL, CodeTTL, AccessTTL, RefreshTTL, IDTokenTTL time.Duration
+}
+
+// Provider is the OpenID Provider.
+type Provider struct {
+	cfg     Config
+	op      *op.Provider
+	path    string // issuer path, e.g. /oidc
+	secure  bool
+	key     signingKey
+	mux     *http.ServeMux
+	handler http.Handler
+	disc    cached
+	jwks    cached
+	clients *clientCache
+}
+
+// New builds the provider.
+func New(cfg Config) (*Provider, error) {
+	if cfg.Store == nil || cfg.Signer == nil || cfg.Sealer == nil || cfg.Verifier == nil {
+		return nil, errors.New("oidc: store, signer, sealer and verifier are required")
+	}
+	if len(cfg.Secret) < 32 {
+		return nil, errors.New("oidc: secret must be at least 32 bytes")
+	}
+	u, err := url.Parse(cfg.Issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("oidc: issuer %q is not an http(s) URL", cfg.Issuer)
+	}
+	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	pub, ok := cfg.Signer.Public().(*ecdsa.PublicKey)
+	if !ok || pub.Curve.Params().Name != "P-256" {
+		return nil, errors.New("oidc: signer must be a P-256 ECDSA key (ES256)")
+	}
+	if cfg.KeyID == "" {
+		cfg.KeyID = thumbprint(pub)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.LoginTTL, 10*time.Minute)
+	def(&cfg.CodeTTL, time.Minute)
+	def(&cfg.AccessTTL, 15*time.Minute)
+	def(&cfg.RefreshTTL, 30*24*time.Hour)
+	def(&cfg.IDTokenTTL, time.Hour)
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.WalletURL == "" {
+		cfg.WalletURL = "/wallet/"
+	}
+	if cfg.Enrollments == nil {
+		cfg.Enrollments = cfg.Store
+	}
+	p := &Provider{cfg: cfg, path: strings.TrimSuffix(u.Path, "/"), secure: u.Scheme == "https",
+		clients: &clientCache{st: cfg.Store, m: map[string]clientEntry{}}}
+	p.key = signingKey{id: cfg.KeyID, signer: cfg.Signer, pub: pub}
+	var cryptoKey [32]byte
+	copy(cryptoKey[:], p.mac("access-token-key"))
+	opts := []op.Option{op.WithLogger(cfg.Log)}
+	if !p.secure {
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	p.op, err = op.NewOpenIDProvider(cfg.Issuer, &op.Config{
+		CryptoKey:               cryptoKey,
+		CodeMethodS256:          true,
+		AuthMethodPrivateKeyJWT: true,
+		GrantTypeRefreshToken:   true,
+		SupportedScopes:         Scopes,
+		SupportedClaims:         append([]string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "at_hash", "c_hash", "azp"}, ClaimNames()...),
+	}, &storage{p: p}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: provider: %w", err)
+	}
+	if err := p.precompute(); err != nil {
+		return nil, err
+	}
+	p.routes()
+	return p, nil
+}
+
+// Handler serves every endpoint under the issuer path (mount it at
+// "<path>/").
+func (p *Provider) Handler() http.Handler { return p.handler }
+
+// Path is the issuer's path ("/oidc"), where Handler belongs.
+func (p *Provider) Path() string { return p.path }
+
+// patterns are the provider's own routes (net/http patterns, relative to
+// the issuer path) in front of op's router.
+func (p *Provider) patterns() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"GET /.well-known/openid-configuration": p.disc.serve,
+		"GET /keys":                             p.jwks.serve,
+		"GET /authorize":                        p.authorize,
+		"POST /authorize":                       p.authorize,
+		// op's callback would hand a code to whoever knows a request id;
+		// the consent handler answers the RP itself instead.
+		"/authorize/callback":         http.NotFound,
+		"POST /par":                   p.par,
+		"GET /login":                  p.login,
+		"GET /login/status":           p.loginStatus,
+		"GET /consent":                p.consentPage,
+		"POST /consent":               p.consentSubmit,
+		"GET /wallet/request/{txn}":   p.walletRequest,
+		"POST /wallet/response/{txn}": p.walletResponse,
+		"GET /static/login.js":        serveJS,
+		"GET /static/oidc.css":        serveCSS,
+	}
+}
+
+// opRoutes are op's endpoints, listed so that the server can label metrics
+// by endpoint (Patterns).
+var opRoutes = []string{"POST /oauth/token", "/userinfo", "/end_session", "POST /revoke", "POST /oauth/introspect"}
+
+// Patterns lists every route under the issuer path as net/http patterns
+// with the path prefix, plus the catch-all "<path>/": mounting Handler at
+// each gives per-endpoint route labels in the server's metrics and logs.
+func (p *Provider) Patterns() []string {
+	var out []string
+	for pat := range p.patterns() {
+		out = append(out, withPrefix(pat, p.path))
+	}
+	for _, pat := range opRoutes {
+		out = append(out, withPrefix(pat, p.path))
+	}
+	return append(out, p.path+"/")
+}
+
+func withPrefix(pattern, prefix string) string {
+	if m, path, ok := strings.Cut(pattern, " "); ok {
+		return m + " " + prefix + path
+	}
+	return prefix + pattern
+}
+
+func (p *Provider) routes() {
+	m := http.NewServeMux()
+	for pat, h := range p.patterns() {
+		m.HandleFunc(withPrefix(pat, p.path), h)
+	}
+	m.Handle(p.path+"/", http.StripPrefix(p.path, p.op))
+	p.mux = m
+	p.handler = m
+}
+
+// withIssuer gives op's helpers, called outside op's router, their issuer.
+func (p *Provider) withIssuer(r *http.Request) *http.Request {
+	return r.WithContext(op.ContextWithIssuer(r.Context(), p.cfg.Issuer))
+}
+
+// mac is HMAC-SHA256 under the server secret over the parts, separated.
+func (p *Provider) mac(parts ...string) []byte {
+	h := hmac.New(sha256.New, p.cfg.Secret)
+	for _, s := range parts {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return h.Sum(nil)
+}
+
+// PairwiseSubject is the sub a sector sees for a citizen.
+func (p *Provider) PairwiseSubject(sector, citizenKey string) string {
+	return base64.RawURLEncoding.EncodeToString(p.mac("pairwise-sub", sector, citizenKey))
+}
+
+// CitizenIndex is the blind index under which the citizen's grants are kept.
+func (p *Provider) CitizenIndex(citizenKey string) []byte {
+	return p.mac("citizen-history", citizenKey)
+}
+
+// Grants returns the citizen's grant history.
+func (p *Provider) Grants(ctx context.Context, citizenKey string) ([]Grant, error) {
+	return p.cfg.Store.Grants(ctx, p.CitizenIndex(citizenKey))
+}
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashHex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+func thumbprint(pub *ecdsa.PublicKey) string {
+	tp, err := (&jose.JSONWebKey{Key: pub}).Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "es256"
+	}
+	return base64.RawURLEncoding.EncodeToString(tp)
+}

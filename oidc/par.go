@@ -1,0 +1,158 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// requestURIPrefix starts every PAR request_uri (RFC 9126 section 2.2).
+const requestURIPrefix = "urn:ietf:params:oauth:request_uri:"
+
+const parTTL = 90
+
+func writeOAuthError(w http.ResponseWriter, status int, e *oidc.Error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": string(e.ErrorType), "error_description": e.Description})
+}
+
+// authenticateClient checks client_secret_basic or private_key_jwt on a
+// back-channel request (PAR) and returns the client.
+func (p *Provider) authenticateClient(r *http.Request) (Client, error) {
+	ctx := r.Context()
+	if r.PostForm.Get("client_assertion_type") == oidc.ClientAssertionTypeJWTAssertion {
+		c, err := op.AuthorizePrivateJWTKey(ctx, r.PostForm.Get("client_assertion"), p.op)
+		if err != nil {
+			return Client{}, err
+		}
+		return p.client(ctx, c.GetID())
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		return Client{}, errors.New("no client authentication")
+	}
+	if id, err := url.QueryUnescape(id); err == nil {
+		if secret, err := url.QueryUnescape(secret); err == nil {
+			if err := (&storage{p: p}).AuthorizeClientIDSecret(ctx, id, secret); err != nil {
+				return Client{}, err
+			}
+			return p.client(ctx, id)
+		}
+	}
+	return Client{}, errors.New("bad basic credentials")
+}
+
+// par is the pushed authorization request endpoint (RFC 9126): the client
+// authenticates and posts its authorization request; the answer is a
+// one-time request_uri to send the browser to /authorize with.
+func (p *Provider) par(w http.ResponseWriter, r *http.Request) {
+	r = p.withIssuer(r)
+	if err := r.ParseForm(); err != nil {
+		writeOAuthError(w, http.StatusBadRequest, oidc.ErrInvalidRequest().WithDescription("unreadable form"))
+		return
+	}
+	c, err := p.authenticateClient(r)
+	if err != nil {
+		writeOAuthError(w, http.StatusUnauthorized, oidc.ErrInvalidClient().WithDescription("client authentication failed"))
+		return
+	}
+	f := r.PostForm
+	if id := f.Get("client_id"); id != "" && id != c.ID {
+		writeOAuthError(w, http.StatusBadRequest, oidc.ErrInvalidRequest().WithDescription("client_id does not match the authenticated client"))
+		return
+	}
+	if f.Has("request_uri") || f.Has("request") {
+		writeOAuthError(w, http.StatusBadRequest, oidc.ErrInvalidRequest().WithDescription("request_uri and request are not allowed in a pushed request"))
+		return
+	}
+	if !slices.Contains(c.RedirectURIs, f.Get("redirect_uri")) {
+		writeOAuthError(w, http.StatusBadRequest, oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is not registered"))
+		return
+	}
+	if f.Get("code_challenge") == "" || f.Get("code_challenge_method") != "S256" {
+		writeOAuthError(w, http.StatusBadRequest, oidc.ErrInvalidRequest().WithDescription("PKCE with S256 is required"))
+		return
+	}
+	params := url.Values{}
+	for k, v := range f {
+		if k == "client_assertion" || k == "client_assertion_type" || k == "client_secret" {
+			continue
+		}
+		params[k] = v
+	}
+	params.Set("client_id", c.ID)
+	id := randomID(24)
+	if err := p.cfg.Store.PutPushedRequest(r.Context(), PushedRequest{
+		ID: id, ClientID: c.ID, Params: params.Encode(), Expires: p.cfg.Now().Add(parTTL * 1e9),
+	}); err != nil {
+		p.cfg.Log.ErrorContext(r.Context(), "oidc: store pushed request", "err", err)
+		writeOAuthError(w, http.StatusInternalServerError, oidc.ErrServerError())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusCreated)
+	json.NewEncoder(w).Encode(map[string]any{"request_uri": requestURIPrefix + id, "expires_in": parTTL})
+}
+
+// authorize expands a PAR request_uri (single use, same client) into the
+// authorization request and hands the request to op.
+func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	ru := r.Form.Get("request_uri")
+	if ru == "" {
+		if c := r.Form.Get("claims"); c != "" {
+			r = r.WithContext(context.WithValue(r.Context(), claimsParamKey{}, c))
+		}
+		http.StripPrefix(p.path, p.op).ServeHTTP(w, r)
+		return
+	}
+	fail := func(msg string) {
+		// Without a trusted redirect_uri the error is shown, never redirected.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte("invalid_request_uri: " + msg + "\n"))
+	}
+	if !strings.HasPrefix(ru, requestURIPrefix) {
+		fail("not a pushed request")
+		return
+	}
+	pr, err := p.cfg.Store.TakePushedRequest(r.Context(), strings.TrimPrefix(ru, requestURIPrefix))
+	if err != nil {
+		fail("unknown, used or expired request_uri")
+		return
+	}
+	if !pr.Expires.After(p.cfg.Now()) {
+		fail("expired request_uri")
+		return
+	}
+	if r.Form.Get("client_id") != pr.ClientID {
+		fail("client_id does not match the pushed request")
+		return
+	}
+	ctx := r.Context()
+	if q, err := url.ParseQuery(pr.Params); err == nil && q.Get("claims") != "" {
+		ctx = context.WithValue(ctx, claimsParamKey{}, q.Get("claims"))
+	}
+	r2 := r.Clone(ctx)
+	r2.Method = http.MethodGet
+	r2.Body = http.NoBody
+	r2.ContentLength = 0
+	r2.Header.Del("Content-Type")
+	r2.URL.RawQuery = pr.Params
+	r2.Form, r2.PostForm = nil, nil
+	http.StripPrefix(p.path, p.op).ServeHTTP(w, r2)
+}

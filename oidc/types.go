@@ -1,0 +1,162 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors of the storage contract; store returns them so that this
+// package can branch without knowing SQL.
+var (
+	// ErrNotFound: no such client, request, token or pushed request.
+	ErrNotFound = errors.New("oidc: not found")
+	// ErrConflict: a conditional write lost (the row was not in the expected
+	// state, or the key already exists): a replayed code, a second wallet
+	// response, a refresh token used twice.
+	ErrConflict = errors.New("oidc: conflict")
+)
+
+// Client auth methods a relying party may register.
+const (
+	AuthSecretBasic   = "client_secret_basic"
+	AuthPrivateKeyJWT = "private_key_jwt"
+)
+
+// Entitlement is one claim a relying party is legally entitled to receive.
+// An optional claim may be declined by the citizen on the consent screen;
+// a required one may only be refused by declining the whole login.
+type Entitlement struct {
+	Claim    string `json:"claim"`
+	Optional bool   `json:"optional,omitempty"`
+}
+
+// Client is a registered relying party.
+type Client struct {
+	ID   string `json:"client_id"`
+	Name string `json:"name"`
+	// RedirectURIs are compared exactly (no patterns).
+	RedirectURIs           []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// AuthMethod is AuthSecretBasic or AuthPrivateKeyJWT.
+	AuthMethod string `json:"token_endpoint_auth_method"`
+	// SecretHash is SHA-256 of the client secret (client_secret_basic);
+	// secrets are 32 random bytes, so a fast hash is enough.
+	SecretHash []byte `json:"-"`
+	// JWKS is the RP's public key set (private_key_jwt), as JSON.
+	JWKS []byte `json:"jwks,omitempty"`
+	// Sector is the pairwise sector identifier: RPs of one sector share
+	// subject identifiers; default the host of the first redirect URI.
+	Sector string `json:"sector_identifier"`
+	// Entitlements are the claims the RP may receive.
+	Entitlements []Entitlement `json:"entitlements"`
+	Created      time.Time     `json:"created_at"`
+}
+
+// Request states.
+const (
+	StatePending   = "pending"   // waiting for the wallet
+	StatePresented = "presented" // wallet presentation verified; consent next
+	StateDone      = "done"      // citizen consented; code may be issued
+	StateUsed      = "used"      // code exchanged (kept to detect replay)
+	StateDenied    = "denied"    // citizen declined
+	// StateRefused: the card presented did not meet the request's
+	// assurance requirement (acr_values); the RP gets
+	// unmet_authentication_requirements.
+	StateRefused = "refused"
+)
+
+// AuthRequest is a stored authorization request and its login transaction.
+// Store persists ID, ClientID, Txn, State, CodeHash and Expires as columns
+// and the rest as the opaque Data blob.
+type AuthRequest struct {
+	ID, ClientID string
+	// Txn is the wallet transaction id (in the QR / deep link).
+	Txn      string
+	State    string
+	CodeHash string
+	Expires  time.Time
+	Data     []byte
+}
+
+// Token is an access or refresh token's server-side record.
+type Token struct {
+	// ID is the access token id, or the SHA-256 (hex) of a refresh token.
+	ID       string
+	Refresh  bool
+	ClientID string
+	Subject  string
+	// AuthRequestID ties tokens to the code they came from (revoked on replay).
+	AuthRequestID string
+	Expires       time.Time
+	// Data is the opaque grant (scopes, claims sealed, acr, auth_time).
+	Data []byte
+}
+
+// PushedRequest is a PAR (RFC 9126) request, stored until used once.
+type PushedRequest struct {
+	ID, ClientID string
+	Params       string // form-encoded authorization request parameters
+	Expires      time.Time
+}
+
+// Grant is one recorded disclosure to a relying party, for the citizen's
+// history. Citizen is a blind index of the citizen (never the ID number).
+type Grant struct {
+	Citizen  []byte
+	ClientID string
+	Subject  string
+	Claims   []string
+	ACR      string
+	At       time.Time
+}
+
+// Store is what the provider needs from storage (implemented by store.OIDC).
+type Store interface {
+	PutClient(ctx context.Context, c Client) error
+	Client(ctx context.Context, id string) (Client, error)
+	Clients(ctx context.Context) ([]Client, error)
+	DeleteClient(ctx context.Context, id string) error
+	// UpdateClient replaces an existing client (ErrNotFound if there is
+	// none), deleting its tokens in the same transaction when revokeTokens
+	// is set.
+	UpdateClient(ctx context.Context, c Client, revokeTokens bool) error
+
+	CreateAuthRequest(ctx context.Context, ar AuthRequest) error
+	AuthRequest(ctx context.Context, id string) (AuthRequest, error)
+	AuthRequestByTxn(ctx context.Context, txn string) (AuthRequest, error)
+	// UpdateAuthRequest writes ar if the stored state is still from
+	// (ErrConflict otherwise).
+	UpdateAuthRequest(ctx context.Context, ar AuthRequest, from string) error
+	// ConsumeCode moves the request holding codeHash from done to used and
+	// returns it. A code already used returns the request with ErrConflict
+	// (so the caller can revoke what it issued); an unknown code ErrNotFound.
+	ConsumeCode(ctx context.Context, codeHash string, now time.Time) (AuthRequest, error)
+
+	// PutTokens stores toks in one transaction, first deleting the refresh
+	// token replaced (ErrConflict if it is already gone: a replay).
+	PutTokens(ctx context.Context, replaces string, toks ...Token) error
+	Token(ctx context.Context, id string) (Token, error)
+	DeleteToken(ctx context.Context, id string) error
+	// DeleteTokens removes every token of subject at client (logout), or of
+	// one auth request when authRequestID is set (code replay).
+	DeleteTokens(ctx context.Context, subject, clientID, authRequestID string) error
+
+	PutPushedRequest(ctx context.Context, p PushedRequest) error
+	// TakePushedRequest returns and deletes it (single use).
+	TakePushedRequest(ctx context.Context, id string) (PushedRequest, error)
+
+	RecordGrant(ctx context.Context, g Grant) error
+	Grants(ctx context.Context, citizen []byte) ([]Grant, error)
+
+	// UseAssertion spends a client assertion's jti for clientID until exp:
+	// ErrConflict if the pair was already spent (a replay). It is shared by
+	// every provider process on the database.
+	UseAssertion(ctx context.Context, clientID, jti string, exp time.Time) error
+
+	EnrollmentRecords
+
+	// Purge deletes expired requests, tokens, pushed requests and spent
+	// client assertions.
+	Purge(ctx context.Context, now time.Time) error
+}
