@@ -1,0 +1,412 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"image"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/shenfen/shenfen/biometric/face"
+)
+
+// hotelName is the example relying party's display name: the citizen's
+// history must show it.
+const hotelName = "Pearl River Hotel"
+
+// maxEnrollTries bounds the enrollments a citizen tries when the spoken
+// digits are not recognised.
+const maxEnrollTries = 4
+
+// startHotel runs the example hotel site: a relying party registered with
+// shenfen's admin API that signs its guests in with OpenID Connect
+// (authorization code + PKCE, go-oidc verifying the ID token) and greets
+// them by the name it received.
+func startHotel(t *testing.T, s *server) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	hotel := httptest.NewServer(mux)
+	t.Cleanup(hotel.Close)
+	code, body := adminJSON(t, s, "POST", "/admin/api/rps", map[string]any{
+		"client_id": "e2e-hotel", "name": hotelName, "redirect_uris": []string{hotel.URL + "/callback"},
+		"claims": "name,id_number,picture",
+	})
+	if code != http.StatusCreated {
+		t.Fatalf("e2e: register the hotel: %d %s", code, body)
+	}
+	var reg struct {
+		Secret string `json:"client_secret"`
+	}
+	json.Unmarshal(body, &reg)
+	prov, err := gooidc.NewProvider(context.Background(), s.URL+"/oidc")
+	if err != nil {
+		t.Fatalf("e2e: hotel discovery: %v", err)
+	}
+	cfg := oauth2.Config{ClientID: "e2e-hotel", ClientSecret: reg.Secret, RedirectURL: hotel.URL + "/callback",
+		Endpoint: prov.Endpoint(), Scopes: []string{gooidc.ScopeOpenID, "profile", "id_number", "picture"}}
+	verifier := prov.Verifier(&gooidc.Config{ClientID: "e2e-hotel"})
+	var mu sync.Mutex
+	pkce := map[string]string{} // state -> PKCE verifier
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>`+hotelName+`</title></head><body>`+
+			`<h1>`+hotelName+`</h1><p>Check in online.</p><p><a id="signin" href="/login">Sign in with virtual ID</a></p></body></html>`)
+	})
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+		state, v := oauth2.GenerateVerifier()[:16], oauth2.GenerateVerifier()
+		mu.Lock()
+		pkce[state] = v
+		mu.Unlock()
+		http.Redirect(w, r, cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(v)), http.StatusFound)
+	})
+	mux.HandleFunc("GET /callback", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		v, ok := pkce[r.URL.Query().Get("state")]
+		mu.Unlock()
+		if !ok || r.URL.Query().Get("code") == "" {
+			http.Error(w, "login failed: "+r.URL.Query().Get("error"), http.StatusBadRequest)
+			return
+		}
+		tok, err := cfg.Exchange(r.Context(), r.URL.Query().Get("code"), oauth2.VerifierOption(v))
+		if err != nil {
+			http.Error(w, "token: "+err.Error(), http.StatusBadGateway)
+			return
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		id, err := verifier.Verify(r.Context(), raw)
+		if err != nil {
+			http.Error(w, "id token: "+err.Error(), http.StatusBadGateway)
+			return
+		}
+		claims := map[string]any{}
+		if ui, err := prov.UserInfo(r.Context(), oauth2.StaticTokenSource(tok)); err == nil {
+			ui.Claims(&claims)
+		}
+		id.Claims(&claims)
+		name, _ := claims["name"].(string)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>%s</title></head><body>`+
+			`<h1>%s</h1><p id="welcome">Welcome, %s</p><p>Guest id (pairwise): <code id="sub">%s</code></p></body></html>`,
+			hotelName, hotelName, html.EscapeString(name), html.EscapeString(id.Subject))
+	})
+	return hotel
+}
+
+// TestJourney is the citizen's whole journey in the browser: enrollment
+// with camera and microphone, collecting the card, an in-person check on
+// the verifier page (with a hotel check-in), the same page taken offline
+// checking the wallet's offline code, signing in to the example hotel
+// site with the wallet, and the history showing both disclosures; then
+// the authority's console finds the citizen's record.
+func TestJourney(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser tests are not short")
+	}
+	chromium(t)
+	needTools(t)
+	faces := facesDir(t)
+	s := startServer(t, faces)
+	j := &journey{t: t, dir: artifacts(t)}
+	old, _ := filepath.Glob(filepath.Join(j.dir, "*.png"))
+	for _, f := range old {
+		os.Remove(f)
+	}
+
+	ctx := context.Background()
+	tmp := t.TempDir()
+	modelDir, err := face.DefaultModelDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := face.Load(modelDir)
+	if err != nil {
+		t.Fatalf("e2e: face engine: %v", err)
+	}
+	// The citizen: a demo resident whose portrait is a photo of a person
+	// with more photos; the camera shows another photo of that person, the
+	// one closest to the portrait (some pairs of the test set lie near
+	// the match threshold, and the camera path adds JPEG loss to that).
+	who, selfie, dist := pickCitizen(t, ctx, engine, faces, s.residents())
+	t.Logf("citizen: %s (%s), camera photo %s, face distance %.3f (threshold %.2f)",
+		who.Person, who.File, filepath.Base(selfie), dist, face.Threshold)
+	video := filepath.Join(tmp, "camera.y4m")
+	if err := speakingVideo(ctx, engine, selfie, video); err != nil {
+		t.Fatal(err)
+	}
+	profile := filepath.Join(tmp, "profile")
+
+	// 1. The wallet, first start.
+	b := newBrowser(t, profile, video, "")
+	w, wcancel := b.tab()
+	j.watch(w)
+	j.run(w, "open wallet", 30*time.Second, chromedp.Navigate(s.URL+"/wallet/"), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
+	j.shot(w, "wallet-home")
+
+	// 2. Enrollment: ID number and name, then the challenge digits. The
+	// spoken-digit recogniser can mishear espeak-ng: then the wallet says
+	// so and offers to try again with new digits, and the citizen does.
+	j.run(w, "enroll form", 20*time.Second,
+		chromedp.Click(chromedp.ID("go-enroll")),
+		chromedp.WaitVisible(chromedp.ID("id-number")),
+		chromedp.SendKeys(chromedp.ID("id-number"), who.ID),
+		chromedp.SendKeys(chromedp.ID("name"), who.Name))
+	j.shot(w, "enroll-form")
+	for try := 1; ; try++ {
+		j.run(w, "challenge", 30*time.Second,
+			chromedp.Click(chromedp.ID("enroll-start")),
+			chromedp.WaitVisible(chromedp.ID("view-challenge")),
+			chromedp.Poll[chromedp.Void](`/^[0-9]{4}$/.test(document.getElementById("digits").textContent)`))
+		digits, err := chromedp.Run(w, chromedp.Text(chromedp.ID("digits")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		digits = strings.TrimSpace(digits)
+		if try == 1 {
+			j.shot(w, "challenge")
+		}
+		t.Logf("enrollment try %d: challenge digits shown: %s", try, digits)
+
+		// 3. The microphone file can only be made now: restart the
+		// browser on the same profile with the citizen reading these
+		// digits.
+		wav := filepath.Join(tmp, fmt.Sprintf("digits-%d.wav", try))
+		if err := spokenDigits(ctx, digits, wav); err != nil {
+			t.Fatal(err)
+		}
+		wcancel()
+		b.cancel()
+		b = newBrowser(t, profile, video, wav)
+		w, wcancel = b.tab()
+		j.watch(w)
+		j.run(w, "resume challenge", 30*time.Second,
+			chromedp.Navigate(s.URL+"/wallet/"),
+			chromedp.WaitVisible(chromedp.ID("view-challenge")),
+			chromedp.Poll[chromedp.Void](`document.getElementById("digits").textContent === `+jsString(digits)+
+				` && !document.getElementById("record").disabled && document.getElementById("preview").readyState >= 2`),
+			chromedp.Click(chromedp.ID("record")))
+		if try == 1 {
+			time.Sleep(1500 * time.Millisecond)
+			j.shot(w, "recording")
+		}
+		j.run(w, "enrollment decision and card", 150*time.Second,
+			chromedp.Poll[chromedp.Void](`!document.getElementById("view-card").hidden || !document.getElementById("retry").hidden`))
+		refused, _ := chromedp.Run(w, chromedp.Evaluate[bool](`!document.getElementById("retry").hidden`))
+		if !refused {
+			break
+		}
+		// Only a misheard reading is worth another try; the wallet words
+		// it with the message of the problem type speech-mismatch.
+		msg, _ := chromedp.Run(w, chromedp.Text(chromedp.ID("status")))
+		misheard, _ := chromedp.Run(w, chromedp.Evaluate[bool](
+			`import("/web/i18n.js").then((m) => document.getElementById("status").textContent === m.t("err.speech-mismatch"))`,
+			chromedp.EvalAwaitPromise))
+		j.shot(w, fmt.Sprintf("enrollment-refused-%d", try))
+		if !misheard {
+			t.Fatalf("e2e: enrollment refused: %q", msg)
+		}
+		t.Logf("enrollment try %d: the digits %s were not recognised (%q)", try, digits, msg)
+		if try == maxEnrollTries {
+			t.Fatalf("e2e: the spoken digits were not recognised in %d tries", try)
+		}
+		// Try again, as the wallet offers: the form (empty after the
+		// browser restart), the same ID number and name, new digits.
+		j.run(w, "retry", 20*time.Second,
+			chromedp.Click(chromedp.ID("retry")),
+			chromedp.WaitVisible(chromedp.ID("id-number")),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById("id-number").value = ""; document.getElementById("name").value = ""`),
+			chromedp.SendKeys(chromedp.ID("id-number"), who.ID),
+			chromedp.SendKeys(chromedp.ID("name"), who.Name))
+	}
+	defer wcancel()
+	// The card view is drawn when its in-person code (or the note that
+	// there is none) is.
+	j.run(w, "card", 20*time.Second, chromedp.Poll[chromedp.Void](`document.getElementById("card-name").textContent.length > 0 && `+
+		`document.getElementById("card-qr-note").textContent.length > 0`))
+	// A wallet that shows a lost-phone revocation code right after
+	// collecting the card wants it acknowledged, as a citizen would.
+	if code, _ := chromedp.Run(w, chromedp.Evaluate[bool](`!!document.getElementById("revocation") && !document.getElementById("revocation").hidden`)); code {
+		j.shot(w, "revocation-code")
+		j.run(w, "revocation code noted", 10*time.Second, chromedp.Click(chromedp.ID("revocation-ack")),
+			chromedp.Poll[chromedp.Void](`document.getElementById("revocation").hidden`))
+	}
+	j.shot(w, "card")
+
+	// 4. In person: the front desk shows a request code; the wallet answers.
+	v, vcancel := b.tab()
+	defer vcancel()
+	j.watch(v)
+	j.run(v, "verifier page", 30*time.Second, chromedp.Navigate(s.URL+"/verifier/"), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
+	j.shot(v, "verifier")
+	j.run(v, "request code", 30*time.Second, chromedp.Click(chromedp.ID("show-request")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("request-link").href.includes("request_uri")`))
+	link, _ := chromedp.Run(v, chromedp.Evaluate[string](`document.getElementById("request-link").href`))
+	j.shot(v, "verifier-request")
+	approve(t, j, w, link, "front-desk")
+	j.run(v, "verified", 60*time.Second, chromedp.Poll[chromedp.Void](`!!document.getElementById("result").dataset.status`))
+	status, _ := chromedp.Run(v, chromedp.Evaluate[string](`document.getElementById("result").dataset.status + ": " + document.getElementById("result").innerText`))
+	j.shot(v, "verifier-result")
+	if !strings.HasPrefix(status, "verified") {
+		t.Fatalf("e2e: the verifier page says %q", status)
+	}
+	j.run(v, "check-in", 20*time.Second, chromedp.SendKeys(chromedp.ID("room"), "808"),
+		chromedp.Click(chromedp.CSS(`#checkin-form button[type=submit]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("checkins").rows.length > 0`))
+	j.shot(v, "verifier-checkin")
+
+	// 5. In person without network: the front desk's page checks the
+	// wallet's offline code on the device.
+	offlineCheck(t, j, w, v, s.URL, who)
+
+	// 6. Online: sign in to the hotel site with the wallet (same device).
+	hotel := startHotel(t, s)
+	h, hcancel := b.tab()
+	defer hcancel()
+	j.run(h, "hotel site", 30*time.Second, chromedp.Navigate(hotel.URL+"/"), chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("login")))
+	j.shot(h, "hotel-login")
+	same, _ := chromedp.Run(h, chromedp.Evaluate[string](`[...document.querySelectorAll("a")].map(a => a.href).find(h => h.includes("request_uri")) || ""`))
+	if same == "" {
+		t.Fatal("e2e: the login page has no same-device wallet link")
+	}
+	approve(t, j, w, same, "hotel")
+	j.run(h, "hotel consent", 60*time.Second, chromedp.WaitVisible(chromedp.CSS(`button[value=approve]`)))
+	j.shot(h, "hotel-consent")
+	j.run(h, "hotel signed in", 60*time.Second, chromedp.Click(chromedp.CSS(`button[value=approve]`)),
+		chromedp.WaitVisible(chromedp.ID("welcome")))
+	welcome, _ := chromedp.Run(h, chromedp.Text(chromedp.ID("welcome")))
+	j.shot(h, "hotel-signed-in")
+	if !strings.Contains(welcome, who.Name) {
+		t.Errorf("e2e: the hotel greets %q, want the citizen's name %q", welcome, who.Name)
+	}
+
+	// 7. The citizen's history shows both disclosures.
+	j.run(w, "history", 60*time.Second, chromedp.Navigate(s.URL+"/wallet/"),
+		chromedp.WaitVisible(chromedp.ID("view-card")),
+		chromedp.Click(chromedp.CSS(`#tabs button[data-view=history]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("history-rows").rows.length >= 2`))
+	rows, _ := chromedp.Run(w, chromedp.Evaluate[string](`document.getElementById("history-rows").innerText`))
+	j.shot(w, "history")
+	if !strings.Contains(rows, hotelName) || !strings.Contains(rows, "Front desk") {
+		t.Errorf("e2e: history lacks a disclosure:\n%s", rows)
+	}
+
+	consoleAndVerifier(t, j, b, s, who)
+	j.checkConsole()
+	if os.Getenv("SHENFEN_E2E_DOCS") == "1" && !t.Failed() {
+		publishDocs(t, j)
+	}
+}
+
+// sameShot is the face distance under which two files are taken to be
+// one photograph (resized or recompressed), not two photos of a person.
+const sameShot = 0.25
+
+// pickCitizen chooses, among the demo residents, the one and the camera
+// photo (another photograph of the same person) whose faces are closest,
+// as the camera will show it (fitted into the video frame).
+func pickCitizen(t *testing.T, ctx context.Context, engine *face.Engine, faces string, residents []resident) (resident, string, float64) {
+	t.Helper()
+	describe := func(path string, frame bool) (face.Descriptor, bool) {
+		f, err := os.Open(path)
+		if err != nil {
+			return face.Descriptor{}, false
+		}
+		defer f.Close()
+		img, _, err := image.Decode(f)
+		if err != nil {
+			return face.Descriptor{}, false
+		}
+		if frame {
+			img = fit(img)
+		}
+		fc, err := engine.Analyze(ctx, img)
+		return fc.Descriptor, err == nil
+	}
+	var who resident
+	var selfie string
+	best := math.Inf(1)
+	for _, r := range residents {
+		portrait, ok := describe(filepath.Join(faces, r.File), false)
+		if !ok {
+			continue
+		}
+		others, _ := filepath.Glob(filepath.Join(faces, r.Person, "*.jpg"))
+		for _, o := range others {
+			if filepath.Base(o) == filepath.Base(r.File) || strings.Contains(o, "small") {
+				continue
+			}
+			d, ok := describe(o, true)
+			if !ok {
+				continue
+			}
+			dist := face.Distance(portrait, d)
+			if dist < sameShot {
+				continue // the portrait's own photograph, resized
+			}
+			if dist < best {
+				who, selfie, best = r, o, dist
+			}
+		}
+	}
+	if selfie == "" {
+		t.Fatalf("e2e: no demo resident with a second usable photo among %d", len(residents))
+	}
+	return who, selfie, best
+}
+
+// approve opens a request link in the wallet and shares.
+func approve(t *testing.T, j *journey, w context.Context, link, name string) {
+	t.Helper()
+	// A fresh consent screen: claims listed, no result of an earlier one.
+	j.run(w, "wallet request "+name, 30*time.Second, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("view-consent")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("consent-claims").children.length > 0 && `+
+			`document.getElementById("consent-result").textContent === "" && !document.getElementById("consent-approve").disabled`))
+	j.shot(w, "wallet-consent-"+name)
+	j.run(w, "wallet share "+name, 30*time.Second, chromedp.Click(chromedp.ID("consent-approve")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("consent-result").textContent.length > 0`))
+	res, _ := chromedp.Run(w, chromedp.Evaluate[string](`document.getElementById("consent-result").className + ": " + document.getElementById("consent-result").textContent`))
+	j.shot(w, "wallet-shared-"+name)
+	if !strings.HasPrefix(res, "okmsg") {
+		t.Fatalf("e2e: sharing with %s failed: %s", name, res)
+	}
+}
+
+// consoleAndVerifier signs in to the admin console and finds the citizen.
+func consoleAndVerifier(t *testing.T, j *journey, b *browser, s *server, who resident) {
+	t.Helper()
+	a, cancel := b.tab()
+	defer cancel()
+	j.watch(a)
+	j.run(a, "console", 30*time.Second, chromedp.Navigate(s.URL+"/admin/"), chromedp.WaitVisible(chromedp.ID("signin")))
+	j.shot(a, "admin-signin")
+	j.run(a, "console sign-in", 30*time.Second,
+		chromedp.SendKeys(chromedp.ID("token"), adminToken),
+		chromedp.Click(chromedp.CSS(`#signin button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("console")),
+		chromedp.SendKeys(chromedp.ID("search-id"), who.ID),
+		chromedp.Click(chromedp.CSS(`#search button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("record")))
+	got, _ := chromedp.Run(a, chromedp.Text(chromedp.ID("record-fields")))
+	j.shot(a, "admin-record")
+	if !strings.Contains(got, who.Name) {
+		t.Errorf("e2e: console record shows %q, want %s", got, who.Name)
+	}
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

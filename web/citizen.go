@@ -1,0 +1,414 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shenfen/shenfen/audit"
+	"github.com/shenfen/shenfen/credential"
+	"github.com/shenfen/shenfen/problem"
+	"github.com/shenfen/shenfen/proofing"
+)
+
+// The wallet's own calls authenticate with the card itself: the wallet
+// fetches a single-use nonce (POST /api/wallet/nonce) and sends a fresh
+// presentation of its card, key-bound to that nonce with audience
+// PUBLIC_URL/api/wallet and disclosing the ID number only, in
+// "Authorization: Card PRESENTATION". Possession of the card and of the
+// device key is the citizen's sign-in; no password, no account.
+//
+// Endpoints (Citizen.Mount):
+//
+//	POST /api/wallet/nonce     {"nonce", "expires_in"}
+//	GET  /api/wallet/history   the citizen's disclosures {"disclosures": [...]}
+//	POST /api/wallet/suspend   suspend the presented card (lost or stolen phone)
+//	POST /api/wallet/revocation-code   the card's lost-phone code, once {"revocation_code"}
+//	POST /api/wallet/lost      public: {"id_number", "revocation_code"} suspends
+//	                           every active card of the citizen (no phone needed)
+//	POST /verifier/api/check   check the wallet's in-person code (text body)
+
+// CardVerifier verifies a key-bound card presentation for a nonce and an
+// audience (an adapter over the credential library's SD-JWT verifier).
+type CardVerifier interface {
+	VerifyCard(ctx context.Context, presentation, nonce, audience string) (*credential.Verified, error)
+}
+
+// Histories is the disclosure history (*audit.Log).
+type Histories interface {
+	History(ctx context.Context, subject string, limit int) ([]audit.Recorded, error)
+}
+
+// LostCards is the card lifecycle as the revocation code and the
+// lost-phone page need it (*proofing.Cards).
+type LostCards interface {
+	IssueRevocationCode(ctx context.Context, ref proofing.StatusRef) (string, error)
+	SuspendLost(ctx context.Context, idNumber, code, client string) (int, error)
+}
+
+// Suspender suspends the card at a status-list entry.
+type Suspender interface {
+	Suspend(ctx context.Context, ref credential.StatusRef) error
+}
+
+// Citizen serves the wallet's authenticated calls and the verifier page's
+// check of an in-person code.
+type Citizen struct {
+	// Verifier checks presentations (required).
+	Verifier CardVerifier
+	// Subject maps an ID number to the citizen's opaque history key.
+	Subject func(idNumber string) (string, error)
+	// History and Suspend may be nil (the endpoints then answer 404).
+	History Histories
+	Suspend Suspender
+	// Cards serves the revocation code and the lost-phone page (nil: those
+	// endpoints answer 404).
+	Cards LostCards
+	// Audience is PUBLIC_URL + "/api/wallet".
+	Audience string
+	// QRWindow is the refresh period of the wallet's in-person code: its
+	// nonce is the number of the current window (default 30 s; the window
+	// before is accepted too).
+	QRWindow time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+
+	nonces nonceSet
+}
+
+// Mount attaches the endpoints to m.
+func (c *Citizen) Mount(m Mux) {
+	m.Handle("POST /api/wallet/nonce", http.HandlerFunc(c.nonce))
+	m.Handle("GET /api/wallet/history", http.HandlerFunc(c.history))
+	m.Handle("POST /api/wallet/suspend", http.HandlerFunc(c.suspend))
+	m.Handle("POST /api/wallet/revocation-code", http.HandlerFunc(c.revocationCode))
+	m.Handle("POST /api/wallet/lost", http.HandlerFunc(c.lost))
+	m.Handle("POST /verifier/api/check", http.HandlerFunc(c.check))
+}
+
+func (c *Citizen) now() time.Time {
+	if c.Now == nil {
+		return time.Now()
+	}
+	return c.Now()
+}
+
+const nonceTTL = 5 * time.Minute
+
+func (c *Citizen) nonce(w http.ResponseWriter, r *http.Request) {
+	n, err := c.nonces.issue(c.now())
+	if err != nil {
+		problem.Write(w, r, problem.TooManyRequests("too many open sign-ins", time.Minute))
+		return
+	}
+	writeJSON(w, map[string]any{"nonce": n, "expires_in": int(nonceTTL / time.Second)})
+}
+
+// ErrNoCard: the request carries no usable card presentation.
+var ErrNoCard = errors.New("web: no valid card presentation")
+
+// card authenticates the request: a presentation over an issued,
+// unexpired, unused nonce, with the ID number disclosed.
+func (c *Citizen) card(r *http.Request) (*credential.Verified, string, error) {
+	scheme, pres, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Card") || len(pres) > 512<<10 {
+		return nil, "", ErrNoCard
+	}
+	kb := pres[strings.LastIndexByte(pres, '~')+1:]
+	nonce, err := kbNonce(kb)
+	if err != nil || !c.nonces.consume(nonce, c.now()) {
+		return nil, "", ErrNoCard
+	}
+	v, err := c.Verifier.VerifyCard(r.Context(), pres, nonce, c.Audience)
+	if err != nil {
+		return nil, "", errors.Join(ErrNoCard, err)
+	}
+	id, _ := v.Claims["id_number"].(string)
+	if id == "" {
+		id, _ = v.Claims["personal_administrative_number"].(string)
+	}
+	if id == "" {
+		return nil, "", ErrNoCard
+	}
+	return v, id, nil
+}
+
+// kbNonce reads the nonce claim of a key-binding JWT without verifying it
+// (the verifier does that next, against this very nonce).
+func kbNonce(kb string) (string, error) {
+	parts := strings.Split(kb, ".")
+	if len(parts) != 3 || len(parts[1]) > 4096 {
+		return "", ErrNoCard
+	}
+	b, err := b64dec(parts[1])
+	if err != nil {
+		return "", ErrNoCard
+	}
+	var p struct {
+		Nonce string `json:"nonce"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil || p.Nonce == "" {
+		return "", ErrNoCard
+	}
+	return p.Nonce, nil
+}
+
+func (c *Citizen) unauthorized(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("WWW-Authenticate", `Card realm="shenfen-wallet"`)
+	problem.Write(w, r, problem.Unauthorized("present the card with a fresh nonce from POST /api/wallet/nonce"))
+}
+
+func (c *Citizen) history(w http.ResponseWriter, r *http.Request) {
+	if c.History == nil || c.Subject == nil {
+		problem.Write(w, r, problem.NotFound("no disclosure history on this server"))
+		return
+	}
+	_, id, err := c.card(r)
+	if err != nil {
+		c.unauthorized(w, r)
+		return
+	}
+	subj, err := c.Subject(id)
+	if err != nil {
+		c.unauthorized(w, r)
+		return
+	}
+	h, err := c.History.History(r.Context(), subj, 0)
+	if err != nil {
+		problem.Write(w, r, problem.Internal())
+		return
+	}
+	out := make([]audit.Disclosure, 0, len(h))
+	for _, d := range h {
+		out = append(out, d.Disclosure)
+	}
+	writeJSON(w, map[string]any{"disclosures": out})
+}
+
+// cardStatus is the status-list entry of the card the request presents;
+// it answers the request itself (401, or 409 for a card without an entry)
+// when there is none.
+func (c *Citizen) cardStatus(w http.ResponseWriter, r *http.Request) (credential.StatusRef, bool) {
+	v, _, err := c.card(r)
+	if err != nil {
+		c.unauthorized(w, r)
+		return credential.StatusRef{}, false
+	}
+	if v.Status == nil {
+		problem.Write(w, r, problem.New(http.StatusConflict, "no-status", "Card has no status entry", "this card cannot be suspended"))
+		return credential.StatusRef{}, false
+	}
+	return *v.Status, true
+}
+
+func (c *Citizen) suspend(w http.ResponseWriter, r *http.Request) {
+	if c.Suspend == nil {
+		problem.Write(w, r, problem.NotFound("suspension is not available on this server"))
+		return
+	}
+	ref, ok := c.cardStatus(w, r)
+	if !ok {
+		return
+	}
+	if err := c.Suspend.Suspend(r.Context(), ref); err != nil {
+		problem.Write(w, r, problem.Internal())
+		return
+	}
+	writeJSON(w, map[string]any{"status": "suspended"})
+}
+
+// revocationCode gives the presented card its lost-phone code, once: the
+// wallet shows it right after collecting the card for the citizen to
+// write down. A card with an unused code gets 409.
+func (c *Citizen) revocationCode(w http.ResponseWriter, r *http.Request) {
+	if c.Cards == nil {
+		problem.Write(w, r, problem.NotFound("revocation codes are not available on this server"))
+		return
+	}
+	ref, ok := c.cardStatus(w, r)
+	if !ok {
+		return
+	}
+	code, err := c.Cards.IssueRevocationCode(r.Context(), proofing.StatusRef{URI: ref.URI, Index: ref.Index})
+	switch {
+	case err == nil:
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(map[string]any{"revocation_code": code})
+	case errors.Is(err, proofing.ErrConflict):
+		problem.Write(w, r, problem.New(http.StatusConflict, "revocation-code-issued", "Revocation code already shown",
+			"this card's revocation code was shown once already; a new card (enrolling again) gets a new one"))
+	case errors.Is(err, proofing.ErrNotFound), errors.Is(err, proofing.ErrFinal):
+		problem.Write(w, r, problem.New(http.StatusConflict, "no-active-card", "No active card", "this card is not active"))
+	default:
+		problem.Write(w, r, problem.Internal())
+	}
+}
+
+// maxLostBody bounds the lost-phone request.
+const maxLostBody = 1024
+
+// lost is the public lost-phone page's call: ID number and revocation
+// code suspend every active card of the citizen. One refusal for every
+// mismatch (unknown ID number, wrong or spent code, no active card), rate
+// limits per client address and per ID number.
+func (c *Citizen) lost(w http.ResponseWriter, r *http.Request) {
+	if c.Cards == nil {
+		problem.Write(w, r, problem.NotFound("lost-phone suspension is not available on this server"))
+		return
+	}
+	if !sameOrigin(r) {
+		problem.Write(w, r, problem.New(http.StatusForbidden, "csrf", "Forbidden", "cross-site request refused"))
+		return
+	}
+	if !isJSON(r) {
+		problem.Write(w, r, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type", "send application/json"))
+		return
+	}
+	var req struct {
+		IDNumber string `json:"id_number"`
+		Code     string `json:"revocation_code"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxLostBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || req.IDNumber == "" || req.Code == "" || len(req.IDNumber) > 64 || len(req.Code) > 64 {
+		problem.Write(w, r, problem.BadRequest(`want {"id_number": ..., "revocation_code": ...}`))
+		return
+	}
+	n, err := c.Cards.SuspendLost(r.Context(), req.IDNumber, req.Code, clientAddr(r))
+	var rl *proofing.RateLimitError
+	switch {
+	case err == nil:
+		writeJSON(w, map[string]any{"status": "suspended", "suspended": n})
+	case errors.As(err, &rl):
+		problem.Write(w, r, problem.TooManyRequests("too many attempts; retry later", rl.RetryAfter))
+	case errors.Is(err, proofing.ErrBadRequest):
+		problem.Write(w, r, problem.New(http.StatusBadRequest, "invalid-id-number", "Invalid ID number",
+			"the ID number is not a valid 18-character resident ID number"))
+	case errors.Is(err, proofing.ErrCodeRefused):
+		problem.Write(w, r, problem.New(http.StatusForbidden, "revocation-refused", "Not suspended",
+			"the ID number and revocation code do not match an active card"))
+	default:
+		problem.Write(w, r, problem.Internal())
+	}
+}
+
+func isJSON(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
+}
+
+// clientAddr is the client's address for rate limiting (the connection's
+// peer; a proxy in front rewrites RemoteAddr).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// reason names a verification failure for the verifier page (the same
+// names as docs/api.md §3.4).
+func reason(err error) string {
+	for _, e := range []struct {
+		err  error
+		name string
+	}{
+		{credential.ErrRevoked, "revoked"}, {credential.ErrSuspended, "suspended"}, {credential.ErrStatus, "status"},
+		{credential.ErrExpired, "expired"}, {credential.ErrNotYetValid, "expired"}, {credential.ErrSignature, "signature"},
+		{credential.ErrDisclosure, "signature"}, {credential.ErrUntrusted, "untrusted"},
+		{credential.ErrHolderBinding, "holder-binding"}, {credential.ErrNonce, "nonce"}, {credential.ErrStale, "nonce"},
+		{credential.ErrAudience, "nonce"}, {credential.ErrReplay, "replay"},
+	} {
+		if errors.Is(err, e.err) {
+			return e.name
+		}
+	}
+	return "malformed"
+}
+
+// check is the verifier page's scan of the wallet's in-person code: the
+// presentation must be key-bound with audience "in-person" to the current
+// (or the previous) time window.
+func (c *Citizen) check(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		problem.Write(w, r, problem.BadRequest("unreadable body"))
+		return
+	}
+	pres := strings.TrimSpace(string(body))
+	win := c.QRWindow
+	if win <= 0 {
+		win = 30 * time.Second
+	}
+	n := c.now().Unix() / int64(win/time.Second)
+	var v *credential.Verified
+	for _, k := range []int64{n, n - 1} {
+		v, err = c.Verifier.VerifyCard(r.Context(), pres, strconv.FormatInt(k, 10), "in-person")
+		if !errors.Is(err, credential.ErrNonce) {
+			break
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if err != nil {
+		writeJSON(w, map[string]any{"status": "failed", "error": reason(err)})
+		return
+	}
+	out := map[string]any{"status": "verified", "format": v.Format, "claims": v.Claims, "verified_at": c.now().UTC().Format(time.RFC3339)}
+	if !v.ValidUntil.IsZero() {
+		out["valid_until"] = v.ValidUntil.UTC().Format(time.RFC3339)
+	}
+	writeJSON(w, out)
+}
+
+// nonceSet holds issued, unused nonces until they expire; bounded.
+type nonceSet struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+const maxNonces = 100_000
+
+func (s *nonceSet) issue(now time.Time) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]time.Time{}
+	}
+	if len(s.m) >= maxNonces {
+		for k, exp := range s.m {
+			if now.After(exp) {
+				delete(s.m, k)
+			}
+		}
+		if len(s.m) >= maxNonces {
+			return "", errors.New("web: nonce store full")
+		}
+	}
+	var b [18]byte
+	rand.Read(b[:])
+	n := b64(b[:])
+	s.m[n] = now.Add(nonceTTL)
+	return n, nil
+}
+
+func (s *nonceSet) consume(n string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.m[n]
+	if ok {
+		delete(s.m, n)
+	}
+	return ok && !now.After(exp)
+}

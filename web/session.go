@@ -1,0 +1,233 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/shenfen/shenfen/problem"
+)
+
+// Cookie names. The session cookie is HttpOnly (scripts never see it); the
+// pre-session CSRF cookie is read back by nobody but this server (the page
+// gets its value from GET /admin/session).
+const (
+	sessionCookie = "shenfen_admin"
+	preCookie     = "shenfen_admin_csrf"
+	csrfHeader    = "X-CSRF-Token"
+	sessionTTL    = 8 * time.Hour
+)
+
+// Sessions signs the admin console in and out and forwards its API calls.
+//
+// A session is a cookie "EXPIRY.MAC" where MAC = HMAC-SHA256(k, EXPIRY) and
+// k is derived from the admin token: no server-side state, and changing the
+// token ends every session. The CSRF token of a session is
+// HMAC-SHA256(k, "csrf" || cookie), sent by the page in X-CSRF-Token on
+// every call; before sign-in a random double-submit cookie plays that part.
+// All comparisons are constant-time.
+type Sessions struct {
+	key     []byte
+	token   string
+	api     http.Handler
+	limiter *rate.Limiter
+	now     func() time.Time
+}
+
+// NewSessions makes the console's session handler for the admin token;
+// api receives the forwarded calls.
+func NewSessions(adminToken string, api http.Handler) *Sessions {
+	m := hmac.New(sha256.New, []byte(adminToken))
+	m.Write([]byte("shenfen web admin session v1"))
+	return &Sessions{
+		key: m.Sum(nil), token: adminToken, api: api,
+		limiter: rate.NewLimiter(rate.Every(time.Second), 5),
+		now:     time.Now,
+	}
+}
+
+func (s *Sessions) mac(parts ...string) []byte {
+	m := hmac.New(sha256.New, s.key)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return m.Sum(nil)
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// newSession returns a fresh session cookie value.
+func (s *Sessions) newSession() string {
+	exp := strconv.FormatInt(s.now().Add(sessionTTL).Unix(), 10)
+	return exp + "." + b64(s.mac("session", exp))
+}
+
+// valid reports whether v is an unexpired session made with this key.
+func (s *Sessions) valid(v string) bool {
+	exp, sig, ok := strings.Cut(v, ".")
+	if !ok || len(exp) > 12 {
+		return false
+	}
+	n, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || s.now().Unix() >= n {
+		return false
+	}
+	return hmac.Equal([]byte(sig), []byte(b64(s.mac("session", exp))))
+}
+
+func (s *Sessions) csrfFor(session string) string { return b64(s.mac("csrf", session)) }
+
+func secure(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+func (s *Sessions) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: "/admin/", MaxAge: maxAge,
+		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// session returns the request's valid session cookie value, or "".
+func (s *Sessions) session(r *http.Request) string {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || !s.valid(c.Value) {
+		return ""
+	}
+	return c.Value
+}
+
+// sameOrigin refuses cross-site state changes even where SameSite cookies
+// are not honoured: a browser sends Origin on every non-GET fetch.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return r.Header.Get("Sec-Fetch-Site") == "" || r.Header.Get("Sec-Fetch-Site") == "same-origin"
+	}
+	return o == "http://"+r.Host || o == "https://"+r.Host
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(v)
+}
+
+// state is GET /admin/session: {"signed_in": bool, "csrf": TOKEN}. Before
+// sign-in it sets the double-submit cookie whose value is the CSRF token of
+// the sign-in call.
+func (s *Sessions) state(w http.ResponseWriter, r *http.Request) {
+	if sess := s.session(r); sess != "" {
+		writeJSON(w, map[string]any{"signed_in": true, "csrf": s.csrfFor(sess)})
+		return
+	}
+	var b [18]byte
+	rand.Read(b[:])
+	v := b64(b[:])
+	s.setCookie(w, r, preCookie, v, 600)
+	writeJSON(w, map[string]any{"signed_in": false, "csrf": v})
+}
+
+// signIn is POST /admin/session {"token": ADMIN_TOKEN} with the
+// pre-session CSRF token in X-CSRF-Token.
+func (s *Sessions) signIn(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		problem.Write(w, r, problem.New(http.StatusForbidden, "csrf", "Forbidden", "cross-site request refused"))
+		return
+	}
+	pre, err := r.Cookie(preCookie)
+	got := r.Header.Get(csrfHeader)
+	if err != nil || got == "" || subtle.ConstantTimeCompare([]byte(pre.Value), []byte(got)) != 1 {
+		problem.Write(w, r, problem.New(http.StatusForbidden, "csrf", "Forbidden", "reload the page and sign in again"))
+		return
+	}
+	if !s.limiter.Allow() {
+		problem.Write(w, r, problem.TooManyRequests("too many sign-in attempts", time.Second))
+		return
+	}
+	var req struct {
+		Token string `json:"token"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
+		problem.Write(w, r, problem.BadRequest(`want {"token": ...}`))
+		return
+	}
+	want := sha256.Sum256([]byte(s.token))
+	sum := sha256.Sum256([]byte(req.Token))
+	if !s.signInAllowed() || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		problem.Write(w, r, problem.Unauthorized("wrong admin token"))
+		return
+	}
+	sess := s.newSession()
+	s.setCookie(w, r, sessionCookie, sess, int(sessionTTL/time.Second))
+	s.setCookie(w, r, preCookie, "", -1)
+	writeJSON(w, map[string]any{"signed_in": true, "csrf": s.csrfFor(sess)})
+}
+
+// signInAllowed reports whether sign-in can succeed at all (an empty
+// admin token disables the console).
+func (s *Sessions) signInAllowed() bool { return s.token != "" }
+
+// signOut is DELETE /admin/session.
+func (s *Sessions) signOut(w http.ResponseWriter, r *http.Request) {
+	if sess := s.session(r); sess == "" || !s.csrfOK(r, sess) {
+		problem.Write(w, r, problem.New(http.StatusForbidden, "csrf", "Forbidden", "not signed in"))
+		return
+	}
+	s.setCookie(w, r, sessionCookie, "", -1)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Sessions) csrfOK(r *http.Request, sess string) bool {
+	got := r.Header.Get(csrfHeader)
+	return got != "" && sameOrigin(r) && subtle.ConstantTimeCompare([]byte(got), []byte(s.csrfFor(sess))) == 1
+}
+
+// Forward serves /admin/console/api/REST by calling the API handler with
+// /admin/api/REST and the admin bearer token, for a signed-in session with
+// its CSRF token (every method, reads included: a cross-site page can then
+// not even probe). /admin/console/api/status maps to POST /admin/status.
+func (s *Sessions) Forward() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess := s.session(r)
+		if sess == "" {
+			problem.Write(w, r, problem.Unauthorized("sign in to the console"))
+			return
+		}
+		if !s.csrfOK(r, sess) {
+			problem.Write(w, r, problem.New(http.StatusForbidden, "csrf", "Forbidden", "missing or wrong CSRF token"))
+			return
+		}
+		if s.api == nil {
+			problem.Write(w, r, problem.NotFound("no admin API"))
+			return
+		}
+		rest := strings.TrimPrefix(r.URL.Path, "/admin/console/api/")
+		target := "/admin/api/" + rest
+		if rest == "status" {
+			target = "/admin/status"
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = target
+		r2.URL.RawPath = ""
+		r2.RequestURI = ""
+		r2.Header.Del("Cookie")
+		r2.Header.Del(csrfHeader)
+		r2.Header.Set("Authorization", "Bearer "+s.token)
+		w.Header().Set("Cache-Control", "no-store")
+		s.api.ServeHTTP(w, r2)
+	})
+}
+
+func b64dec(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }

@@ -1,0 +1,357 @@
+// The front-desk verifier page (hotel, bank counter, station).
+//
+// Request mode (OpenID4VP, docs/api.md §3): the page asks the server for a
+// request, shows it as a QR code, and polls for the verified result; the
+// server checks issuer signature, holder binding over the nonce, validity
+// and status. Scan mode: the page reads the wallet's in-person code with
+// the camera and checks it itself (/web/mdocqr.js): the offline code of
+// package credential/qr ("SF1:..."), in time mode (the wallet signed the
+// time) or nonce mode (the page shows a request code "SFR1:..." first and
+// the wallet signs its nonce). Other codes go to the server (POST
+// /verifier/api/check), which needs the network.
+//
+// Offline: the service worker keeps the page and its modules; the page
+// keeps the trust list and the status list tokens in IndexedDB and checks
+// them itself: the trust list's root certificate is pinned on first use
+// (its SHA-256 shown, to compare with the authority's published one), each
+// document signer certificate must be signed by that root, each status
+// list token by one of those signers. The page says how fresh they are.
+// Check-ins are kept locally in this browser (IndexedDB), not on the server.
+import * as i18n from "/web/i18n.js";
+import * as kv from "/web/idb.js";
+import { drawQR, scanQR } from "/web/qr.js";
+import * as mdocqr from "/web/mdocqr.js";
+import { b64std } from "/web/b64.js";
+
+const t = i18n.t;
+const $ = (id) => document.getElementById(id);
+const WANT = ["family_name", "given_name", "name_original", "birthdate", "id_number", "date_of_expiry", "picture"];
+const LABEL = "Front desk";
+let pollTimer = null;
+let scanAbort = null;
+let lastResult = null;
+let trust = null; // mdocqr.loadTrust of the cached trust list
+let trustNote = "";
+const lists = new Map(); // status list URI -> mdocqr.loadStatusList
+let pendingNonce = null; // the nonce of the request code shown (nonce mode)
+const SEEN_KEY = "shenfen.qr.seen";
+
+// seen is the replay memory of time-mode codes (kept across reloads).
+const seen = (() => {
+  let m;
+  try { m = new Map(Object.entries(JSON.parse(localStorage.getItem(SEEN_KEY) || "{}"))); } catch (e) { m = new Map(); }
+  return {
+    has: (k) => (m.get(k) || 0) > Date.now(),
+    add: (k, until) => {
+      for (const [x, u] of m) if (u <= Date.now()) m.delete(x);
+      m.set(k, until);
+      try { localStorage.setItem(SEEN_KEY, JSON.stringify(Object.fromEntries(m))); } catch (e) { /* memory only */ }
+    },
+  };
+})();
+
+function show(name) {
+  ["start", "request", "nonce", "scan", "result"].forEach((v) => { $("view-" + v).hidden = v !== name; });
+  $("code-form").hidden = name !== "start" && name !== "nonce";
+  document.body.dataset.view = name;
+}
+
+function fail(msg) {
+  $("status").textContent = msg || "";
+  $("status").hidden = !msg;
+}
+
+async function showRequest() {
+  fail("");
+  try {
+    const resp = await fetch("/api/verifier/requests", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ claims: WANT, format: "dc+sd-jwt", verifier: LABEL }),
+    });
+    if (!resp.ok) throw new Error(t("err.generic", { m: resp.status }));
+    const req = await resp.json();
+    show("request");
+    drawQR($("request-qr"), req.qr, t("verifier.request"));
+    // The same request as a link into the wallet on this origin (a phone
+    // that opens it directly, or the end-to-end test).
+    const link = new URL("/wallet/", location.origin);
+    link.searchParams.set("request_uri", req.request_uri);
+    $("request-link").href = link.href;
+    $("request-link").textContent = req.request_uri;
+    $("request-link").dataset.qr = req.qr;
+    poll(req.id, req.result_token, new Date(req.expires_at));
+  } catch (e) {
+    fail(e instanceof TypeError ? t("err.network") : e.message); // fetch rejects with a TypeError when offline
+  }
+}
+
+function poll(id, token, expires) {
+  clearTimeout(pollTimer);
+  const once = async () => {
+    try {
+      const r = await fetch(`/api/verifier/requests/${encodeURIComponent(id)}`, {
+        headers: { Authorization: "Bearer " + token }, cache: "no-store",
+      });
+      const s = await r.json();
+      if (s.status === "pending") {
+        if (new Date() > expires) return result({ status: "failed", error: "timeout" });
+        pollTimer = setTimeout(once, 1000);
+        return;
+      }
+      result(s.status === "expired" ? { status: "failed", error: "timeout" } : s);
+    } catch (e) {
+      pollTimer = setTimeout(once, 2000);
+    }
+  };
+  pollTimer = setTimeout(once, 1000);
+}
+
+function result(s) {
+  show("result");
+  lastResult = s;
+  const ok = s.status === "verified";
+  $("result").className = "result " + (ok ? "ok" : "bad");
+  $("result").dataset.status = ok ? "verified" : "failed";
+  $("result-title").textContent = (ok ? "✔ " : "✘ ") + t(ok ? "verifier.ok" : "verifier.fail");
+  let note = "";
+  if (s.offline && ok) {
+    note = t("verifier.offline.ok");
+    if (s.signedAt) note += " " + t("verifier.signed", { s: Math.max(0, Math.round((Date.now() - new Date(s.signedAt)) / 1000)) });
+  }
+  $("result-reason").textContent = ok ? note : t("verifier.reason", { r: t("reason." + (s.error || "status")) }) + (s.detail ? ` (${s.detail})` : "");
+  const img = $("result-portrait");
+  const claims = s.claims || {};
+  const pic = claims.picture || claims.portrait;
+  if (ok && pic) {
+    img.src = String(pic).startsWith("data:") ? pic : "data:image/jpeg;base64," + pic;
+    img.alt = t("claim.portrait");
+    img.classList.toggle("thumb", !!s.offline); // the issuer-signed 48x64 thumbnail, shown large
+    img.hidden = false;
+  } else {
+    img.hidden = true;
+  }
+  const dl = $("result-claims");
+  dl.replaceChildren();
+  for (const [k, v] of Object.entries(claims)) {
+    if (k === "picture" || k === "portrait" || typeof v === "object") continue;
+    const dt = document.createElement("dt");
+    dt.textContent = i18n.claimLabel(k);
+    const dd = document.createElement("dd");
+    dd.textContent = String(v);
+    dl.append(dt, dd);
+  }
+  $("checkin-form").hidden = !ok;
+  $("checkin-result").textContent = "";
+}
+
+// scan reads the guest's code with the camera and checks it; nonce is
+// the request code's nonce in nonce mode.
+async function scan(nonce = null) {
+  fail("");
+  show("scan");
+  const v = $("scanner");
+  scanAbort = new AbortController();
+  let stream, text;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    v.srcObject = stream;
+    await v.play();
+    text = await scanQR(v, scanAbort.signal);
+  } catch (e) {
+    if (e.name !== "AbortError") { fail(t("err.camera")); show("start"); }
+    return;
+  } finally {
+    if (stream) stream.getTracks().forEach((tr) => tr.stop());
+  }
+  await check(text, nonce);
+}
+
+// check verifies a scanned code: shenfen's offline code here, anything
+// else on the server.
+async function check(text, nonce = null) {
+  text = String(text).trim();
+  if (text.startsWith(mdocqr.PREFIX)) return result(await checkHere(text, nonce));
+  let r;
+  try {
+    r = await fetch("/verifier/api/check", { method: "POST", headers: { "Content-Type": "text/plain" }, body: text });
+  } catch (e) {
+    fail(t("err.network"));
+    show("start");
+    return;
+  }
+  try { result(await r.json()); } catch (e) { result({ status: "failed", error: "malformed" }); }
+}
+
+// checkHere verifies an offline code in the page with the cached trust
+// list and status lists.
+async function checkHere(text, nonce) {
+  if (!trust) return { status: "failed", error: "untrusted", detail: t("verifier.trust.none") };
+  try {
+    const r = await mdocqr.verify(text, { trust, status: async (u) => lists.get(u) || null, seen, nonce });
+    const claims = { ...r.claims };
+    if (r.thumbnail) claims.picture = "data:image/jpeg;base64," + b64std(r.thumbnail);
+    return { status: "verified", claims, offline: true, signedAt: r.signedAt, mode: r.mode };
+  } catch (e) {
+    if (e instanceof mdocqr.QRError) return { status: "failed", error: e.code, detail: e.message, offline: true };
+    return { status: "failed", error: "malformed", detail: String((e && e.message) || e), offline: true };
+  }
+}
+
+// showNonce shows a request code; the guest's wallet answers it with a
+// code signed over its nonce, which is then scanned once.
+function showNonce() {
+  fail("");
+  const { payload, nonce } = mdocqr.newRequest();
+  pendingNonce = nonce;
+  show("nonce");
+  drawQR($("nonce-qr"), payload, t("verifier.nonce"), "Alphanumeric");
+  $("nonce-qr").dataset.payload = payload;
+}
+
+// ---------- check-ins (kept in this browser) ----------
+async function checkin(ev) {
+  ev.preventDefault();
+  const room = $("room").value.trim();
+  if (!room || !lastResult) return;
+  const c = lastResult.claims || {};
+  const list = (await kv.get("checkins")) || [];
+  list.unshift({
+    at: new Date().toISOString(), room,
+    name: c.name_original || [c.family_name, c.given_name].filter(Boolean).join(""),
+    id: c.id_number ? c.id_number.slice(0, 6) + "********" + c.id_number.slice(14) : "",
+  });
+  await kv.set("checkins", list.slice(0, 500));
+  $("checkin-result").className = "okmsg";
+  $("checkin-result").textContent = t("verifier.checkedin", { room });
+  renderCheckins();
+}
+
+async function renderCheckins() {
+  const list = (await kv.get("checkins")) || [];
+  const today = new Date().toISOString().slice(0, 10);
+  $("checkins").replaceChildren(...list.filter((c) => c.at.startsWith(today)).map((c) => {
+    const tr = document.createElement("tr");
+    for (const v of [new Date(c.at).toLocaleTimeString(), c.room, c.name, c.id]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.appendChild(td);
+    }
+    return tr;
+  }));
+}
+
+// ---------- offline: trust list and status lists ----------
+
+// get fetches a text; an answer from the service worker's cache
+// (X-Shenfen-Offline) counts as offline, so freshness stays honest.
+async function get(path, accept) {
+  const r = await fetch(path, { cache: "no-store", headers: { Accept: accept } });
+  if (r.headers.get("X-Shenfen-Offline")) throw new Error("offline: " + path);
+  if (!r.ok) throw new Error(`${path}: ${r.status}`);
+  return r.text();
+}
+
+// loadCached rebuilds the trust and the status lists from IndexedDB.
+async function loadCached() {
+  const tc = await kv.get("verifier.trust");
+  if (!tc) return;
+  try {
+    trust = await mdocqr.loadTrust(tc.list, { pin: await kv.get("verifier.root") });
+  } catch (e) {
+    trust = null;
+    return;
+  }
+  const stored = (await kv.get("verifier.status")) || {};
+  for (const [uri, c] of Object.entries(stored)) {
+    try { lists.set(uri, { ...(await mdocqr.loadStatusList(c.token, trust, uri)), fetched: c.fetched }); } catch (e) { lists.delete(uri); }
+  }
+}
+
+// refreshTrust fetches the trust list and the status lists, checks them
+// and keeps them; offline, the cached ones stay in use.
+async function refreshTrust() {
+  try {
+    const list = JSON.parse(await get("/trust-list", "application/json"));
+    const pin = await kv.get("verifier.root");
+    let fresh = null;
+    try {
+      fresh = await mdocqr.loadTrust(list, { pin });
+      trustNote = "";
+    } catch (e) {
+      trustNote = e.code === "untrusted" && pin ? t("verifier.trust.changed") : e.message;
+    }
+    if (fresh) {
+      trust = fresh;
+      if (!pin) await kv.set("verifier.root", fresh.rootSHA256); // pinned on first use
+      await kv.set("verifier.trust", { list, fetched: Date.now() });
+    }
+    if (trust) {
+      const agg = JSON.parse(await get("/status", "application/json"));
+      const stored = (await kv.get("verifier.status")) || {};
+      const issuerOrigin = new URL(list.issuer || location.origin, location.origin).origin;
+      for (const uri of agg.status_lists || []) {
+        const u = new URL(uri, location.origin);
+        // This server publishes its issuer's lists (its public URL may
+        // differ from the address the page was opened at).
+        if (u.origin !== location.origin && u.origin !== issuerOrigin) continue;
+        const token = await get(u.pathname, "application/statuslist+jwt");
+        const now = Date.now();
+        try {
+          lists.set(uri, { ...(await mdocqr.loadStatusList(token, trust, uri)), fetched: now });
+          stored[uri] = { token, fetched: now };
+        } catch (e) { /* a bad token does not replace a good cached one */ }
+      }
+      await kv.set("verifier.status", stored);
+      localStorage.setItem("shenfen.status.fetched", String(Date.now()));
+    }
+    document.body.dataset.offline = "";
+  } catch (e) {
+    document.body.dataset.offline = "1";
+  }
+  await freshness();
+}
+
+async function freshness() {
+  const mins = (at) => Math.max(0, Math.floor((Date.now() - at) / 60000));
+  const off = navigator.onLine === false || document.body.dataset.offline === "1";
+  const parts = [];
+  if (off) parts.push(t("verifier.offline"));
+  const tc = await kv.get("verifier.trust");
+  parts.push(trust && tc ? t("verifier.trust", { n: trust.signers.size, fp: trust.rootSHA256.slice(0, 16), m: mins(tc.fetched) }) : t("verifier.trust.none"));
+  const fetched = [...lists.values()].map((l) => l.fetched);
+  parts.push(fetched.length ? t("verifier.fresh", { m: mins(Math.min(...fetched)) }) : t("verifier.fresh.none"));
+  if (trustNote) parts.push(trustNote);
+  $("freshness").textContent = parts.join(" ");
+}
+
+function main() {
+  i18n.init();
+  i18n.onChange(() => { freshness(); if (lastResult) result(lastResult); });
+  $("show-request").addEventListener("click", showRequest);
+  $("scan").addEventListener("click", () => scan());
+  $("show-nonce").addEventListener("click", showNonce);
+  // A desk barcode reader types the code like a keyboard.
+  $("code-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = $("code").value;
+    $("code").value = "";
+    const n = pendingNonce;
+    pendingNonce = null;
+    if (text.trim()) check(text, n);
+  });
+  $("scan-answer").addEventListener("click", () => { const n = pendingNonce; pendingNonce = null; scan(n); });
+  $("again").addEventListener("click", () => { clearTimeout(pollTimer); if (scanAbort) scanAbort.abort(); lastResult = null; pendingNonce = null; show("start"); });
+  $("checkin-form").addEventListener("submit", checkin);
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/verifier/sw.js", { scope: "/verifier/" }).catch(() => {});
+  show("start");
+  renderCheckins();
+  loadCached().finally(refreshTrust);
+  // The network comes and goes: say so at once, refresh when it is back.
+  window.addEventListener("offline", freshness);
+  window.addEventListener("online", refreshTrust);
+  setInterval(refreshTrust, 5 * 60 * 1000);
+  setInterval(freshness, 30 * 1000);
+  document.body.dataset.ready = "1";
+}
+
+main();

@@ -1,0 +1,528 @@
+// The citizen's wallet: device key, enrollment with camera and microphone,
+// collecting the card (OpenID4VCI), showing it, presenting it to a
+// verifier or a login page (OpenID4VP), the disclosure history, and
+// suspending the card. See docs/api.md for the server side.
+import * as i18n from "/web/i18n.js";
+import * as kv from "/web/idb.js";
+import { deviceKey, newDeviceKey, publicJwk, sign } from "/web/jws.js";
+import { b64u, parseB64uJSON, sha256, unb64u } from "/web/b64.js";
+import { openMedia, closeMedia, record, frame } from "/web/media.js";
+import { drawQR, scanQR } from "/web/qr.js";
+import * as sdjwt from "/web/sdjwt.js";
+import * as mdocqr from "/web/mdocqr.js";
+
+const t = i18n.t;
+const $ = (id) => document.getElementById(id);
+const ORIGIN = location.origin;
+const RECORD_MS = 4500;
+const QR_REFRESH_S = 30;
+
+let media = null; // the open camera+microphone stream
+let scanAbort = null;
+
+// ---------- views ----------
+const views = ["home", "enroll", "challenge", "card", "scan", "consent", "history", "settings"];
+function show(name) {
+  views.forEach((v) => { $("view-" + v).hidden = v !== name; });
+  document.querySelectorAll("#tabs button").forEach((b) => {
+    if (b.dataset.view === name) b.setAttribute("aria-current", "page");
+    else b.removeAttribute("aria-current");
+  });
+  document.body.dataset.view = name;
+  if (name !== "challenge") { closeMedia(media); media = null; }
+  if (name !== "scan" && scanAbort) { scanAbort.abort(); scanAbort = null; }
+  if (name !== "card") stopQR();
+}
+
+function fail(msg) {
+  const s = $("status");
+  s.textContent = msg;
+  s.hidden = !msg;
+}
+
+// problem turns a failed fetch Response into a localised message.
+async function problem(resp) {
+  let type = "", detail = "";
+  try {
+    const j = await resp.json();
+    type = String(j.type || j.error || "").split("/").pop();
+    detail = j.detail || j.error_description || j.error || "";
+  } catch (e) { /* not JSON */ }
+  const k = "err." + type;
+  const s = t(k);
+  return s === k ? t("err.generic", { m: detail || resp.status }) : s;
+}
+
+async function api(path, opts = {}) {
+  let resp;
+  try {
+    resp = await fetch(path, { credentials: "same-origin", cache: "no-store", ...opts });
+  } catch (e) {
+    throw new Error(t("err.network"));
+  }
+  if (!resp.ok) throw new Error(await problem(resp));
+  return resp;
+}
+
+// ---------- enrollment ----------
+async function startEnrollment(ev) {
+  ev.preventDefault();
+  fail("");
+  const id = $("id-number").value.trim().toUpperCase();
+  const name = $("name").value.trim();
+  if (!/^[0-9]{17}[0-9X]$/.test(id) || !name) {
+    $("id-number").setAttribute("aria-invalid", String(!/^[0-9]{17}[0-9X]$/.test(id)));
+    fail(t("enroll.id") + " / " + t("enroll.name"));
+    return;
+  }
+  $("enroll-start").disabled = true;
+  try {
+    const key = await deviceKey();
+    const resp = await api("/api/enrollments", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ device_key: await publicJwk(key) }),
+    });
+    const ch = await resp.json();
+    // Kept across a reload or browser restart until submitted or expired.
+    await kv.set("pending", { id: ch.id, digits: ch.digits, expires_at: ch.expires_at, id_number: id, name });
+    await showChallenge();
+  } catch (e) {
+    fail(e.message);
+  } finally {
+    $("enroll-start").disabled = false;
+  }
+}
+
+async function showChallenge() {
+  const p = await kv.get("pending");
+  if (!p) return show("enroll");
+  if (new Date(p.expires_at) < new Date()) {
+    await kv.del("pending");
+    fail(t("err.challenge-expired"));
+    return show("enroll");
+  }
+  show("challenge");
+  $("digits").textContent = p.digits;
+  $("expires").textContent = t("enroll.expires", { t: new Date(p.expires_at).toLocaleTimeString() });
+  $("phase").textContent = "";
+  $("progress").hidden = true;
+  $("record").hidden = false;
+  $("record").disabled = false;
+  $("retry").hidden = true;
+  try {
+    media = await openMedia($("preview"));
+  } catch (e) {
+    fail(t("err.camera"));
+    $("record").disabled = true;
+  }
+}
+
+async function recordAndSubmit() {
+  fail("");
+  const p = await kv.get("pending");
+  if (!p || !media) return;
+  $("record").disabled = true;
+  $("progress").hidden = false;
+  $("phase").textContent = t("enroll.recording");
+  document.body.dataset.recording = "1";
+  try {
+    const selfie = await frame($("preview"), 0.92);
+    const rec = await record($("preview"), RECORD_MS, [0.15, 0.4, 0.65, 0.9], (f) => { $("progress").value = f; });
+    delete document.body.dataset.recording;
+    $("phase").textContent = t("enroll.sending");
+    const digest = async (blob) => b64u(await sha256(new Uint8Array(await blob.arrayBuffer())));
+    const key = await deviceKey();
+    const req = await sign(key, { typ: "shenfen-enrollment+jwt" }, {
+      enrollment_id: p.id, id_number: p.id_number, name: p.name, iat: Math.floor(Date.now() / 1000),
+      selfie: await digest(selfie), audio: await digest(rec.wav),
+      frames: await Promise.all(rec.frames.map(digest)),
+    });
+    const form = new FormData();
+    form.append("request", req);
+    form.append("selfie", selfie, "selfie.jpg");
+    form.append("audio", rec.wav, "digits.wav");
+    rec.frames.forEach((f, i) => form.append("frame", f, `frame${i}.jpg`));
+    let resp;
+    try {
+      resp = await fetch(`/api/enrollments/${encodeURIComponent(p.id)}/submission`, { method: "POST", body: form });
+    } catch (e) {
+      throw new Error(t("err.network"));
+    }
+    if (!resp.ok) {
+      // Any decided or expired challenge is spent: start again with new digits.
+      await kv.del("pending");
+      throw new Error(await problem(resp));
+    }
+    const decision = await resp.json();
+    await kv.del("pending");
+    $("phase").textContent = t("enroll.collect");
+    await collect(decision.credential_offer);
+    await fetchRevocationCode().catch(() => {}); // settings can ask again
+    closeMedia(media);
+    media = null;
+    await showCard();
+  } catch (e) {
+    delete document.body.dataset.recording;
+    fail(e.message);
+    $("phase").textContent = "";
+    $("record").hidden = true;
+    $("retry").hidden = false;
+  }
+}
+
+// ---------- OpenID4VCI: collect the card ----------
+async function collect(offer) {
+  const issuer = offer.credential_issuer;
+  const meta = await (await api(wellKnown(issuer, "openid-credential-issuer"))).json();
+  const as = await (await api(wellKnown(issuer, "oauth-authorization-server"))).json();
+  const code = offer.grants["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["pre-authorized_code"];
+  const tok = await (await api(sameOrigin(as.token_endpoint), {
+    method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:pre-authorized_code", "pre-authorized_code": code }),
+  })).json();
+  const key = await deviceKey();
+  const jwk = await publicJwk(key);
+  const card = { issuer };
+  for (const cfg of offer.credential_configuration_ids) {
+    const nonce = (await (await api(sameOrigin(meta.nonce_endpoint), { method: "POST" })).json()).c_nonce;
+    const proof = await sign(key, { typ: "openid4vci-proof+jwt", jwk }, { aud: issuer, iat: Math.floor(Date.now() / 1000), nonce });
+    const conf = meta.credential_configurations_supported[cfg] || {};
+    let resp;
+    try {
+      resp = await api(sameOrigin(meta.credential_endpoint), {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: "Bearer " + tok.access_token },
+        body: JSON.stringify({ credential_configuration_id: cfg, proofs: { jwt: [proof] } }),
+      });
+    } catch (e) {
+      if (conf.doctype === mdocqr.DOCTYPE) continue; // the card works without its offline code
+      throw e;
+    }
+    const got = await resp.json();
+    const c = got.credentials[0].credential;
+    if (conf.format === "dc+sd-jwt") card.sdjwt = c;
+    else if (conf.doctype === mdocqr.DOCTYPE) card.qr = c; // the compact card behind the offline QR
+    else card.mdoc = c;
+  }
+  if (!card.sdjwt) throw new Error(t("err.generic", { m: "no SD-JWT card" }));
+  await kv.set("card", card);
+}
+
+function wellKnown(issuer, name) {
+  const u = new URL(issuer);
+  const p = u.pathname.replace(/\/$/, "");
+  return sameOrigin(`${u.origin}/.well-known/${name}${p}`);
+}
+
+// sameOrigin keeps calls on this server: the wallet is served by the issuer.
+function sameOrigin(url) {
+  const u = new URL(url, ORIGIN);
+  return u.origin === ORIGIN ? u.pathname + u.search : url;
+}
+
+// ---------- the card ----------
+let qrTimer = null;
+function stopQR() { if (qrTimer) { clearInterval(qrTimer); qrTimer = null; } }
+
+export function maskID(id) {
+  return id && id.length === 18 ? id.slice(0, 6) + "********" + id.slice(14) : id || "";
+}
+
+async function loadCard() {
+  const c = await kv.get("card");
+  if (!c || !c.sdjwt) return null;
+  return { stored: c, parsed: await sdjwt.parse(c.sdjwt) };
+}
+
+async function showCard() {
+  const card = await loadCard();
+  if (!card) { $("tabs").hidden = true; return show("home"); }
+  $("tabs").hidden = false;
+  show("card");
+  const c = card.parsed.claims;
+  $("card-name").textContent = c.name_original || [c.family_name, c.given_name].filter(Boolean).join("");
+  $("card-id").textContent = maskID(c.id_number || c.personal_administrative_number);
+  $("card-birth").textContent = c.birthdate || "";
+  $("card-valid").textContent = c.date_of_expiry || (card.parsed.payload.exp ? new Date(card.parsed.payload.exp * 1000).toISOString().slice(0, 10) : "");
+  if (typeof c.picture === "string" && c.picture.startsWith("data:image/")) $("card-portrait").src = c.picture;
+  $("card-portrait").alt = t("claim.portrait");
+  await showRevocationCode();
+  await drawCardQR(card);
+}
+
+// ---------- the lost-phone revocation code ----------
+// Right after collecting the card the wallet asks for the card's
+// revocation code (POST /api/wallet/revocation-code, once per card) and
+// shows it until the citizen confirms having written it down; with it and
+// the ID number, the lost-phone page (/wallet/lost.html) suspends the card
+// from any browser. The server keeps only a hash.
+async function fetchRevocationCode() {
+  const resp = await api("/api/wallet/revocation-code", { method: "POST", headers: await cardAuth() });
+  const code = (await resp.json()).revocation_code;
+  await kv.set("revocation_code", code);
+  return code;
+}
+
+async function showRevocationCode() {
+  const code = await kv.get("revocation_code");
+  $("revocation").hidden = !code;
+  $("revocation-code").textContent = code || "";
+}
+
+async function ackRevocationCode() {
+  await kv.del("revocation_code");
+  $("revocation-code").textContent = "";
+  $("revocation").hidden = true;
+}
+
+async function getRevocationCode() {
+  try {
+    await fetchRevocationCode();
+    await showCard();
+  } catch (e) {
+    $("settings-result").className = "error";
+    $("settings-result").textContent = e.message;
+  }
+}
+
+// The in-person code (package credential/qr, /web/mdocqr.js): the compact
+// card as an ISO 18013-5 DeviceResponse signed by the device key, checked
+// offline by the counter. Time mode: the device signs the current time and
+// the code is redrawn every QR_REFRESH_S seconds (a verifier accepts it for
+// a minute, once). Nonce mode, after scanning the counter's request code:
+// the device signs the counter's nonce.
+async function drawCardQR(card, nonce = null) {
+  stopQR();
+  if (!card.stored.qr) { // collected before the compact card was issued
+    $("card-qr").replaceChildren();
+    $("card-qr-note").textContent = t("card.qr.none");
+    return;
+  }
+  const issued = unb64u(card.stored.qr);
+  const draw = async () => {
+    try {
+      const key = await deviceKey();
+      const payload = await mdocqr.present(issued, key.privateKey, { nonce });
+      drawQR($("card-qr"), payload, t("card.title"), "Alphanumeric");
+      $("card-qr").dataset.payload = payload;
+      $("card-qr-note").textContent = nonce ? t("card.qr.answer") : t("card.qr", { s: QR_REFRESH_S });
+    } catch (e) {
+      $("card-qr").replaceChildren();
+      $("card-qr-note").textContent = t("card.qr.none");
+    }
+  };
+  await draw();
+  if (!nonce) qrTimer = setInterval(draw, QR_REFRESH_S * 1000);
+}
+
+// answerRequest shows the card's code signed over the nonce of a counter's
+// request code ("SFR1:...", nonce mode).
+async function answerRequest(text) {
+  let nonce;
+  try { nonce = mdocqr.parseRequest(text); } catch (e) { return fail(t("err.generic", { m: e.message })); }
+  await showCard();
+  const card = await loadCard();
+  if (card) await drawCardQR(card, nonce);
+}
+
+// ---------- scanning and presenting (OpenID4VP / wallet login) ----------
+let pendingRequest = null;
+
+async function openLink(text) {
+  fail("");
+  if (text.trim().startsWith(mdocqr.REQUEST_PREFIX)) return answerRequest(text.trim());
+  try {
+    const req = await fetchRequest(text.trim());
+    pendingRequest = req;
+    show("consent");
+    $("consent-who").textContent = t("consent.who", { rp: req.rpName });
+    const ul = $("consent-claims");
+    ul.replaceChildren(...req.claims.map((c) => {
+      const li = document.createElement("li");
+      li.textContent = i18n.claimLabel(c);
+      li.dataset.claim = c;
+      return li;
+    }));
+    $("consent-result").textContent = "";
+    $("consent-approve").disabled = false;
+  } catch (e) {
+    fail(e.message);
+  }
+}
+
+// fetchRequest understands an OpenID4VP request ("openid4vp://?request_uri=...")
+// and the OpenID Provider's wallet-login request URL.
+async function fetchRequest(text) {
+  let u;
+  try { u = new URL(text, ORIGIN); } catch (e) { throw new Error(t("err.generic", { m: "not a link" })); }
+  const requestURI = u.searchParams.get("request_uri") || (u.protocol.startsWith("http") ? u.href : "");
+  if (!requestURI) throw new Error(t("err.generic", { m: "no request in this code" }));
+  const resp = await api(sameOrigin(requestURI), { headers: { Accept: "application/oauth-authz-req+jwt, application/json" } });
+  const ct = resp.headers.get("Content-Type") || "";
+  const body = await resp.text();
+  let r;
+  if (ct.includes("json")) r = JSON.parse(body);
+  else r = parseB64uJSON(body.trim().split(".")[1]);
+  const q = r.dcql_query && r.dcql_query.credentials && r.dcql_query.credentials[0];
+  const paths = q ? q.claims.map((c) => c.path.join(".")) : (r.disclose || []);
+  const rp = r.relying_party || {};
+  let rpName = rp.name || r.verifier || "";
+  if (!rpName) {
+    try { rpName = new URL(r.response_uri).host; } catch (e) { rpName = r.client_id; }
+  }
+  return {
+    clientID: r.client_id, responseURI: r.response_uri, nonce: r.nonce, state: r.state,
+    claims: paths, rpName, oidc: !!r.relying_party, dcqlID: q ? q.id : "pid",
+  };
+}
+
+async function approve() {
+  const req = pendingRequest;
+  if (!req) return;
+  $("consent-approve").disabled = true;
+  try {
+    const card = await loadCard();
+    if (!card) throw new Error(t("home.none"));
+    const key = await deviceKey();
+    const pres = await sdjwt.present(card.parsed, req.claims, req.clientID, req.nonce, key);
+    const body = new URLSearchParams();
+    body.set("vp_token", req.oidc ? pres : JSON.stringify({ [req.dcqlID]: [pres] }));
+    if (req.state) body.set("state", req.state);
+    const resp = await fetch(sameOrigin(req.responseURI), {
+      method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body,
+    });
+    if (!resp.ok) throw new Error(t("consent.failed", { m: await problem(resp) }));
+    $("consent-result").className = "okmsg";
+    $("consent-result").textContent = t("consent.done", { rp: req.rpName });
+    pendingRequest = null;
+  } catch (e) {
+    $("consent-result").className = "error";
+    $("consent-result").textContent = e.message;
+  }
+}
+
+async function startScan() {
+  const v = $("scanner");
+  v.hidden = false;
+  scanAbort = new AbortController();
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    v.srcObject = stream;
+    await v.play();
+    const text = await scanQR(v, scanAbort.signal);
+    await openLink(text);
+  } catch (e) {
+    if (e.name !== "AbortError") fail(t("err.camera"));
+  } finally {
+    closeMedia(stream);
+    v.hidden = true;
+  }
+}
+
+// ---------- authenticated citizen calls: a fresh card presentation ----------
+async function cardAuth(path) {
+  const card = await loadCard();
+  if (!card) throw new Error(t("home.none"));
+  const nonce = (await (await api("/api/wallet/nonce", { method: "POST" })).json()).nonce;
+  const key = await deviceKey();
+  const pres = await sdjwt.present(card.parsed, ["id_number", "personal_administrative_number"], ORIGIN + "/api/wallet", nonce, key);
+  return { Authorization: "Card " + pres };
+}
+
+async function showHistory() {
+  show("history");
+  fail("");
+  const rows = $("history-rows");
+  rows.replaceChildren();
+  try {
+    const resp = await api("/api/wallet/history", { headers: await cardAuth() });
+    const list = (await resp.json()).disclosures || [];
+    $("history-none").hidden = list.length > 0;
+    for (const d of list) {
+      const tr = document.createElement("tr");
+      const when = document.createElement("td");
+      when.textContent = new Date(d.at).toLocaleString(i18n.current() === "zh" ? "zh-CN" : "en");
+      const who = document.createElement("td");
+      who.textContent = d.rp_name || d.rp;
+      const what = document.createElement("td");
+      what.textContent = (d.claims || []).map(i18n.claimLabel).join(", ");
+      tr.append(when, who, what);
+      tr.dataset.channel = d.channel || "";
+      rows.appendChild(tr);
+    }
+  } catch (e) {
+    fail(e.message);
+  }
+}
+
+async function suspend() {
+  if (!confirm(t("settings.confirm"))) return;
+  try {
+    await api("/api/wallet/suspend", { method: "POST", headers: await cardAuth() });
+    $("settings-result").className = "okmsg";
+    $("settings-result").textContent = t("settings.suspended");
+  } catch (e) {
+    $("settings-result").className = "error";
+    $("settings-result").textContent = e.message;
+  }
+}
+
+async function reenroll() {
+  await kv.del("card");
+  await kv.del("pending");
+  await kv.del("revocation_code");
+  await newDeviceKey();
+  $("tabs").hidden = true;
+  show("enroll");
+}
+
+// ---------- start ----------
+
+// openLinked opens the request of a link into the wallet, if the address
+// holds one: the verifier page links here with ?request_uri=, the OpenID
+// Provider's same-device login with #/approve?request_uri=. It reports
+// whether there was one.
+async function openLinked() {
+  const here = new URL(location.href);
+  const hash = location.hash.startsWith("#/approve?") ? new URLSearchParams(location.hash.slice(10)) : null;
+  const ru = here.searchParams.get("request_uri") || (hash && hash.get("request_uri"));
+  if (!ru) return false;
+  history.replaceState(null, "", "/wallet/");
+  await showCard();
+  await openLink("openid4vp://?request_uri=" + encodeURIComponent(ru));
+  return true;
+}
+
+async function main() {
+  i18n.init();
+  i18n.onChange(() => { if (document.body.dataset.view === "card") showCard(); });
+  $("go-enroll").addEventListener("click", () => show("enroll"));
+  $("enroll-form").addEventListener("submit", startEnrollment);
+  $("record").addEventListener("click", recordAndSubmit);
+  $("retry").addEventListener("click", () => { fail(""); show("enroll"); });
+  $("scan-form").addEventListener("submit", (e) => { e.preventDefault(); openLink($("scan-url").value); });
+  $("scan-camera").addEventListener("click", startScan);
+  $("consent-approve").addEventListener("click", approve);
+  $("consent-deny").addEventListener("click", () => { pendingRequest = null; showCard(); });
+  $("suspend").addEventListener("click", suspend);
+  $("reenroll").addEventListener("click", reenroll);
+  $("revocation-ack").addEventListener("click", ackRevocationCode);
+  $("get-code").addEventListener("click", getRevocationCode);
+  document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => {
+    const v = b.dataset.view;
+    if (v === "card") showCard();
+    else if (v === "history") showHistory();
+    else show(v);
+  }));
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/wallet/sw.js", { scope: "/wallet/" }).catch(() => {});
+  // A link opened into the wallet while it is already open in this tab
+  // changes only the fragment: no reload, so answer the hashchange.
+  window.addEventListener("hashchange", () => { openLinked(); });
+  if (await openLinked()) return;
+  if (await kv.get("pending")) return showChallenge();
+  await showCard();
+  document.body.dataset.ready = "1";
+}
+
+main().finally(() => { document.body.dataset.ready = "1"; });

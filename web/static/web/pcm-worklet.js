@@ -1,0 +1,11 @@
+// AudioWorklet processor: hands every block of microphone samples (channel
+// 0, Float32) to the page, which downsamples and encodes it. A separate
+// file because worklets load by URL (no inline code under the CSP).
+class PCMTap extends AudioWorkletProcessor {
+  process(inputs) {
+    const ch = inputs[0] && inputs[0][0];
+    if (ch) this.port.postMessage(ch.slice(0));
+    return true;
+  }
+}
+registerProcessor("pcm-tap", PCMTap);

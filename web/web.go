@@ -1,0 +1,138 @@
+// Package web holds shenfen's three browser faces, embedded in the binary:
+// the citizen's wallet (/wallet/, a mobile-first PWA), the front-desk
+// verifier page (/verifier/) and the authority's admin console (/admin/).
+//
+// The pages are plain ES modules and CSS with no build step and no inline
+// script or style, so they run under server.DefaultCSP unchanged. Two small
+// third-party files are vendored under static/web/vendor (a QR encoder and a
+// QR decoder, with their licence headers); everything else is hand-written
+// because what the pages need (base64url, compact JWS with a WebCrypto key,
+// SD-JWT disclosure selection, WAV encoding, SVG bar charts) is a few dozen
+// lines each, smaller than any dependency.
+//
+// The admin console signs in with the admin token once and then holds an
+// HttpOnly, SameSite=Strict session cookie; its API calls go through a
+// small forwarding handler (see session.go) that checks the session and a
+// CSRF token and adds the bearer token that the admin API requires, so the
+// token never stays in the page.
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+//go:embed static
+var static embed.FS
+
+// Assets is the embedded file tree: wallet/, verifier/, admin/ and web/
+// (shared modules, styles and vendored files).
+func Assets() fs.FS {
+	sub, err := fs.Sub(static, "static")
+	if err != nil {
+		panic(err) // the embed directive guarantees the directory
+	}
+	return sub
+}
+
+// Mux is where the pages are mounted (*server.Server, *http.ServeMux).
+type Mux interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// Options configures Mount.
+type Options struct {
+	// AdminToken is the admin API's bearer token; the console's sign-in
+	// compares against it and its forwarding handler presents it. Empty
+	// disables the console's sign-in.
+	AdminToken string
+	// API is the handler the console's calls are forwarded to (the whole
+	// server's handler, so /admin/api/... reach their owners).
+	API http.Handler
+}
+
+// Mount attaches the pages, the shared assets and the console's session
+// endpoints to m.
+func Mount(m Mux, o Options) {
+	files := Handler()
+	for _, p := range []string{"/wallet/", "/verifier/", "/web/"} {
+		m.Handle("GET "+p, files)
+	}
+	m.Handle("GET /admin/{$}", files)
+	m.Handle("GET /admin/console/", files)
+	s := NewSessions(o.AdminToken, o.API)
+	m.Handle("GET /admin/session", http.HandlerFunc(s.state))
+	m.Handle("POST /admin/session", http.HandlerFunc(s.signIn))
+	m.Handle("DELETE /admin/session", http.HandlerFunc(s.signOut))
+	fwd := s.Forward()
+	for _, method := range []string{"GET", "POST", "PUT", "DELETE"} {
+		m.Handle(method+" /admin/console/api/", fwd)
+	}
+}
+
+// Handler serves the embedded pages: a directory path serves its
+// index.html. Every response revalidates (Cache-Control: no-cache) so a new
+// binary's pages take effect at once; the service workers keep their own
+// copies for offline use.
+func Handler() http.Handler {
+	root := Assets()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+		if strings.HasSuffix(r.URL.Path, "/") {
+			p = path.Join(p, "index.html")
+		}
+		// /admin/ is the console's page; its files live at /admin/console/.
+		if p == "admin/console" {
+			p = "admin/index.html"
+		}
+		p = strings.Replace(p, "admin/console/", "admin/", 1)
+		if !fs.ValidPath(p) {
+			http.NotFound(w, r)
+			return
+		}
+		b, err := fs.ReadFile(root, p)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		sum := sha256.Sum256(b)
+		h.Set("ETag", `"`+hex.EncodeToString(sum[:8])+`"`)
+		h.Set("Content-Type", contentType(p))
+		h.Set("Cache-Control", "no-cache")
+		// Camera and microphone for this origin's pages only.
+		h.Set("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()")
+		if strings.HasSuffix(p, "sw.js") {
+			// A service worker at /wallet/sw.js controls /wallet/ only.
+			h.Set("Service-Worker-Allowed", "/"+path.Dir(p)+"/")
+		}
+		http.ServeContent(w, r, p, time.Time{}, bytes.NewReader(b))
+	})
+}
+
+func contentType(p string) string {
+	switch path.Ext(p) {
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".js", ".mjs":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".svg":
+		return "image/svg+xml"
+	case ".png":
+		return "image/png"
+	case ".json":
+		return "application/json"
+	case ".webmanifest":
+		return "application/manifest+json"
+	}
+	return "application/octet-stream"
+}
