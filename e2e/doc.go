@@ -10,10 +10,16 @@
 // digits are only known once the wallet shows them, so the test reads them
 // from the page, makes the WAV, and restarts the browser on the same
 // profile with that file as the microphone: the wallet keeps the pending
-// enrollment in IndexedDB, so it picks up where it was. When the
-// recogniser mishears the synthetic voice, the wallet says so and offers
-// to try again with new digits; the test does, a bounded number of times,
-// logging each miss. No test hook exists in the product.
+// enrollment in IndexedDB, so it picks up where it was. The synthetic
+// citizen speaks clearly: of a few espeak-ng voices and speeds, the test
+// uses the first that `shenfen speech check` hears right on its own. When
+// the server still refuses the reading (the way through the browser lost
+// something), the wallet says so and offers to try again with new digits;
+// the test does, a bounded number of times, logging each miss and saving
+// every recording the wallet sent (test-artifacts/e2e/recording-N.wav) with
+// what the recogniser hears in it. The recording is kept by a script the
+// test installs through the DevTools protocol; no test hook exists in the
+// product.
 //
 // Screenshots of every step go to test-artifacts/e2e/ (git-ignored). Every
 // img, video and canvas is blurred before a screenshot, so that no

@@ -90,6 +90,7 @@ func artifacts(t *testing.T) string {
 // server is a running `shenfen serve --demo`.
 type server struct {
 	URL string
+	Bin string // the shenfen binary it runs
 	mu  sync.Mutex
 	log bytes.Buffer
 }
@@ -133,7 +134,7 @@ func startServer(t *testing.T, faces string) *server {
 		t.Fatalf("e2e: build: %v\n%s", err, b)
 	}
 	port := freePort(t)
-	s := &server{URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	s := &server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Bin: bin}
 	cmd := exec.Command(bin, "serve", "--demo", "--demo-count", "50", "--addr", fmt.Sprintf("127.0.0.1:%d", port),
 		"--public-url", s.URL, "--data", filepath.Join(dir, "data"), "--admin-token", adminToken, "--faces", faces)
 	cmd.Dir = dir

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -10,12 +11,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -183,14 +187,17 @@ func TestJourney(t *testing.T) {
 		// browser on the same profile with the citizen reading these
 		// digits.
 		wav := filepath.Join(tmp, fmt.Sprintf("digits-%d.wav", try))
-		if err := spokenDigits(ctx, digits, wav); err != nil {
+		reading, err := spokenDigits(ctx, s.Bin, digits, wav)
+		if err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("enrollment try %d: the citizen reads in %s", try, reading)
 		wcancel()
 		b.cancel()
 		b = newBrowser(t, profile, video, wav)
 		w, wcancel = b.tab()
 		j.watch(w)
+		keepAudio(t, w)
 		j.run(w, "resume challenge", 30*time.Second,
 			chromedp.Navigate(s.URL+"/wallet/"),
 			chromedp.WaitVisible(chromedp.ID("view-challenge")),
@@ -204,6 +211,7 @@ func TestJourney(t *testing.T) {
 		j.run(w, "enrollment decision and card", 150*time.Second,
 			chromedp.Poll[chromedp.Void](`!document.getElementById("view-card").hidden || !document.getElementById("retry").hidden`))
 		refused, _ := chromedp.Run(w, chromedp.Evaluate[bool](`!document.getElementById("retry").hidden`))
+		checkRecording(t, w, s.Bin, digits, filepath.Join(j.dir, fmt.Sprintf("recording-%d.wav", try)))
 		if !refused {
 			break
 		}
@@ -409,4 +417,40 @@ func consoleAndVerifier(t *testing.T, j *journey, b *browser, s *server, who res
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// keepAudio installs keepAudioJS in every page the tab opens.
+func keepAudio(t *testing.T, tab context.Context) {
+	t.Helper()
+	err := chromedp.Do(tab, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: keepAudioJS})
+		return err
+	}))
+	if err != nil {
+		t.Fatalf("e2e: install the audio keeper: %v", err)
+	}
+}
+
+// checkRecording saves the recording the wallet sent as a test artifact
+// and logs what `shenfen speech check` hears in it, so that a refused
+// reading can be told apart as a capture problem (digits cut off, silence,
+// glitches) or a recogniser miss.
+func checkRecording(t *testing.T, tab context.Context, bin, digits, out string) {
+	t.Helper()
+	b64, err := chromedp.Run(tab, chromedp.Evaluate[string](readAudioJS, chromedp.EvalAwaitPromise))
+	if err != nil || b64 == "" {
+		t.Logf("e2e: the recording is not available: %v", err)
+		return
+	}
+	wav, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Logf("e2e: the recording: %v", err)
+		return
+	}
+	if err := os.WriteFile(out, wav, 0o644); err != nil {
+		t.Logf("e2e: save the recording: %v", err)
+		return
+	}
+	res, _ := exec.Command(bin, "speech", "check", out, digits).CombinedOutput()
+	t.Logf("e2e: recording saved as %s (%d bytes); shenfen speech check: %s", filepath.Base(out), len(wav), strings.TrimSpace(string(res)))
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -102,18 +103,29 @@ func digitWords(d string) string {
 
 var speakMu sync.Mutex
 
+// readings are the ways the synthetic citizen can read digits aloud:
+// espeak-ng Klatt voices and speeds, klatt3 at 140 words a minute first,
+// the voice the recogniser's CMU model reads best (espeak-ng's default
+// voice is misheard most of the time: docs/biometrics.md has the accuracy
+// of every voice).
+var readings = []struct {
+	voice string
+	speed int
+}{{"en-us+klatt3", 140}, {"en-us+klatt3", 120}, {"en-us+klatt", 160}, {"en-us+klatt3", 160}, {"en-us+klatt2", 120}}
+
 // speak renders digits read aloud by espeak-ng as a 16 kHz mono WAV with
-// half a second of room before and after. The voice is klatt3, the one the
-// recogniser's CMU model reads best (espeak-ng's default voice is misheard
-// most of the time: docs/biometrics.md has the accuracy of every voice).
-func speak(tb testing.TB, digits string) []byte {
+// half a second of room before and after, in the first of readings.
+func speak(tb testing.TB, digits string) []byte { return render(tb, digits, 0) }
+
+// render is speak in readings[i].
+func render(tb testing.TB, digits string, i int) []byte {
 	tb.Helper()
 	speakMu.Lock()
 	defer speakMu.Unlock()
 	dir := tb.TempDir()
 	raw, out := filepath.Join(dir, "raw.wav"), filepath.Join(dir, "out.wav")
 	for _, c := range [][]string{
-		{"espeak-ng", "-v", "en-us+klatt3", "-s", "140", "-w", raw, digitWords(digits)},
+		{"espeak-ng", "-v", readings[i].voice, "-s", strconv.Itoa(readings[i].speed), "-w", raw, digitWords(digits)},
 		{"sox", raw, "-r", "16000", "-c", "1", "-b", "16", out, "pad", "0.5", "0.5"},
 	} {
 		if b, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
@@ -125,6 +137,26 @@ func speak(tb testing.TB, digits string) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// speakClearly is speak in the first of readings that the recogniser,
+// checked on its own beforehand, hears right: a citizen who speaks
+// clearly. Some digit strings in some synthetic voices are misheard (about
+// one in thirteen in the first voice); the enrollment tests test the path
+// from the recording to the decision, and docs/biometrics.md measures the
+// recogniser's accuracy. When no reading is heard right it returns the
+// first, and the caller's retry with new digits takes over.
+func speakClearly(tb testing.TB, rec speech.Recognizer, digits string) []byte {
+	tb.Helper()
+	for i := range readings {
+		wav := render(tb, digits, i)
+		v, err := speech.Check(context.Background(), rec, wav, digits)
+		if err == nil && v.Match {
+			return wav
+		}
+		tb.Logf("synthetic reading %s at %d wpm of %s misheard (%v %q %.2f); trying another", readings[i].voice, readings[i].speed, digits, err, v.Heard, v.Confidence)
+	}
+	return speak(tb, digits)
 }
 
 // transform renders img as seen by a camera that moved a little: shifted
@@ -229,7 +261,7 @@ func newRealWorld(t *testing.T) *realWorld {
 	selfie := photoBytes(t, "obama/obama2.jpg")
 	w := &realWorld{e: e, eng: realFace}
 	w.genuine = parts{id: string(person.IDNumber), name: person.Name, selfie: selfie,
-		audio:  func(d string) []byte { return speak(t, d) },
+		audio:  func(d string) []byte { return speakClearly(t, realSpeech, d) },
 		frames: frames(t, realFace, photoBytes(t, "obama/obama-480p.jpg"), true)}
 	return w
 }

@@ -31,11 +31,10 @@ export function frame(video, quality = 0.9) {
 // onProgress(fraction) as it goes and grabbing a video frame at each of
 // frameAt (fractions of the recording). It resolves to {wav, frames}.
 export async function record(video, ms, frameAt, onProgress) {
-  const mic = await navigator.mediaDevices.getUserMedia({
-    audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
-  });
+  // The audio graph is built before the microphone opens: the citizen
+  // starts reading when the button is pressed, and sound that arrives
+  // while the worklet module loads would be lost (the first digit).
   const ctx = new AudioContext();
-  const src = ctx.createMediaStreamSource(mic);
   const chunks = [];
   let node;
   try {
@@ -49,9 +48,20 @@ export async function record(video, ms, frameAt, onProgress) {
   }
   const sink = ctx.createGain();
   sink.gain.value = 0; // keep the graph pulling without playing anything
-  src.connect(node);
   node.connect(sink);
   sink.connect(ctx.destination);
+  if (ctx.state === "suspended") await ctx.resume().catch(() => {});
+  let mic;
+  try {
+    mic = await navigator.mediaDevices.getUserMedia({
+      audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+    });
+  } catch (e) {
+    await ctx.close();
+    throw e;
+  }
+  const src = ctx.createMediaStreamSource(mic);
+  src.connect(node);
   const frames = [];
   const start = performance.now();
   const pending = frameAt.slice().sort();
@@ -73,7 +83,7 @@ export async function record(video, ms, frameAt, onProgress) {
   closeMedia(mic);
   const rate = ctx.sampleRate;
   await ctx.close();
-  const pcm = downsample(concat(chunks), rate, 16000);
+  const pcm = await resample(concat(chunks), rate, 16000);
   return { wav: wav(pcm, 16000), frames: await Promise.all(frames) };
 }
 
@@ -86,6 +96,26 @@ function concat(chunks) {
     o += c.length;
   }
   return out;
+}
+
+// resample converts x from one sample rate to another with the browser's
+// own resampler (an OfflineAudioContext renders at the target rate, with a
+// proper low-pass filter against aliasing), and falls back to downsample.
+export async function resample(x, from, to) {
+  if (from === to || x.length === 0) return x;
+  try {
+    const n = Math.max(1, Math.floor((x.length * to) / from));
+    const off = new OfflineAudioContext(1, n, to);
+    const buf = off.createBuffer(1, x.length, from);
+    buf.copyToChannel(x, 0);
+    const src = off.createBufferSource();
+    src.buffer = buf;
+    src.connect(off.destination);
+    src.start();
+    return (await off.startRendering()).getChannelData(0);
+  } catch (e) {
+    return downsample(x, from, to);
+  }
 }
 
 // downsample averages the input over each output sample's span (a box

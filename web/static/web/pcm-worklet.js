@@ -1,5 +1,5 @@
 // AudioWorklet processor: hands every block of microphone samples (channel
-// 0, Float32) to the page, which downsamples and encodes it. A separate
+// 0, Float32) to the page, which resamples and encodes it. A separate
 // file because worklets load by URL (no inline code under the CSP).
 class PCMTap extends AudioWorkletProcessor {
   process(inputs) {
