@@ -56,4 +56,17 @@
 // ended. A bad line is reported as "line N: field: reason" and skipped; the
 // good lines around it are imported. Re-importing a file updates changed
 // records and leaves unchanged ones untouched, so imports are idempotent.
+//
+// Large inputs import in two passes (ImportOptions.Sort; the CLI's
+// --sort, on by default from 64 MiB). The blind index is a keyed hash, so
+// records in input order land on random pages of the index and every
+// record of a transaction dirties a different page. The first pass reads,
+// validates and seals every record and spills them, sealed, into runs
+// sorted by blind index in a temporary directory (an external merge sort,
+// so memory stays bounded). The second merges the runs and writes batches
+// in index order, so that the index grows at its right edge; its
+// checkpoints hold the last index committed, and an interrupted second
+// pass resumes after it (the first pass runs again). The merge is written
+// here: it is a few dozen lines over container/heap, and the run format
+// holds only the sealed rows the database holds.
 package registry

@@ -60,12 +60,43 @@ type ImportOptions struct {
 	// Reject is told about every rejected record, in input order, after the
 	// batch around it is committed.
 	Reject func(line int64, err error)
-	// Progress is told the position after every committed batch.
+	// Progress is told the position after every committed batch (and,
+	// in a sorted import, after every batch read).
 	Progress func(Progress)
+	// Sort imports in two passes, for large inputs: the first reads,
+	// validates and seals every record into sorted runs in TempDir (rejects
+	// are reported during it); the second merges the runs and writes the
+	// records in blind-index order, so that each transaction appends to
+	// the index instead of touching a random page per record. It writes
+	// nothing until the first pass has read the whole input; an
+	// interrupted second pass resumes after its last committed key (the
+	// first pass runs again). It needs free space in TempDir of about the
+	// sealed size of the input (about 400 bytes per record without
+	// portraits).
+	Sort bool
+	// TempDir holds the runs of a sorted import (default os.TempDir()).
+	TempDir string
+	// RunBytes is the memory a sorted import fills before it sorts and
+	// writes a run (default 64 MiB); it bounds the import's memory.
+	RunBytes int
 }
+
+// The phases of an import's progress.
+const (
+	// PhaseImport: records are read and written batch by batch;
+	// Offset/Size is the position in the input.
+	PhaseImport = "import"
+	// PhaseRead: a sorted import's first pass; Offset/Size is the
+	// position in the input.
+	PhaseRead = "read"
+	// PhaseWrite: a sorted import's second pass; Offset/Size counts
+	// records written of the records to write.
+	PhaseWrite = "write"
+)
 
 // Progress is the position of an import in progress.
 type Progress struct {
+	Phase        string
 	Offset, Size int64
 	Totals       Totals
 }
@@ -76,6 +107,9 @@ type Summary struct {
 	Totals Totals
 	// ResumedAt is the line the import resumed after (0: from the start).
 	ResumedAt int64
+	// ResumedSkipped, in a sorted import that resumed an interrupted one,
+	// counts the records the earlier run had written and this one skipped.
+	ResumedSkipped int64
 	// Elapsed is this run's duration.
 	Elapsed time.Duration
 	// ThisRun counts this run alone.
@@ -112,53 +146,117 @@ type rejection struct {
 // committed in one transaction with its checkpoint. Bad records are reported
 // to opt.Reject and skipped. It returns when the input is exhausted, on a
 // storage error, or when ctx is cancelled (the committed batches stay, and a
-// later Import with Resume continues after them).
+// later Import with Resume continues after them). With opt.Sort it imports
+// in two passes instead (see ImportOptions.Sort).
 func (s *Service) Import(ctx context.Context, src Source, opt ImportOptions) (Summary, error) {
+	opt = opt.withDefaults()
+	if opt.Sort {
+		return s.importSorted(ctx, src, opt)
+	}
 	start := time.Now()
+	var sum Summary
+	var offset, line int64
+	if src.ID != "" && opt.Resume {
+		cp, err := s.store.Checkpoint(ctx, src.ID)
+		switch {
+		case err == nil && !cp.Done && cp.Key == nil:
+			offset, line, sum.Totals, sum.ResumedAt = cp.Offset, cp.Line, cp.Totals, cp.Line
+		case err == nil, errors.Is(err, ErrNotFound):
+			// Done, or left by a sorted import: start over (re-importing
+			// is idempotent).
+		default:
+			return sum, fmt.Errorf("registry: import checkpoint: %w", err)
+		}
+	}
+	err := s.pipeline(ctx, src, offset, line, opt, func(b *batch) error {
+		run := Totals{Read: int64(len(b.lines)), Rejected: int64(len(b.rejects)), Updated: int64(b.dups)}
+		final := len(b.lines) == 0
+		var cp *Checkpoint
+		if src.ID != "" {
+			cp = &Checkpoint{Source: src.ID, Offset: b.end, Line: b.last, Done: final, Totals: sum.Totals}
+			addTotals(&cp.Totals, run)
+		}
+		res, err := s.store.PutRows(ctx, b.rows, cp)
+		if err != nil {
+			return fmt.Errorf("registry: import batch ending at line %d: %w", b.last, err)
+		}
+		run.Inserted, run.Updated, run.Unchanged = int64(res.Inserted), int64(res.Updated+b.dups), int64(res.Unchanged)
+		addTotals(&sum.Totals, run)
+		addTotals(&sum.ThisRun, run)
+		s.countImported(res, b.dups, len(b.rejects))
+		if opt.Reject != nil {
+			for _, r := range b.rejects {
+				opt.Reject(r.line, r.err)
+			}
+		}
+		if opt.Progress != nil {
+			opt.Progress(Progress{Phase: PhaseImport, Offset: b.end, Size: src.Size, Totals: sum.Totals})
+		}
+		return nil
+	})
+	sum.Elapsed = time.Since(start)
+	return sum, err
+}
+
+// withDefaults fills in the zero fields of opt.
+func (opt ImportOptions) withDefaults() ImportOptions {
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 2000
 	}
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.GOMAXPROCS(0)
 	}
-	var sum Summary
-	var offset, line int64
-	if src.ID != "" && opt.Resume {
-		cp, err := s.store.Checkpoint(ctx, src.ID)
-		switch {
-		case err == nil && !cp.Done:
-			offset, line, sum.Totals, sum.ResumedAt = cp.Offset, cp.Line, cp.Totals, cp.Line
-		case err == nil, errors.Is(err, ErrNotFound):
-		default:
-			return sum, fmt.Errorf("registry: import checkpoint: %w", err)
-		}
-	}
+	return opt
+}
+
+// countImported adds a committed batch to the import metrics.
+func (s *Service) countImported(res BatchResult, dups, rejected int) {
+	s.metrics.Imported(string(Inserted), res.Inserted)
+	s.metrics.Imported(string(Updated), res.Updated+dups)
+	s.metrics.Imported(string(Unchanged), res.Unchanged)
+	s.metrics.Imported("rejected", rejected)
+}
+
+// decoderAt positions src at offset (line being the last line before it),
+// or just after the CSV header when offset is 0, and returns its decoder
+// and where it starts.
+func decoderAt(src Source, offset, line int64) (decoder, int64, int64, error) {
 	if _, err := src.R.Seek(0, io.SeekStart); err != nil {
-		return sum, fmt.Errorf("registry: import: %w", err)
+		return nil, 0, 0, fmt.Errorf("registry: import: %w", err)
 	}
-	var dec decoder
 	switch src.Format {
 	case CSV:
 		cols, headerEnd, err := readCSVHeader(src.R)
 		if err != nil {
-			return sum, err
+			return nil, 0, 0, err
 		}
 		if offset == 0 {
 			offset, line = headerEnd, 1
 		}
 		if _, err := src.R.Seek(offset, io.SeekStart); err != nil {
-			return sum, fmt.Errorf("registry: import: %w", err)
+			return nil, 0, 0, fmt.Errorf("registry: import: %w", err)
 		}
-		dec = newCSVDecoder(src.R, cols, offset, line)
+		return newCSVDecoder(src.R, cols, offset, line), offset, line, nil
 	case JSONL:
 		if _, err := src.R.Seek(offset, io.SeekStart); err != nil {
-			return sum, fmt.Errorf("registry: import: %w", err)
+			return nil, 0, 0, fmt.Errorf("registry: import: %w", err)
 		}
-		dec = newJSONLDecoder(src.R, offset, line)
+		return newJSONLDecoder(src.R, offset, line), offset, line, nil
 	default:
-		return sum, fmt.Errorf("registry: import: unknown format %d", src.Format)
+		return nil, 0, 0, fmt.Errorf("registry: import: unknown format %d", src.Format)
 	}
+}
 
+// pipeline reads src from offset in batches of opt.BatchSize records (a
+// reader goroutine), validates and seals them (opt.Workers goroutines), and
+// hands them to each in input order on the calling goroutine. The last
+// batch handed to each has no lines: the end of the input. pipeline stops
+// at the first error from the input, from each, or of ctx.
+func (s *Service) pipeline(ctx context.Context, src Source, offset, line int64, opt ImportOptions, each func(*batch) error) error {
+	dec, offset, line, err := decoderAt(src, offset, line)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan *batch, opt.Workers)
@@ -210,8 +308,7 @@ func (s *Service) Import(ctx context.Context, src Source, opt ImportOptions) (Su
 		}()
 	}
 
-	var err error
-	for b := range order { // writer: commit batches in order
+	for b := range order { // in input order
 		select {
 		case <-b.ready:
 		case <-ctx.Done():
@@ -223,34 +320,7 @@ func (s *Service) Import(ctx context.Context, src Source, opt ImportOptions) (Su
 			err = b.err
 			break
 		}
-		run := Totals{Read: int64(len(b.lines)), Rejected: int64(len(b.rejects)), Updated: int64(b.dups)}
-		final := len(b.lines) == 0
-		var cp *Checkpoint
-		if src.ID != "" {
-			cp = &Checkpoint{Source: src.ID, Offset: b.end, Line: b.last, Done: final, Totals: sum.Totals}
-			addTotals(&cp.Totals, run)
-		}
-		res, werr := s.store.PutRows(ctx, b.rows, cp)
-		if werr != nil {
-			err = fmt.Errorf("registry: import batch ending at line %d: %w", b.last, werr)
-			break
-		}
-		run.Inserted, run.Updated, run.Unchanged = int64(res.Inserted), int64(res.Updated+b.dups), int64(res.Unchanged)
-		addTotals(&sum.Totals, run)
-		addTotals(&sum.ThisRun, run)
-		s.metrics.Imported(string(Inserted), res.Inserted)
-		s.metrics.Imported(string(Updated), res.Updated+b.dups)
-		s.metrics.Imported(string(Unchanged), res.Unchanged)
-		s.metrics.Imported("rejected", len(b.rejects))
-		if opt.Reject != nil {
-			for _, r := range b.rejects {
-				opt.Reject(r.line, r.err)
-			}
-		}
-		if opt.Progress != nil {
-			opt.Progress(Progress{Offset: b.end, Size: src.Size, Totals: sum.Totals})
-		}
-		if final {
+		if err = each(b); err != nil || len(b.lines) == 0 {
 			break
 		}
 	}
@@ -258,8 +328,7 @@ func (s *Service) Import(ctx context.Context, src Source, opt ImportOptions) (Su
 	for range order { // let the reader finish
 	}
 	wg.Wait()
-	sum.Elapsed = time.Since(start)
-	return sum, err
+	return err
 }
 
 func addTotals(t *Totals, r Totals) {

@@ -53,6 +53,10 @@ type Checkpoint struct {
 	Line int64
 	// Done is set when the whole source was imported.
 	Done bool
+	// Key, in a sorted import's second pass, is the blind index of the
+	// last committed record (records are written in index order); nil in
+	// a plain import.
+	Key []byte
 	// Totals so far, across resumptions.
 	Totals Totals
 }

@@ -72,6 +72,13 @@ CREATE TABLE registry_import_checkpoints (
 	updated_at   BIGINT  NOT NULL
 );`,
 	})
+	register(Migration{
+		Domain:  "registry",
+		Version: 2,
+		// A sorted import checkpoints the last blind index it committed.
+		SQLite:   `ALTER TABLE registry_import_checkpoints ADD COLUMN after_key BLOB`,
+		Postgres: `ALTER TABLE registry_import_checkpoints ADD COLUMN after_key BYTEA`,
+	})
 }
 
 // Registry is the registry's storage (registry.Store) on a DB.
@@ -247,17 +254,25 @@ func (r *Registry) PutRows(ctx context.Context, rows []registry.Row, cp *registr
 			if cp.Done {
 				done = 1
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO registry_import_checkpoints (source, offset_bytes, line, done, totals, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?)
+			if _, err := tx.Exec(ctx, `INSERT INTO registry_import_checkpoints (source, offset_bytes, line, done, totals, after_key, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (source) DO UPDATE SET offset_bytes = excluded.offset_bytes, line = excluded.line,
-					done = excluded.done, totals = excluded.totals, updated_at = excluded.updated_at`,
-				cp.Source, cp.Offset, cp.Line, done, string(totals), time.Now().UnixMicro()); err != nil {
+					done = excluded.done, totals = excluded.totals, after_key = excluded.after_key, updated_at = excluded.updated_at`,
+				cp.Source, cp.Offset, cp.Line, done, string(totals), nullBytes(cp.Key), time.Now().UnixMicro()); err != nil {
 				return fmt.Errorf("store: registry checkpoint: %w", err)
 			}
 		}
 		return nil
 	})
 	return res, err
+}
+
+// nullBytes is b, or SQL NULL when b is empty.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // Row implements registry.Store.
@@ -313,8 +328,8 @@ func (r *Registry) Checkpoint(ctx context.Context, source string) (registry.Chec
 	cp := registry.Checkpoint{Source: source}
 	var done int
 	var totals string
-	err := r.db.QueryRow(ctx, `SELECT offset_bytes, line, done, totals FROM registry_import_checkpoints WHERE source = ?`, source).
-		Scan(&cp.Offset, &cp.Line, &done, &totals)
+	err := r.db.QueryRow(ctx, `SELECT offset_bytes, line, done, totals, after_key FROM registry_import_checkpoints WHERE source = ?`, source).
+		Scan(&cp.Offset, &cp.Line, &done, &totals, &cp.Key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cp, registry.ErrNotFound
 	}
@@ -322,6 +337,9 @@ func (r *Registry) Checkpoint(ctx context.Context, source string) (registry.Chec
 		return cp, fmt.Errorf("store: registry checkpoint: %w", err)
 	}
 	cp.Done = done != 0
+	if len(cp.Key) == 0 {
+		cp.Key = nil
+	}
 	if err := json.Unmarshal([]byte(totals), &cp.Totals); err != nil {
 		return cp, fmt.Errorf("store: registry checkpoint totals: %w", err)
 	}

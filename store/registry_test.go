@@ -460,3 +460,130 @@ func TestRegistryImportResumes(t *testing.T) {
 }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// orderCheck records whether every batch written reaches the store in
+// blind-index order, continuing the previous batch's order.
+type orderCheck struct {
+	registry.Store
+	last    []byte
+	batches int
+	bad     string
+	failAt  int // fail the batch with this number (1-based); 0 never
+}
+
+func (o *orderCheck) PutRows(ctx context.Context, rows []registry.Row, cp *registry.Checkpoint) (registry.BatchResult, error) {
+	o.batches++
+	if o.batches == o.failAt {
+		return registry.BatchResult{}, errInjected
+	}
+	for _, r := range rows {
+		if o.last != nil && bytes.Compare(r.Index, o.last) <= 0 && o.bad == "" {
+			o.bad = fmt.Sprintf("batch %d: index %x after %x", o.batches, r.Index, o.last)
+		}
+		o.last = r.Index
+	}
+	return o.Store.PutRows(ctx, rows, cp)
+}
+
+func TestRegistryImportSorted(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		sl := testSealer(t)
+		in, badLines := demoCSV(t, 9, 2500, map[int]string{
+			3:    "440115199003071232,王,广州,局,2015-01-01,,,,,,", // check character
+			1500: "not,enough",                                 // field count
+		})
+		// A later line for an earlier resident (another batch, another
+		// run): the later one wins, as in a plain import.
+		moved := registry.DemoRecord(9, 17)
+		in += fmt.Sprintf("%s,%s,,,,新地址,%s,%s,,valid,\n", moved.IDNumber, moved.Name, moved.Authority, moved.ValidFrom.Format(time.DateOnly))
+		src := func() registry.Source {
+			return registry.Source{R: strings.NewReader(in), Size: int64(len(in)), Format: registry.CSV, ID: "sorted-9"}
+		}
+		opt := func(rej *rejected, progress *[]registry.Progress) registry.ImportOptions {
+			return registry.ImportOptions{Sort: true, TempDir: t.TempDir(), RunBytes: 64 << 10, BatchSize: 300, Workers: 2,
+				Resume: true, Reject: rej.reject, Progress: func(p registry.Progress) { *progress = append(*progress, p) }}
+		}
+
+		// 1. The third batch of the second pass fails: two stay, in order.
+		oc := &orderCheck{Store: store.NewRegistry(db), failAt: 3}
+		var rej1 rejected
+		var progress []registry.Progress
+		sum, err := registry.NewService(oc, sl).Import(ctx, src(), opt(&rej1, &progress))
+		if !errors.Is(err, errInjected) {
+			t.Fatalf("import error %v", err)
+		}
+		if oc.bad != "" {
+			t.Fatalf("rows out of index order: %s", oc.bad)
+		}
+		if fmt.Sprint(rej1.lines) != fmt.Sprint(badLines) {
+			t.Fatalf("rejected lines %v, want %v (%q)", rej1.lines, badLines, rej1.msgs)
+		}
+		if n, _ := store.NewRegistry(db).Count(ctx); n != 600 {
+			t.Fatalf("%d rows after a failed 3rd batch, want 600", n)
+		}
+		if progress[0].Phase != registry.PhaseRead || progress[len(progress)-1].Phase != registry.PhaseWrite {
+			t.Fatalf("progress phases %+v ... %+v", progress[0], progress[len(progress)-1])
+		}
+		cp, err := store.NewRegistry(db).Checkpoint(ctx, "sorted-9")
+		if err != nil || cp.Done || len(cp.Key) != 32 || cp.Totals.Inserted != 600 {
+			t.Fatalf("checkpoint after the failure %+v, %v", cp, err)
+		}
+
+		// 2. A plain import does not resume a sorted one's checkpoint.
+		// (Not run to the end here: the sorted import resumes next.)
+
+		// 3. Resume: the second pass skips what was written.
+		oc = &orderCheck{Store: store.NewRegistry(db)}
+		var rej2 rejected
+		progress = nil
+		sum, err = registry.NewService(oc, sl).Import(ctx, src(), opt(&rej2, &progress))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if oc.bad != "" {
+			t.Fatalf("rows out of index order: %s", oc.bad)
+		}
+		want := registry.Totals{Read: 2503, Inserted: 2500, Updated: 1, Rejected: 2}
+		if sum.Totals != want || sum.ResumedSkipped != 600 || sum.ThisRun.Inserted != 1900 {
+			t.Fatalf("resumed: totals %+v (want %+v), skipped %d, this run %+v", sum.Totals, want, sum.ResumedSkipped, sum.ThisRun)
+		}
+		if last := progress[len(progress)-1]; last.Phase != registry.PhaseWrite || last.Offset != last.Size || last.Size != 2501 {
+			t.Fatalf("last progress %+v", last)
+		}
+		cp, err = store.NewRegistry(db).Checkpoint(ctx, "sorted-9")
+		if err != nil || !cp.Done || cp.Totals != want {
+			t.Fatalf("final checkpoint %+v, %v", cp, err)
+		}
+		svc := registry.NewService(store.NewRegistry(db), sl)
+		if n, _ := svc.Count(ctx); n != 2500 {
+			t.Fatalf("%d rows, want 2500", n)
+		}
+		got, err := svc.Lookup(ctx, moved.IDNumber)
+		if err != nil || got.Address != "新地址" {
+			t.Fatalf("the later line did not win: %+v, %v", got, err)
+		}
+		r := registry.DemoRecord(9, 1234)
+		if got, err := svc.Lookup(ctx, r.IDNumber); err != nil || got.Name != r.Name || got.Address != r.Address {
+			t.Fatalf("Lookup = %+v, %v; want %+v", got, err, r)
+		}
+
+		// 4. Sorted again: idempotent, everything unchanged.
+		sum, err = svc.Import(ctx, src(), registry.ImportOptions{Sort: true, TempDir: t.TempDir(), Resume: true})
+		if err != nil || sum.Totals != (registry.Totals{Read: 2503, Unchanged: 2500, Updated: 1, Rejected: 2}) {
+			t.Fatalf("sorted re-import %+v, %v", sum.Totals, err)
+		}
+
+		// 5. An interrupted sorted import's checkpoint is not resumed by
+		// a plain import, which starts over.
+		oc = &orderCheck{Store: store.NewRegistry(db), failAt: 2}
+		if _, err := registry.NewService(oc, sl).Import(ctx, src(), registry.ImportOptions{Sort: true, TempDir: t.TempDir(),
+			BatchSize: 500, Resume: true}); !errors.Is(err, errInjected) {
+			t.Fatalf("import error %v", err)
+		}
+		sum, err = svc.Import(ctx, src(), registry.ImportOptions{Resume: true})
+		if err != nil || sum.ResumedAt != 0 || sum.Totals.Read != 2503 {
+			t.Fatalf("plain import after a sorted one: %+v, %v", sum, err)
+		}
+	})
+}

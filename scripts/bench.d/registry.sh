@@ -15,6 +15,8 @@
 #   SHENFEN_BENCH_DIR=/tmp/shenfen-bench-registry   work directory (CSV files
 #                                             of 1.5 GB per 10 M residents)
 #   SHENFEN_BENCH_LOOKUPS=50000              lookups per latency run
+#   SHENFEN_BENCH_SORT=auto                  registry import --sort: on, off
+#                                             or auto (two passes from 64 MiB)
 #   SHENFEN_BENCH_KEEP=1                     keep the databases afterwards
 source "$(dirname "$0")/../lib.sh"
 SIZES="${SHENFEN_BENCH_SIZES:-1000000 10000000}"
@@ -22,6 +24,7 @@ DRIVERS="${SHENFEN_BENCH_DRIVERS:-sqlite postgres}"
 DIR="${SHENFEN_BENCH_DIR:-${TMPDIR:-/tmp}/shenfen-bench-registry}"
 PG="${SHENFEN_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
 LOOKUPS="${SHENFEN_BENCH_LOOKUPS:-50000}"
+SORT="${SHENFEN_BENCH_SORT:-auto}"
 mkdir -p "$DIR"
 go build -o "$DIR/shenfen" ./cmd/shenfen
 
@@ -78,7 +81,7 @@ for n in $SIZES; do
   for d in $DRIVERS; do
     data="$DIR/data-$d-$n"
     rm -rf "$data"
-    args=(--data "$data")
+    args=(--data "$data" --sort "$SORT")
     if [ "$d" = postgres ]; then
       psql "$PG" -qc "DROP DATABASE IF EXISTS shenfen_bench_$n WITH (FORCE)" -c "CREATE DATABASE shenfen_bench_$n"
       args+=(--db "$(pg_url "shenfen_bench_$n")")
@@ -86,7 +89,7 @@ for n in $SIZES; do
       pg_sampler "shenfen_bench_$n" "$DIR/pg-backends" &
       sampler=$!
     fi
-    log "import $n residents into $d (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    log "import $n residents into $d, --sort $SORT (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     timed "$DIR/shenfen" registry import --quiet --log-level warn "${args[@]}" "$csv"
     if [ "$d" = postgres ]; then
       kill "$sampler"; wait "$sampler" 2>/dev/null || true

@@ -1,0 +1,448 @@
+package registry
+
+import (
+	"bufio"
+	"bytes"
+	"container/heap"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// A sorted import (ImportOptions.Sort) exists because the blind index is a
+// keyed hash: records in input order land on random pages of the index, so
+// a transaction of n records dirties about n index pages, and on a large
+// registry every page is a cache miss and a full page written to the WAL.
+// Written in index order, consecutive records share pages and the index
+// grows at its right edge. The first pass spills sealed records into runs
+// sorted by index (an external merge sort: the input may not fit in
+// memory); the second merges the runs and writes batches in index order.
+// Nothing here holds plaintext: the runs hold the same sealed rows the
+// database does.
+
+// entry is a sealed row in a run, with its position in the input: of two
+// rows with one index, the later one wins, as in a plain import.
+type entry struct {
+	seq uint64
+	row Row
+}
+
+func (e *entry) size() int {
+	n := len(e.row.Index) + len(e.row.Digest) + len(e.row.Data) + len(e.row.Status) + 96
+	if p := e.row.Portrait; p != nil {
+		n += len(p.Digest) + len(p.Data) + len(p.Template) + 72
+	}
+	return n
+}
+
+func compareEntries(a, b *entry) int {
+	if c := bytes.Compare(a.row.Index, b.row.Index); c != 0 {
+		return c
+	}
+	switch {
+	case a.seq < b.seq:
+		return -1
+	case a.seq > b.seq:
+		return 1
+	}
+	return 0
+}
+
+// spiller collects entries and writes them as sorted runs of at most
+// limit bytes (in memory) each.
+type spiller struct {
+	dir     string
+	limit   int
+	pending []*entry
+	bytes   int
+	runs    []string
+	entries int64 // entries written to runs
+}
+
+func (s *spiller) add(e *entry) error {
+	s.pending = append(s.pending, e)
+	s.bytes += e.size()
+	if s.bytes >= s.limit {
+		return s.flush()
+	}
+	return nil
+}
+
+// flush sorts the pending entries and writes them as a run.
+func (s *spiller) flush() error {
+	if len(s.pending) == 0 {
+		return nil
+	}
+	slices.SortFunc(s.pending, compareEntries)
+	name := filepath.Join(s.dir, fmt.Sprintf("run-%05d", len(s.runs)))
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("registry: sorted import: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var buf []byte
+	for _, e := range s.pending {
+		buf = appendEntry(buf[:0], e)
+		if _, err := w.Write(buf); err != nil {
+			f.Close()
+			return fmt.Errorf("registry: sorted import: write run: %w", err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("registry: sorted import: write run: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("registry: sorted import: write run: %w", err)
+	}
+	s.runs = append(s.runs, name)
+	s.entries += int64(len(s.pending))
+	clear(s.pending)
+	s.pending, s.bytes = s.pending[:0], 0
+	return nil
+}
+
+// The run format: per entry, uvarint seq, then the index, digest, data and
+// status as uvarint-length-prefixed bytes, then a portrait tag (0 none, 1
+// without a template, 2 with one) and the portrait's fields likewise.
+func appendEntry(b []byte, e *entry) []byte {
+	put := func(p []byte) {
+		b = binary.AppendUvarint(b, uint64(len(p)))
+		b = append(b, p...)
+	}
+	b = binary.AppendUvarint(b, e.seq)
+	put(e.row.Index)
+	put(e.row.Digest)
+	put(e.row.Data)
+	put([]byte(e.row.Status))
+	switch p := e.row.Portrait; {
+	case p == nil:
+		b = append(b, 0)
+	case p.Template == nil:
+		b = append(b, 1)
+		put(p.Digest)
+		put(p.Data)
+	default:
+		b = append(b, 2)
+		put(p.Digest)
+		put(p.Data)
+		put(p.Template)
+	}
+	return b
+}
+
+// maxField bounds one field of a run entry (a sealed portrait is the
+// largest), so that a corrupt run cannot make the reader allocate without
+// limit.
+const maxField = 64 << 20
+
+// runReader reads a run's entries in order.
+type runReader struct {
+	f   *os.File
+	r   *bufio.Reader
+	cur *entry
+}
+
+func openRun(name string) (*runReader, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("registry: sorted import: %w", err)
+	}
+	return &runReader{f: f, r: bufio.NewReaderSize(f, 256<<10)}, nil
+}
+
+// next reads the next entry into rr.cur; io.EOF after the last.
+func (rr *runReader) next() error {
+	seq, err := binary.ReadUvarint(rr.r)
+	if err != nil {
+		if err == io.EOF {
+			return io.EOF
+		}
+		return fmt.Errorf("registry: sorted import: read run: %w", err)
+	}
+	get := func() ([]byte, error) {
+		n, err := binary.ReadUvarint(rr.r)
+		if err != nil {
+			return nil, err
+		}
+		if n > maxField {
+			return nil, fmt.Errorf("field of %d bytes", n)
+		}
+		p := make([]byte, n)
+		_, err = io.ReadFull(rr.r, p)
+		return p, err
+	}
+	e := &entry{seq: seq}
+	var status []byte
+	for _, dst := range []*[]byte{&e.row.Index, &e.row.Digest, &e.row.Data, &status} {
+		if *dst, err = get(); err != nil {
+			return fmt.Errorf("registry: sorted import: read run: %w", noEOF(err))
+		}
+	}
+	e.row.Status = Status(status)
+	tag, err := rr.r.ReadByte()
+	if err != nil {
+		return fmt.Errorf("registry: sorted import: read run: %w", noEOF(err))
+	}
+	if tag > 2 {
+		return fmt.Errorf("registry: sorted import: read run: bad portrait tag %d", tag)
+	}
+	if tag > 0 {
+		p := &PortraitRow{}
+		fields := []*[]byte{&p.Digest, &p.Data}
+		if tag == 2 {
+			fields = append(fields, &p.Template)
+		}
+		for _, dst := range fields {
+			if *dst, err = get(); err != nil {
+				return fmt.Errorf("registry: sorted import: read run: %w", noEOF(err))
+			}
+		}
+		e.row.Portrait = p
+	}
+	rr.cur = e
+	return nil
+}
+
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// runHeap orders the runs by their current entries.
+type runHeap []*runReader
+
+func (h runHeap) Len() int           { return len(h) }
+func (h runHeap) Less(i, j int) bool { return compareEntries(h[i].cur, h[j].cur) < 0 }
+func (h runHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *runHeap) Push(x any)        { *h = append(*h, x.(*runReader)) }
+func (h *runHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// merger yields the runs' rows in index order, one per index: the last of
+// the input wins, keeping an earlier portrait when it has none.
+type merger struct {
+	h        runHeap
+	all      []*runReader
+	consumed int64 // entries taken from the runs
+}
+
+func newMerger(runs []string) (*merger, error) {
+	m := &merger{}
+	for _, name := range runs {
+		rr, err := openRun(name)
+		if err != nil {
+			m.close()
+			return nil, err
+		}
+		m.all = append(m.all, rr)
+		switch err := rr.next(); {
+		case err == io.EOF:
+		case err != nil:
+			m.close()
+			return nil, err
+		default:
+			m.h = append(m.h, rr)
+		}
+	}
+	heap.Init(&m.h)
+	return m, nil
+}
+
+// pop takes the smallest entry and advances its run.
+func (m *merger) pop() (*entry, error) {
+	rr := m.h[0]
+	e := rr.cur
+	m.consumed++
+	switch err := rr.next(); {
+	case err == io.EOF:
+		heap.Pop(&m.h)
+	case err != nil:
+		return nil, err
+	default:
+		heap.Fix(&m.h, 0)
+	}
+	return e, nil
+}
+
+// next returns the next index's winning row and how many earlier rows with
+// the same index it replaced; io.EOF at the end.
+func (m *merger) next() (Row, int, error) {
+	if len(m.h) == 0 {
+		return Row{}, 0, io.EOF
+	}
+	e, err := m.pop()
+	if err != nil {
+		return Row{}, 0, err
+	}
+	row, dups := e.row, 0
+	for len(m.h) > 0 && bytes.Equal(m.h[0].cur.row.Index, row.Index) {
+		later, err := m.pop()
+		if err != nil {
+			return Row{}, 0, err
+		}
+		if later.row.Portrait == nil {
+			later.row.Portrait = row.Portrait
+		}
+		row = later.row
+		dups++
+	}
+	return row, dups, nil
+}
+
+func (m *merger) close() {
+	for _, rr := range m.all {
+		rr.f.Close()
+	}
+}
+
+// importSorted is Import with opt.Sort.
+func (s *Service) importSorted(ctx context.Context, src Source, opt ImportOptions) (Summary, error) {
+	start := time.Now()
+	var sum Summary
+	var after []byte // resuming: the last index an earlier run committed
+	var prior Totals
+	if src.ID != "" && opt.Resume {
+		cp, err := s.store.Checkpoint(ctx, src.ID)
+		switch {
+		case err == nil && !cp.Done && cp.Key != nil:
+			after, prior = cp.Key, cp.Totals
+		case err == nil, errors.Is(err, ErrNotFound):
+			// Done, or left by a plain import: start over (re-importing
+			// is idempotent).
+		default:
+			return sum, fmt.Errorf("registry: import checkpoint: %w", err)
+		}
+	}
+	if opt.RunBytes <= 0 {
+		opt.RunBytes = 64 << 20
+	}
+	dir, err := os.MkdirTemp(opt.TempDir, "shenfen-import-")
+	if err != nil {
+		return sum, fmt.Errorf("registry: sorted import: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	// Pass 1: read, validate, seal, spill sorted runs.
+	sp := &spiller{dir: dir, limit: opt.RunBytes}
+	var read Totals // Read, Rejected and the duplicates within batches
+	var end, last int64
+	var seq uint64
+	err = s.pipeline(ctx, src, 0, 0, opt, func(b *batch) error {
+		read.Read += int64(len(b.lines))
+		read.Rejected += int64(len(b.rejects))
+		read.Updated += int64(b.dups)
+		end, last = b.end, b.last
+		for i := range b.rows {
+			seq++
+			if err := sp.add(&entry{seq: seq, row: b.rows[i]}); err != nil {
+				return err
+			}
+		}
+		b.rows = nil
+		if opt.Reject != nil {
+			for _, r := range b.rejects {
+				opt.Reject(r.line, r.err)
+			}
+		}
+		if opt.Progress != nil {
+			opt.Progress(Progress{Phase: PhaseRead, Offset: b.end, Size: src.Size, Totals: read})
+		}
+		return nil
+	})
+	if err == nil {
+		err = sp.flush()
+	}
+	if err != nil {
+		sum.Elapsed = time.Since(start)
+		return sum, err
+	}
+	s.metrics.Imported("rejected", int(read.Rejected))
+
+	// Pass 2: merge the runs and write them in index order.
+	m, err := newMerger(sp.runs)
+	if err != nil {
+		return sum, err
+	}
+	defer m.close()
+	sum.Totals = Totals{Read: read.Read, Rejected: read.Rejected}
+	sum.ThisRun = sum.Totals
+	if after != nil {
+		sum.Totals.Inserted, sum.Totals.Updated, sum.Totals.Unchanged = prior.Inserted, prior.Updated, prior.Unchanged
+	} else {
+		// The duplicates within batches are counted once, with the first
+		// run's first batch.
+		sum.Totals.Updated += read.Updated
+		sum.ThisRun.Updated += read.Updated
+	}
+	rows := make([]Row, 0, opt.BatchSize)
+	dups := 0
+	commit := func(final bool) error {
+		at := s.stamp()
+		for i := range rows {
+			rows[i].CreatedAt, rows[i].UpdatedAt = at, at
+		}
+		var cp *Checkpoint
+		if src.ID != "" {
+			cp = &Checkpoint{Source: src.ID, Offset: end, Line: last, Done: final, Totals: sum.Totals, Key: after}
+			cp.Totals.Updated += int64(dups)
+			if len(rows) > 0 {
+				cp.Key = rows[len(rows)-1].Index
+			}
+		}
+		res, err := s.store.PutRows(ctx, rows, cp)
+		if err != nil {
+			return fmt.Errorf("registry: sorted import: write batch: %w", err)
+		}
+		run := Totals{Inserted: int64(res.Inserted), Updated: int64(res.Updated + dups), Unchanged: int64(res.Unchanged)}
+		addTotals(&sum.Totals, run)
+		addTotals(&sum.ThisRun, run)
+		s.countImported(res, dups, 0)
+		rows, dups = rows[:0], 0
+		if opt.Progress != nil {
+			opt.Progress(Progress{Phase: PhaseWrite, Offset: m.consumed, Size: sp.entries, Totals: sum.Totals})
+		}
+		return nil
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			sum.Elapsed = time.Since(start)
+			return sum, err
+		}
+		row, d, err := m.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			sum.Elapsed = time.Since(start)
+			return sum, err
+		}
+		if after != nil && bytes.Compare(row.Index, after) <= 0 {
+			sum.ResumedSkipped++
+			continue
+		}
+		rows = append(rows, row)
+		dups += d
+		if len(rows) == opt.BatchSize {
+			if err := commit(false); err != nil {
+				sum.Elapsed = time.Since(start)
+				return sum, err
+			}
+		}
+	}
+	err = commit(true)
+	sum.Elapsed = time.Since(start)
+	return sum, err
+}
