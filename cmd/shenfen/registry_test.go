@@ -27,10 +27,15 @@ func TestRegistryCommands(t *testing.T) {
 	}
 	f.WriteString("440115199003071232,王,male,,,广州,局,2015-01-01,,,\n")
 	f.Close()
-	for range 2 { // the second import finds everything unchanged
-		if err := runRegistry(ctx, []string{"import", "--data", data, "--quiet", csv}); err != nil {
+	// The second import, sorted, finds everything unchanged and leaves
+	// no runs behind.
+	for _, sort := range []string{"auto", "on"} {
+		if err := runRegistry(ctx, []string{"import", "--data", data, "--quiet", "--sort", sort, csv}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if left, _ := os.ReadDir(filepath.Join(data, "tmp")); len(left) != 0 {
+		t.Fatalf("sorted import left %d files in DATA/tmp", len(left))
 	}
 	id := registry.DemoRecord(4, 3).IDNumber
 	if err := runRegistry(ctx, []string{"status", "--data", data, string(id), "deceased"}); err != nil {
@@ -59,6 +64,7 @@ func TestRegistryCommands(t *testing.T) {
 		{"show", "--data", data, "11010519491231002X"},
 		{"status", "--data", data, string(id), "dead"},
 		{"import", "--data", data, filepath.Join(dir, "missing.csv")},
+		{"import", "--data", data, "--sort", "maybe", csv},
 		{"nope"},
 	} {
 		if err := runRegistry(ctx, args); err == nil {
