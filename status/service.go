@@ -68,6 +68,13 @@ type KeySource interface {
 	SigningKey(ctx context.Context) (jws.Key, error)
 }
 
+// Atomic is implemented by a Store that can run a status change and other
+// writes in one transaction: fn's context carries it, and the stores that
+// share the database join it.
+type Atomic interface {
+	Atomically(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
 // Ref is a card's status reference: the list URI and the index.
 type Ref struct {
 	URI   string `json:"uri"`
@@ -93,7 +100,10 @@ type Service struct {
 	Now func() time.Time
 	// Changed, if set, is called after every change of a card's status
 	// (not for a repeated one), whoever made it: the wiring appends it to
-	// the transparency log. Its error is returned by Set; the change stands.
+	// the transparency log. Its error is returned by Set. When the store
+	// implements [Atomic] (the SQL store does), the change and the hook's
+	// writes are one transaction: an error from the hook undoes the change,
+	// and a crash leaves neither; otherwise the change stands.
 	Changed func(ctx context.Context, ref Ref, old, next Status) error
 
 	mu    sync.Mutex
@@ -216,16 +226,26 @@ func (s *Service) Set(ctx context.Context, ref Ref, next Status) (Status, error)
 	if err := Transition(Valid, next); err != nil { // rejects unknown values
 		return 0, err
 	}
-	old, err := s.store.SetStatus(ctx, info.ID, idx, next, func(old Status) error { return Transition(old, next) })
-	if err != nil {
-		return old, fmt.Errorf("status: set %s[%d] to %v: %w", info.ID, idx, next, err)
-	}
-	if old != next && s.Changed != nil {
-		if err := s.Changed(ctx, ref, old, next); err != nil {
-			return old, fmt.Errorf("status: after setting %s[%d] to %v: %w", info.ID, idx, next, err)
+	var old Status
+	set := func(ctx context.Context) error {
+		var err error
+		old, err = s.store.SetStatus(ctx, info.ID, idx, next, func(old Status) error { return Transition(old, next) })
+		if err != nil {
+			return fmt.Errorf("status: set %s[%d] to %v: %w", info.ID, idx, next, err)
 		}
+		if old != next && s.Changed != nil {
+			if err := s.Changed(ctx, ref, old, next); err != nil {
+				return fmt.Errorf("status: after setting %s[%d] to %v: %w", info.ID, idx, next, err)
+			}
+		}
+		return nil
 	}
-	return old, nil
+	if a, ok := s.store.(Atomic); ok && s.Changed != nil {
+		err = a.Atomically(ctx, set)
+	} else {
+		err = set(ctx)
+	}
+	return old, err
 }
 
 // Suspend sets a card Suspended.

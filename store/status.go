@@ -58,6 +58,12 @@ func (db *DB) Status() *StatusStore { return &StatusStore{db: db} }
 
 var _ status.Store = (*StatusStore)(nil)
 
+// Atomically implements status.Atomic: the status change and the writes of
+// the service's Changed hook (the audit log entry) share one transaction.
+func (s *StatusStore) Atomically(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.db.Atomically(ctx, fn)
+}
+
 const statusListCols = `id, bits, size, allocated, perm_key, version, created_at`
 
 func scanStatusList(sc interface{ Scan(...any) error }) (status.ListInfo, error) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shenfen/shenfen/audit"
 	"github.com/shenfen/shenfen/status"
 	"github.com/shenfen/shenfen/store"
 	"github.com/shenfen/shenfen/store/storetest"
@@ -121,6 +122,58 @@ func TestStatusStore(t *testing.T) {
 		}
 		if _, err := st.SetStatus(ctx, "nope", 1, status.Invalid, allow); !errors.Is(err, status.ErrNotFound) {
 			t.Fatalf("set on unknown list: %v", err)
+		}
+	})
+}
+
+// TestStatusChangeAudited: a card's status change and its audit log entry
+// are one transaction. When the entry cannot be written, the change is
+// undone, so a status change is never left unlogged.
+func TestStatusChangeAudited(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc := status.NewService(db.Status(), nil, "https://id.example/status")
+		svc.ShardSize = 64
+		log := audit.New(db.Audit(), nil, testSealer(t))
+		fail := false
+		svc.Changed = func(ctx context.Context, r status.Ref, old, next status.Status) error {
+			if _, err := log.Append(ctx, audit.StatusChange(time.Now(), r.URI, r.Index, next.String())); err != nil {
+				return err
+			}
+			if fail {
+				return errInjected // after the entry was written: it must go too
+			}
+			return nil
+		}
+		ref, err := svc.Allocate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Suspend(ctx, ref); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := log.Size(ctx); n != 1 {
+			t.Fatalf("audit log has %d entries after one change, want 1", n)
+		}
+		fail = true
+		if err := svc.Revoke(ctx, ref); !errors.Is(err, errInjected) {
+			t.Fatalf("Revoke with a failing log = %v", err)
+		}
+		if got, _ := svc.Get(ctx, ref); got != status.Suspended {
+			t.Fatalf("status after a failed log write = %v, want it undone (suspended)", got)
+		}
+		if n, _ := log.Size(ctx); n != 1 {
+			t.Fatalf("audit log has %d entries after a rolled-back change, want 1", n)
+		}
+		fail = false
+		if err := svc.Revoke(ctx, ref); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := svc.Get(ctx, ref); got != status.Invalid {
+			t.Fatalf("status = %v, want revoked", got)
+		}
+		if n, _ := log.Size(ctx); n != 2 {
+			t.Fatalf("audit log has %d entries, want 2", n)
 		}
 	})
 }

@@ -175,7 +175,12 @@ func (t *Tx) Dialect() Dialect { return t.db.dialect }
 
 // InTx runs fn inside one transaction: committed if fn returns nil, rolled
 // back otherwise, so an operation that touches several rows is all or nothing.
+// Inside [DB.Atomically] (ctx carries its transaction) fn joins that
+// transaction instead.
 func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
+	if tx, ok := ctx.Value(txKey{db}).(*Tx); ok {
+		return fn(tx)
+	}
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -188,6 +193,21 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
+}
+
+// txKey is the context key of a transaction of db begun by Atomically.
+type txKey struct{ db *DB }
+
+// Atomically runs fn inside one transaction and hands it a context that
+// carries the transaction: every [DB.InTx] on db made with that context
+// joins it, so that the writes of several domain stores (a card's status
+// and its audit log entry) commit together or not at all. fn must do its
+// writes through InTx (as every domain store does); a write through
+// [DB.Exec] would run outside the transaction and, on SQLite, wait for it.
+func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error) error {
+	return db.InTx(ctx, func(tx *Tx) error {
+		return fn(context.WithValue(ctx, txKey{db}, tx))
+	})
 }
 
 // Exec runs a statement outside any explicit transaction.
