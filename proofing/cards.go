@@ -108,7 +108,7 @@ type CardsConfig struct {
 	Log EventLog
 	// Client and IDNumber limit lost-phone attempts per client address and
 	// per ID number (nil: DefaultLostLimits' limiters).
-	Client, IDNumber *Limiter
+	Client, IDNumber RateLimiter
 	Slog             *slog.Logger
 	Clock            func() time.Time
 }
@@ -129,11 +129,17 @@ type Cards struct {
 	cfg CardsConfig
 }
 
-// DefaultLostLimits allows per client address 10 lost-phone attempts then
-// 1 a minute, and per ID number 5 then 1 every 10 minutes; each remembers
-// 100 000 keys.
+// The default lost-phone limits: per client address 10 attempts then 1 a
+// minute, and per ID number 5 then 1 every 10 minutes.
+const (
+	LostClientEvery, LostClientBurst     = time.Minute, 10
+	LostIDNumberEvery, LostIDNumberBurst = 10 * time.Minute, 5
+)
+
+// DefaultLostLimits are the default lost-phone limits in process memory,
+// each remembering 100 000 keys.
 func DefaultLostLimits() (client, idNumber *Limiter) {
-	return NewLimiter(time.Minute, 10, 100_000), NewLimiter(10*time.Minute, 5, 100_000)
+	return NewLimiter(LostClientEvery, LostClientBurst, 100_000), NewLimiter(LostIDNumberEvery, LostIDNumberBurst, 100_000)
 }
 
 // NewCards checks cfg and returns the card lifecycle.
@@ -327,11 +333,15 @@ func (c *Cards) IssueRevocationCode(ctx context.Context, ref StatusRef) (string,
 // is spent after the suspensions, so a crash midway leaves it usable.
 func (c *Cards) SuspendLost(ctx context.Context, idNumber, code, client string) (int, error) {
 	now := c.now()
-	if ok, after := c.cfg.Client.Allow("client\x00"+client, now); !ok {
+	if ok, after, err := take(ctx, c.cfg.Client, "lost-client\x00"+client, now); err != nil {
+		return 0, fmt.Errorf("proofing: rate limit: %w", err)
+	} else if !ok {
 		return 0, &RateLimitError{Scope: "client", RetryAfter: after}
 	}
 	raw := strings.ToUpper(strings.TrimSpace(idNumber))
-	if ok, after := c.cfg.IDNumber.Allow("id_number\x00"+Digest([]byte(raw)), now); !ok {
+	if ok, after, err := take(ctx, c.cfg.IDNumber, "lost-id_number\x00"+Digest([]byte(raw)), now); err != nil {
+		return 0, fmt.Errorf("proofing: rate limit: %w", err)
+	} else if !ok {
 		return 0, &RateLimitError{Scope: "id_number", RetryAfter: after}
 	}
 	id, err := registry.ParseIDNumber(raw, now)

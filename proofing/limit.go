@@ -2,11 +2,30 @@ package proofing
 
 import (
 	"container/list"
+	"context"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
+
+// RateLimiter limits events per key: the enrollment and lost-phone limits
+// take one event per attempt. [Limiter] keeps the counts in process memory;
+// the store's RateLimiter keeps them in the database, shared by every
+// server process.
+type RateLimiter interface {
+	// Take takes one event for key at now; when key is over its limit it
+	// returns false and how long until an event would be allowed.
+	Take(ctx context.Context, key string, now time.Time) (bool, time.Duration, error)
+}
+
+// take is l.Take for a limiter that may be nil (no limit).
+func take(ctx context.Context, l RateLimiter, key string, now time.Time) (bool, time.Duration, error) {
+	if l == nil {
+		return true, 0, nil
+	}
+	return l.Take(ctx, key, now)
+}
 
 // Limiter is a keyed token-bucket rate limiter (golang.org/x/time/rate per
 // key) that remembers at most Max keys, forgetting the least recently used:
@@ -70,6 +89,12 @@ func (l *Limiter) Allow(key string, now time.Time) (bool, time.Duration) {
 		return false, d
 	}
 	return true, 0
+}
+
+// Take implements [RateLimiter].
+func (l *Limiter) Take(_ context.Context, key string, now time.Time) (bool, time.Duration, error) {
+	ok, after := l.Allow(key, now)
+	return ok, after, nil
 }
 
 // Len is how many keys the limiter remembers.

@@ -37,23 +37,32 @@ const (
 // Limits are the per-key rate limiters; a nil limiter does not limit.
 type Limits struct {
 	// Device limits challenges and submissions per device key thumbprint.
-	Device *Limiter
+	Device RateLimiter
 	// Client limits challenges and submissions per client address.
-	Client *Limiter
+	Client RateLimiter
 	// IDNumber limits decisions per ID number (checked after the
 	// signature, so only a device-key holder spends it).
-	IDNumber *Limiter
+	IDNumber RateLimiter
 }
 
-// DefaultLimits allows per device key 10 requests (a challenge and a
-// submission each count) then 1 every 30 seconds, per
-// client address 20 then 1 every 10 seconds, and per ID number 5 decisions
-// then 1 every 10 minutes; each remembers 100 000 keys.
+// The default enrollment limits: per device key 10 requests (a challenge
+// and a submission each count) then 1 every 30 seconds, per client address
+// 20 then 1 every 10 seconds, and per ID number 5 decisions then 1 every 10
+// minutes.
+const (
+	DeviceEvery, DeviceBurst     = 30 * time.Second, 10
+	ClientEvery, ClientBurst     = 10 * time.Second, 20
+	IDNumberEvery, IDNumberBurst = 10 * time.Minute, 5
+)
+
+// DefaultLimits are the default limits in process memory, each
+// remembering 100 000 keys. A deployment of several processes shares the
+// store's limiters instead (shenfen serve does).
 func DefaultLimits() Limits {
 	return Limits{
-		Device:   NewLimiter(30*time.Second, 10, 100_000),
-		Client:   NewLimiter(10*time.Second, 20, 100_000),
-		IDNumber: NewLimiter(10*time.Minute, 5, 100_000),
+		Device:   NewLimiter(DeviceEvery, DeviceBurst, 100_000),
+		Client:   NewLimiter(ClientEvery, ClientBurst, 100_000),
+		IDNumber: NewLimiter(IDNumberEvery, IDNumberBurst, 100_000),
 	}
 }
 
@@ -140,8 +149,12 @@ func randomDigits() string {
 	}
 }
 
-func (s *Service) limit(l *Limiter, scope, key string) error {
-	if ok, after := l.Allow(scope+"\x00"+key, s.now()); !ok {
+func (s *Service) limit(ctx context.Context, l RateLimiter, scope, key string) error {
+	ok, after, err := take(ctx, l, scope+"\x00"+key, s.now())
+	if err != nil {
+		return fmt.Errorf("proofing: rate limit %s: %w", scope, err)
+	}
+	if !ok {
 		return &RateLimitError{Scope: scope, RetryAfter: after}
 	}
 	return nil
@@ -150,14 +163,14 @@ func (s *Service) limit(l *Limiter, scope, key string) error {
 // Start makes a new enrollment bound to a device key (a public P-256 JWK)
 // and returns its challenge.
 func (s *Service) Start(ctx context.Context, deviceJWK []byte, client string) (Challenge, error) {
-	if err := s.limit(s.cfg.Limits.Client, "client", client); err != nil {
+	if err := s.limit(ctx, s.cfg.Limits.Client, "client", client); err != nil {
 		return Challenge{}, err
 	}
 	key, err := ParseDeviceKey(deviceJWK)
 	if err != nil {
 		return Challenge{}, err
 	}
-	if err := s.limit(s.cfg.Limits.Device, "device", key.Thumbprint); err != nil {
+	if err := s.limit(ctx, s.cfg.Limits.Device, "device", key.Thumbprint); err != nil {
 		return Challenge{}, err
 	}
 	now := s.now()
@@ -221,14 +234,14 @@ type evidence struct {
 // refusal is an error wrapping ErrRefused, ErrSpeech or ErrLiveness, and
 // the other sentinels say what was wrong with the request itself.
 func (s *Service) Submit(ctx context.Context, id string, sub Submission) (Result, error) {
-	if err := s.limit(s.cfg.Limits.Client, "client", sub.Client); err != nil {
+	if err := s.limit(ctx, s.cfg.Limits.Client, "client", sub.Client); err != nil {
 		return Result{}, err
 	}
 	sess, err := s.cfg.Store.Session(ctx, id)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := s.limit(s.cfg.Limits.Device, "device", sess.DeviceThumb); err != nil {
+	if err := s.limit(ctx, s.cfg.Limits.Device, "device", sess.DeviceThumb); err != nil {
 		return Result{}, err
 	}
 	now := s.now()
@@ -262,7 +275,7 @@ func (s *Service) Submit(ctx context.Context, id string, sub Submission) (Result
 	if idErr == nil {
 		idKey = string(idNumber)
 	}
-	if err := s.limit(s.cfg.Limits.IDNumber, "id_number", Digest([]byte(idKey))); err != nil {
+	if err := s.limit(ctx, s.cfg.Limits.IDNumber, "id_number", Digest([]byte(idKey))); err != nil {
 		return Result{}, err
 	}
 	selfie, err := checkImage(sub.Selfie, MaxSelfieBytes, MaxSelfieSide, "selfie")

@@ -11,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/shenfen/shenfen/config"
+	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/registry"
 	"github.com/shenfen/shenfen/seal"
 	"github.com/shenfen/shenfen/store"
@@ -86,4 +88,20 @@ func secretFile(path string, n int) (string, error) {
 		return "", err
 	}
 	return s, f.Close()
+}
+
+// rateLimiter is a rate limit kept in the database, so that every shenfen
+// process sharing it counts together and a restart forgets nothing; keys
+// are stored as blind indexes (they name addresses and ID numbers).
+func (a *app) rateLimiter(name string, every time.Duration, burst int) *store.RateLimiter {
+	return a.db.RateLimiter(name, every, burst, func(key string) []byte { return a.sealer.Index("rate-limit", []byte(key)) })
+}
+
+// enrollmentLimits are the enrollment's rate limits, in the database.
+func (a *app) enrollmentLimits() proofing.Limits {
+	return proofing.Limits{
+		Device:   a.rateLimiter("enroll-device", proofing.DeviceEvery, proofing.DeviceBurst),
+		Client:   a.rateLimiter("enroll-client", proofing.ClientEvery, proofing.ClientBurst),
+		IDNumber: a.rateLimiter("enroll-id-number", proofing.IDNumberEvery, proofing.IDNumberBurst),
+	}
 }

@@ -77,7 +77,7 @@ func mountEnrollment(ctx context.Context, a *app, srv *server.Server) error {
 		a.log.Error("enrollment unavailable: biometric engines not loaded", "error", err.Error())
 	} else {
 		svc, err := proofing.New(proofing.Config{Store: st, Records: a.registry, Face: fc, Speech: sp,
-			Status: statusLists{t.status}, Sealer: a.sealer, Limits: proofing.DefaultLimits(), Log: a.log})
+			Status: statusLists{t.status}, Sealer: a.sealer, Limits: a.enrollmentLimits(), Log: a.log})
 		if err != nil {
 			return err
 		}

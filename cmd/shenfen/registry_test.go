@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shenfen/shenfen/config"
+	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/registry"
 )
 
@@ -70,5 +72,38 @@ func TestRegistryCommands(t *testing.T) {
 		if err := runRegistry(ctx, args); err == nil {
 			t.Errorf("%s: no error", strings.Join(args, " "))
 		}
+	}
+}
+
+// TestLimitsSurviveRestart: the enrollment limits live in the database, so
+// a restarted server (or a second one on the same database) keeps counting.
+func TestLimitsSurviveRestart(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	open := func() *app {
+		cfg, _, err := config.Load("test", []string{"--data", data}, func(string) string { return "" }, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := openApp(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	now := time.Now()
+	a := open()
+	l := a.enrollmentLimits().IDNumber
+	for i := range proofing.IDNumberBurst {
+		if ok, _, err := l.Take(ctx, "id_number\x00x", now); !ok || err != nil {
+			t.Fatalf("event %d refused: %v", i, err)
+		}
+	}
+	a.Close()
+	b := open()
+	defer b.Close()
+	ok, after, err := b.enrollmentLimits().IDNumber.Take(ctx, "id_number\x00x", now)
+	if ok || err != nil || after <= 0 {
+		t.Fatalf("after a restart: %v, %v, %v; want refused with a retry-after", ok, after, err)
 	}
 }

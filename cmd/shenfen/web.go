@@ -30,7 +30,9 @@ func mountWeb(ctx context.Context, a *app, srv *server.Server) error {
 		return err
 	}
 	cards, err := proofing.NewCards(proofing.CardsConfig{Store: a.db.Proofing(), Records: a.registry,
-		Status: cardStatus{t.status}, Log: t.audit, Slog: a.log})
+		Status: cardStatus{t.status}, Log: t.audit, Slog: a.log,
+		Client:   a.rateLimiter("lost-client", proofing.LostClientEvery, proofing.LostClientBurst),
+		IDNumber: a.rateLimiter("lost-id-number", proofing.LostIDNumberEvery, proofing.LostIDNumberBurst)})
 	if err != nil {
 		return err
 	}
