@@ -46,14 +46,7 @@ func TestRegistryCommands(t *testing.T) {
 	if err := runRegistry(ctx, []string{"show", "--data", data, string(id)}); err != nil {
 		t.Fatal(err)
 	}
-	cfg, _, err := config.Load("test", []string{"--data", data}, func(string) string { return "" }, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := openApp(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openTestApp(t, data)
 	defer a.Close()
 	if n, _ := a.registry.Count(ctx); n != 30 {
 		t.Fatalf("%d records, want 30", n)
@@ -80,19 +73,8 @@ func TestRegistryCommands(t *testing.T) {
 func TestLimitsSurviveRestart(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
-	open := func() *app {
-		cfg, _, err := config.Load("test", []string{"--data", data}, func(string) string { return "" }, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := openApp(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
 	now := time.Now()
-	a := open()
+	a := openTestApp(t, data)
 	l := a.enrollmentLimits().IDNumber
 	for i := range proofing.IDNumberBurst {
 		if ok, _, err := l.Take(ctx, "id_number\x00x", now); !ok || err != nil {
@@ -100,10 +82,24 @@ func TestLimitsSurviveRestart(t *testing.T) {
 		}
 	}
 	a.Close()
-	b := open()
+	b := openTestApp(t, data)
 	defer b.Close()
 	ok, after, err := b.enrollmentLimits().IDNumber.Take(ctx, "id_number\x00x", now)
 	if ok || err != nil || after <= 0 {
 		t.Fatalf("after a restart: %v, %v, %v; want refused with a retry-after", ok, after, err)
 	}
+}
+
+// openTestApp opens the app on the data directory data, as the commands do.
+func openTestApp(t *testing.T, data string) *app {
+	t.Helper()
+	cfg, _, err := config.Load("test", []string{"--data", data}, func(string) string { return "" }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := openApp(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

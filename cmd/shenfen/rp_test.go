@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shenfen/shenfen/config"
 	"github.com/shenfen/shenfen/oidc"
 )
 
@@ -36,14 +35,7 @@ func TestRPCommands(t *testing.T) {
 	}
 	st := func() *oidc.Client {
 		t.Helper()
-		cfg, _, err := config.Load("test", []string{"--data", data}, func(string) string { return "" }, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := openApp(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := openTestApp(t, data)
 		defer a.Close()
 		c, err := a.db.OIDC().Client(ctx, "hotel")
 		if err != nil {
