@@ -206,6 +206,11 @@ func offlineCheck(t *testing.T, j *journey, w, v context.Context, serverURL stri
 		t.Fatalf("e2e: the replayed code was not refused as a replay: %s (%s) %q", replay.Status, replay.Class, replay.Reason)
 	}
 
+	// Nonce mode, still offline: the desk shows a request code, the
+	// wallet answers it with a code signed over its nonce, and the desk
+	// checks the answer. The answer does not pass for another request.
+	nonceCheck(t, j, w, v)
+
 	// Back online: the page reaches the server and refreshes its lists.
 	back()
 	j.run(v, "verifier online", 60*time.Second, offline(false, false),
@@ -213,4 +218,72 @@ func offlineCheck(t *testing.T, j *journey, w, v context.Context, serverURL stri
 		chromedp.Poll[chromedp.Void](reachServer, chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(50*time.Second)),
 		chromedp.Poll[chromedp.Void](`import("/web/i18n.js").then((m) => document.body.dataset.offline === "" && `+
 			`!document.getElementById("freshness").textContent.startsWith(m.t("verifier.offline")))`, chromedp.WithPollingTimeout(50*time.Second)))
+}
+
+// nonceCheck runs the in-person check in nonce mode on the desk's page v
+// and the wallet w: request code, the wallet's answer, the answer checked,
+// then refused for a new request.
+func nonceCheck(t *testing.T, j *journey, w, v context.Context) {
+	t.Helper()
+	request := func(step string) string {
+		j.run(v, step, 20*time.Second,
+			chromedp.Click(chromedp.ID("again")),
+			chromedp.WaitVisible(chromedp.ID("show-nonce")),
+			chromedp.Click(chromedp.ID("show-nonce")),
+			chromedp.WaitVisible(chromedp.ID("view-nonce")),
+			chromedp.Poll[chromedp.Void](`(document.getElementById("nonce-qr").dataset.payload || "").startsWith("SFR1:")`))
+		req, err := chromedp.Run(v, chromedp.Evaluate[string](`document.getElementById("nonce-qr").dataset.payload`))
+		if err != nil {
+			t.Fatalf("e2e: read the request code: %v", err)
+		}
+		return req
+	}
+	req := request("verifier request code")
+	j.shot(v, "verifier-nonce-request")
+	before, _ := chromedp.Run(w, chromedp.Evaluate[string](`document.getElementById("card-qr").dataset.payload`))
+	// The wallet reads the request code (pasted: the test has no camera
+	// pointed at the desk's screen).
+	j.run(w, "wallet answers the request", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`nav button[data-view="scan"]`)),
+		chromedp.WaitVisible(chromedp.ID("scan-url")),
+		chromedp.SetValue(chromedp.ID("scan-url"), req),
+		chromedp.Click(chromedp.CSS(`#scan-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("view-card")),
+		chromedp.Poll[chromedp.Void](`import("/web/i18n.js").then((m) => document.getElementById("card-qr-note").textContent === m.t("card.qr.answer") && `+
+			`(document.getElementById("card-qr").dataset.payload || "").startsWith("SF1:") && document.getElementById("card-qr").dataset.payload !== `+jsString(before)+`)`))
+	j.shot(w, "wallet-nonce-answer")
+	answer, err := chromedp.Run(w, chromedp.Evaluate[string](`document.getElementById("card-qr").dataset.payload`))
+	if err != nil {
+		t.Fatalf("e2e: read the wallet's answer: %v", err)
+	}
+	check := func(step string) (status, reason string) {
+		j.run(v, step, 30*time.Second,
+			chromedp.Evaluate[chromedp.Void](`document.getElementById("result").removeAttribute("data-status")`),
+			chromedp.WaitVisible(chromedp.ID("code")),
+			chromedp.Focus(chromedp.ID("code")),
+			paste(answer),
+			chromedp.Click(chromedp.CSS(`#code-form button[type=submit]`)),
+			chromedp.Poll[chromedp.Void](`!!document.getElementById("result").dataset.status && !document.getElementById("view-result").hidden`))
+		r, err := chromedp.Run(v, chromedp.Evaluate[struct{ Status, Reason string }](
+			`({Status: document.getElementById("result").dataset.status, Reason: document.getElementById("result-reason").textContent})`))
+		if err != nil {
+			t.Fatalf("e2e: read the result: %v", err)
+		}
+		return r.Status, r.Reason
+	}
+	if st, why := check("verifier checks the answer"); st != "verified" {
+		t.Fatalf("e2e: the answer to the desk's request was not verified: %s %q", st, why)
+	}
+	j.shot(v, "verifier-nonce-result")
+	// The same answer for a new request is refused: the device signed
+	// the other request's nonce, so its signature does not cover this one
+	// (the code does not carry the nonce, so this is a holder-binding
+	// failure).
+	request("verifier second request code")
+	st, why := check("verifier checks the old answer")
+	want, _ := chromedp.Run(v, chromedp.Evaluate[string](`import("/web/i18n.js").then((m) => m.t("reason.holder-binding"))`, chromedp.EvalAwaitPromise))
+	t.Logf("the old answer for a new request: %s %q", st, why)
+	if st != "failed" || !strings.Contains(why, want) {
+		t.Fatalf("e2e: an answer to another request was not refused: %s %q (want %q)", st, why, want)
+	}
 }
