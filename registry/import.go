@@ -58,7 +58,8 @@ type ImportOptions struct {
 	// checkpoint; otherwise the import starts at the beginning.
 	Resume bool
 	// Reject is told about every rejected record, in input order, after the
-	// batch around it is committed.
+	// batch around it is committed (in a sorted import, as the first pass
+	// reads it).
 	Reject func(line int64, err error)
 	// Progress is told the position after every committed batch (and,
 	// in a sorted import, after every batch read).
@@ -96,6 +97,7 @@ const (
 
 // Progress is the position of an import in progress.
 type Progress struct {
+	// Phase is PhaseImport, PhaseRead or PhaseWrite.
 	Phase        string
 	Offset, Size int64
 	Totals       Totals
