@@ -66,7 +66,8 @@
 // so memory stays bounded). The second merges the runs and writes batches
 // in index order, so that the index grows at its right edge; its
 // checkpoints hold the last index committed, and an interrupted second
-// pass resumes after it (the first pass runs again). The merge is written
-// here: it is a few dozen lines over container/heap, and the run format
-// holds only the sealed rows the database holds.
+// pass resumes after it (the first pass runs again). At most 128 runs are
+// merged at once; more are first merged in groups into longer runs. The
+// merge is written here: it is a few dozen lines over container/heap, and
+// the run format holds only the sealed rows the database holds.
 package registry

@@ -62,7 +62,84 @@ type spiller struct {
 	pending []*entry
 	bytes   int
 	runs    []string
-	entries int64 // entries written to runs
+	made    int   // run files made, for their names
+	entries int64 // entries written to runs (by flush)
+}
+
+// maxFanIn bounds how many runs are merged at once: each is an open file
+// with a 256 KiB read buffer. A larger import first merges its runs in
+// groups into longer runs (spiller.reduce).
+const maxFanIn = 128
+
+// create makes the next run file.
+func (s *spiller) create() (*os.File, string, error) {
+	name := filepath.Join(s.dir, fmt.Sprintf("run-%06d", s.made))
+	s.made++
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, "", fmt.Errorf("registry: sorted import: %w", err)
+	}
+	return f, name, nil
+}
+
+// reduce merges the runs in groups of fanIn into longer runs, level by
+// level, until at most fanIn remain. Every entry is kept (the final merge
+// picks the winner of each index).
+func (s *spiller) reduce(fanIn int) error {
+	for len(s.runs) > fanIn {
+		var next []string
+		for i := 0; i < len(s.runs); i += fanIn {
+			group := s.runs[i:min(i+fanIn, len(s.runs))]
+			if len(group) == 1 {
+				next = append(next, group[0])
+				continue
+			}
+			name, err := s.mergeRuns(group)
+			if err != nil {
+				return err
+			}
+			for _, g := range group {
+				os.Remove(g)
+			}
+			next = append(next, name)
+		}
+		s.runs = next
+	}
+	return nil
+}
+
+// mergeRuns writes the entries of runs, in order, into one new run.
+func (s *spiller) mergeRuns(runs []string) (string, error) {
+	m, err := newMerger(runs)
+	if err != nil {
+		return "", err
+	}
+	defer m.close()
+	f, name, err := s.create()
+	if err != nil {
+		return "", err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var buf []byte
+	for len(m.h) > 0 {
+		e, err := m.pop()
+		if err == nil {
+			buf = appendEntry(buf[:0], e)
+			_, err = w.Write(buf)
+		}
+		if err != nil {
+			f.Close()
+			return "", fmt.Errorf("registry: sorted import: merge runs: %w", err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return "", fmt.Errorf("registry: sorted import: merge runs: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("registry: sorted import: merge runs: %w", err)
+	}
+	return name, nil
 }
 
 func (s *spiller) add(e *entry) error {
@@ -80,10 +157,9 @@ func (s *spiller) flush() error {
 		return nil
 	}
 	slices.SortFunc(s.pending, compareEntries)
-	name := filepath.Join(s.dir, fmt.Sprintf("run-%05d", len(s.runs)))
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, name, err := s.create()
 	if err != nil {
-		return fmt.Errorf("registry: sorted import: %w", err)
+		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	var buf []byte
@@ -364,6 +440,9 @@ func (s *Service) importSorted(ctx context.Context, src Source, opt ImportOption
 	})
 	if err == nil {
 		err = sp.flush()
+	}
+	if err == nil {
+		err = sp.reduce(maxFanIn)
 	}
 	if err != nil {
 		sum.Elapsed = time.Since(start)

@@ -3,7 +3,9 @@ package registry
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -85,5 +87,57 @@ func TestRunRoundTrip(t *testing.T) {
 		if err == io.EOF || errors.Is(err, io.EOF) {
 			t.Errorf("%s run: %v, want an error", c.name, err)
 		}
+	}
+}
+
+// TestReduceRuns: merging runs in levels (more runs than the fan-in)
+// yields the same rows as merging them all at once.
+func TestReduceRuns(t *testing.T) {
+	sp := &spiller{dir: t.TempDir(), limit: 600} // a few entries per run
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 300 {
+		idx := make([]byte, 32)
+		idx[0], idx[1] = byte(r.IntN(256)), byte(r.IntN(4)) // some indexes repeat
+		e := &entry{seq: uint64(i + 1), row: Row{Index: idx, Digest: []byte(fmt.Sprint(i)), Data: []byte("x"), Status: StatusValid}}
+		if err := sp.add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sp.flush(); err != nil {
+		t.Fatal(err)
+	}
+	merged := func() []string {
+		m, err := newMerger(sp.runs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.close()
+		var out []string
+		for {
+			row, dups, err := m.next()
+			if err == io.EOF {
+				return out
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%x/%s/%d", row.Index[:2], row.Digest, dups))
+		}
+	}
+	if len(sp.runs) < 20 {
+		t.Fatalf("only %d runs; the test needs more than the fan-in", len(sp.runs))
+	}
+	want := merged()
+	if err := sp.reduce(4); err != nil {
+		t.Fatal(err)
+	}
+	if len(sp.runs) > 4 {
+		t.Fatalf("%d runs after reduce(4)", len(sp.runs))
+	}
+	if left, _ := os.ReadDir(sp.dir); len(left) != len(sp.runs) {
+		t.Fatalf("%d files left for %d runs: merged runs were not removed", len(left), len(sp.runs))
+	}
+	if got := merged(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("merged in levels:\n%v\nat once:\n%v", got, want)
 	}
 }
