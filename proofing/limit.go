@@ -34,7 +34,8 @@ func take(ctx context.Context, l RateLimiter, key string, now time.Time) (bool, 
 // for keys that were idle long enough to fall out.
 //
 // The limiter is per process; a cluster of servers multiplies the allowance
-// by its size.
+// by its size, and a restart forgets it. shenfen serve uses the store's
+// RateLimiter, shared through the database, instead.
 type Limiter struct {
 	limit rate.Limit
 	burst int
