@@ -64,9 +64,10 @@
 // validates and seals every record and spills them, sealed, into runs
 // sorted by blind index in a temporary directory (an external merge sort,
 // so memory stays bounded). The second merges the runs and writes batches
-// in index order, so that the index grows at its right edge; its
-// checkpoints hold the last index committed, and an interrupted second
-// pass resumes after it (the first pass runs again). At most 128 runs are
+// in index order, so that the index grows at its right edge. Both passes
+// resume: the first from a manifest written with each run (the offset in
+// the input every spilled record comes before), the second from its
+// checkpoints, which hold the last index committed. At most 128 runs are
 // merged at once; more are first merged in groups into longer runs. The
 // merge is written here: it is a few dozen lines over container/heap, and
 // the run format holds only the sealed rows the database holds.

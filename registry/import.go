@@ -69,11 +69,12 @@ type ImportOptions struct {
 	// are reported during it); the second merges the runs and writes the
 	// records in blind-index order, so that each transaction appends to
 	// the index instead of touching a random page per record. It writes
-	// nothing until the first pass has read the whole input; an
-	// interrupted second pass resumes after its last committed key (the
-	// first pass runs again). It needs free space in TempDir of about the
-	// sealed size of the input (about 400 bytes per record without
-	// portraits).
+	// nothing until the first pass has read the whole input. With a
+	// source ID and Resume, an interrupted import resumes: the first pass
+	// from the manifest kept with its runs (TempDir/shenfen-import-ID),
+	// the second after its last committed key. It needs free space in
+	// TempDir of about the sealed size of the input (about 400 bytes per
+	// record without portraits).
 	Sort bool
 	// TempDir holds the runs of a sorted import (default os.TempDir()).
 	TempDir string

@@ -3,9 +3,11 @@ package registry
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"container/heap"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -136,20 +138,24 @@ func (s *spiller) mergeRuns(runs []string) (string, error) {
 		f.Close()
 		return "", fmt.Errorf("registry: sorted import: merge runs: %w", err)
 	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", fmt.Errorf("registry: sorted import: merge runs: %w", err)
+	}
 	if err := f.Close(); err != nil {
 		return "", fmt.Errorf("registry: sorted import: merge runs: %w", err)
 	}
 	return name, nil
 }
 
-func (s *spiller) add(e *entry) error {
+// add keeps e for the next run; the caller flushes when full.
+func (s *spiller) add(e *entry) {
 	s.pending = append(s.pending, e)
 	s.bytes += e.size()
-	if s.bytes >= s.limit {
-		return s.flush()
-	}
-	return nil
 }
+
+// full reports whether the pending entries fill a run.
+func (s *spiller) full() bool { return s.bytes >= s.limit }
 
 // flush sorts the pending entries and writes them as a run.
 func (s *spiller) flush() error {
@@ -171,6 +177,10 @@ func (s *spiller) flush() error {
 		}
 	}
 	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("registry: sorted import: write run: %w", err)
+	}
+	if err := f.Sync(); err != nil { // the manifest will count on it
 		f.Close()
 		return fmt.Errorf("registry: sorted import: write run: %w", err)
 	}
@@ -384,14 +394,75 @@ func (m *merger) close() {
 	}
 }
 
+// manifest is how far a sorted import's first pass got, kept next to its
+// runs so that an interrupted import resumes it: every record before
+// Offset is in Runs. Done is set when the first pass finished.
+type manifest struct {
+	Source  string   `json:"source"`
+	Offset  int64    `json:"offset"`
+	Line    int64    `json:"line"`
+	Seq     uint64   `json:"seq"`
+	Read    Totals   `json:"read"` // Read, Rejected, duplicates within batches as Updated
+	Runs    []string `json:"runs"` // file names in the directory
+	Made    int      `json:"made"`
+	Entries int64    `json:"entries"`
+	Done    bool     `json:"done"`
+}
+
+const manifestName = "manifest.json"
+
+func loadManifest(dir string) (manifest, error) {
+	var m manifest
+	b, err := os.ReadFile(filepath.Join(dir, manifestName))
+	if err == nil {
+		err = json.Unmarshal(b, &m)
+	}
+	return m, err
+}
+
+// save writes the manifest atomically (a new file renamed over the old).
+func (m *manifest) save(dir string) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, manifestName+".new")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("registry: sorted import: manifest: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("registry: sorted import: manifest: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("registry: sorted import: manifest: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("registry: sorted import: manifest: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, manifestName)); err != nil {
+		return fmt.Errorf("registry: sorted import: manifest: %w", err)
+	}
+	return nil
+}
+
+// maxPendingRejects bounds the rejections a first pass holds before it
+// writes a run and reports them (they are reported once their lines are
+// behind the manifest's offset, so a resumed import does not repeat them).
+const maxPendingRejects = 10_000
+
 // importSorted is Import with opt.Sort.
 func (s *Service) importSorted(ctx context.Context, src Source, opt ImportOptions) (Summary, error) {
 	start := time.Now()
 	var sum Summary
 	var after []byte // resuming: the last index an earlier run committed
 	var prior Totals
+	cpDone := false // the source's last import finished: start over
 	if src.ID != "" && opt.Resume {
 		cp, err := s.store.Checkpoint(ctx, src.ID)
+		cpDone = err == nil && cp.Done
 		switch {
 		case err == nil && !cp.Done && cp.Key != nil:
 			after, prior = cp.Key, cp.Totals
@@ -405,50 +476,98 @@ func (s *Service) importSorted(ctx context.Context, src Source, opt ImportOption
 	if opt.RunBytes <= 0 {
 		opt.RunBytes = 64 << 20
 	}
-	dir, err := os.MkdirTemp(opt.TempDir, "shenfen-import-")
+	// The runs of an import that can resume (one with a source ID) live
+	// in a directory named for the source, kept when the import stops
+	// early; the others in a fresh one.
+	var dir string
+	var mf manifest
+	var err error
+	resumable := src.ID != ""
+	if resumable {
+		dir = filepath.Join(cmp.Or(opt.TempDir, os.TempDir()), "shenfen-import-"+src.ID)
+		if m, lerr := loadManifest(dir); opt.Resume && !cpDone && lerr == nil && m.Source == src.ID {
+			mf = m
+		} else {
+			os.RemoveAll(dir)
+		}
+		err = os.MkdirAll(dir, 0o700)
+	} else {
+		dir, err = os.MkdirTemp(opt.TempDir, "shenfen-import-")
+	}
 	if err != nil {
 		return sum, fmt.Errorf("registry: sorted import: %w", err)
 	}
-	defer os.RemoveAll(dir)
-
-	// Pass 1: read, validate, seal, spill sorted runs.
-	sp := &spiller{dir: dir, limit: opt.RunBytes}
-	var read Totals // Read, Rejected and the duplicates within batches
-	var end, last int64
-	var seq uint64
-	err = s.pipeline(ctx, src, 0, 0, opt, func(b *batch) error {
-		read.Read += int64(len(b.lines))
-		read.Rejected += int64(len(b.rejects))
-		read.Updated += int64(b.dups)
-		end, last = b.end, b.last
-		for i := range b.rows {
-			seq++
-			if err := sp.add(&entry{seq: seq, row: b.rows[i]}); err != nil {
+	finished := false
+	defer func() {
+		if finished || !resumable {
+			os.RemoveAll(dir)
+		}
+	}()
+	mf.Source = src.ID
+	before := mf.Read // what an earlier run read and reported
+	if mf.Offset > 0 {
+		sum.ResumedAt = mf.Line
+	}
+	sp := &spiller{dir: dir, limit: opt.RunBytes, made: mf.Made, entries: mf.Entries}
+	for _, r := range mf.Runs {
+		sp.runs = append(sp.runs, filepath.Join(dir, r))
+	}
+	// checkpoint writes the pending entries as a run and records how far
+	// the first pass got; then the rejections before that point are told.
+	var rejects []rejection
+	checkpoint := func(offset, line int64, done bool) error {
+		if err := sp.flush(); err != nil {
+			return err
+		}
+		if done {
+			if err := sp.reduce(maxFanIn); err != nil {
 				return err
 			}
 		}
-		b.rows = nil
+		mf.Offset, mf.Line, mf.Made, mf.Entries, mf.Done = offset, line, sp.made, sp.entries, done
+		mf.Runs = mf.Runs[:0]
+		for _, r := range sp.runs {
+			mf.Runs = append(mf.Runs, filepath.Base(r))
+		}
+		if err := mf.save(dir); err != nil {
+			return err
+		}
 		if opt.Reject != nil {
-			for _, r := range b.rejects {
+			for _, r := range rejects {
 				opt.Reject(r.line, r.err)
 			}
 		}
-		if opt.Progress != nil {
-			opt.Progress(Progress{Phase: PhaseRead, Offset: b.end, Size: src.Size, Totals: read})
-		}
+		rejects = rejects[:0]
 		return nil
-	})
-	if err == nil {
-		err = sp.flush()
 	}
-	if err == nil {
-		err = sp.reduce(maxFanIn)
+
+	// Pass 1: read, validate, seal, spill sorted runs.
+	if !mf.Done {
+		err = s.pipeline(ctx, src, mf.Offset, mf.Line, opt, func(b *batch) error {
+			mf.Read.Read += int64(len(b.lines))
+			mf.Read.Rejected += int64(len(b.rejects))
+			mf.Read.Updated += int64(b.dups)
+			for i := range b.rows {
+				mf.Seq++
+				sp.add(&entry{seq: mf.Seq, row: b.rows[i]})
+			}
+			b.rows = nil
+			rejects = append(rejects, b.rejects...)
+			if opt.Progress != nil {
+				opt.Progress(Progress{Phase: PhaseRead, Offset: b.end, Size: src.Size, Totals: mf.Read})
+			}
+			if final := len(b.lines) == 0; final || sp.full() || len(rejects) >= maxPendingRejects {
+				return checkpoint(b.end, b.last, final)
+			}
+			return nil
+		})
+		if err != nil {
+			sum.Elapsed = time.Since(start)
+			return sum, err
+		}
 	}
-	if err != nil {
-		sum.Elapsed = time.Since(start)
-		return sum, err
-	}
-	s.metrics.Imported("rejected", int(read.Rejected))
+	read, end, last := mf.Read, mf.Offset, mf.Line
+	s.metrics.Imported("rejected", int(read.Rejected-before.Rejected))
 
 	// Pass 2: merge the runs and write them in index order.
 	m, err := newMerger(sp.runs)
@@ -457,14 +576,14 @@ func (s *Service) importSorted(ctx context.Context, src Source, opt ImportOption
 	}
 	defer m.close()
 	sum.Totals = Totals{Read: read.Read, Rejected: read.Rejected}
-	sum.ThisRun = sum.Totals
+	sum.ThisRun = Totals{Read: read.Read - before.Read, Rejected: read.Rejected - before.Rejected}
 	if after != nil {
 		sum.Totals.Inserted, sum.Totals.Updated, sum.Totals.Unchanged = prior.Inserted, prior.Updated, prior.Unchanged
 	} else {
 		// The duplicates within batches are counted once, with the first
 		// run's first batch.
 		sum.Totals.Updated += read.Updated
-		sum.ThisRun.Updated += read.Updated
+		sum.ThisRun.Updated += read.Updated - before.Updated
 	}
 	rows := make([]Row, 0, opt.BatchSize)
 	dups := 0
@@ -522,6 +641,7 @@ func (s *Service) importSorted(ctx context.Context, src Source, opt ImportOption
 		}
 	}
 	err = commit(true)
+	finished = err == nil
 	sum.Elapsed = time.Since(start)
 	return sum, err
 }

@@ -24,9 +24,7 @@ func TestRunRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	sp := &spiller{dir: dir, limit: 1 << 20}
 	for _, e := range in {
-		if err := sp.add(e); err != nil {
-			t.Fatal(err)
-		}
+		sp.add(e)
 	}
 	if err := sp.flush(); err != nil {
 		t.Fatal(err)
@@ -99,8 +97,11 @@ func TestReduceRuns(t *testing.T) {
 		idx := make([]byte, 32)
 		idx[0], idx[1] = byte(r.IntN(256)), byte(r.IntN(4)) // some indexes repeat
 		e := &entry{seq: uint64(i + 1), row: Row{Index: idx, Digest: []byte(fmt.Sprint(i)), Data: []byte("x"), Status: StatusValid}}
-		if err := sp.add(e); err != nil {
-			t.Fatal(err)
+		sp.add(e)
+		if sp.full() {
+			if err := sp.flush(); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if err := sp.flush(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -584,6 +585,80 @@ func TestRegistryImportSorted(t *testing.T) {
 		sum, err = svc.Import(ctx, src(), registry.ImportOptions{Resume: true})
 		if err != nil || sum.ResumedAt != 0 || sum.Totals.Read != 2503 {
 			t.Fatalf("plain import after a sorted one: %+v, %v", sum, err)
+		}
+	})
+}
+
+// TestRegistryImportSortedResumes: an interrupted first pass resumes from
+// its manifest (runs kept on disk, each bad line reported once over the
+// runs); an interrupted second pass resumes without reading the input
+// again; a finished import leaves nothing in the temporary directory.
+func TestRegistryImportSortedResumes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		sl := testSealer(t)
+		in, badLines := demoCSV(t, 5, 3000, map[int]string{10: "x,y", 2900: "x,y"})
+		src := func() registry.Source {
+			return registry.Source{R: strings.NewReader(in), Size: int64(len(in)), Format: registry.CSV, ID: "sorted-resume"}
+		}
+		tmp := t.TempDir()
+		opt := func(rej *rejected) registry.ImportOptions {
+			return registry.ImportOptions{Sort: true, TempDir: tmp, RunBytes: 32 << 10, BatchSize: 100, Workers: 2,
+				Resume: true, Reject: rej.reject}
+		}
+
+		// 1. Cancelled in the first pass: nothing written, runs kept.
+		cctx, cancel := context.WithCancel(ctx)
+		var rej1 rejected
+		o := opt(&rej1)
+		reads := 0
+		o.Progress = func(p registry.Progress) {
+			if p.Phase == registry.PhaseRead {
+				if reads++; reads == 12 {
+					cancel()
+				}
+			}
+		}
+		if _, err := registry.NewService(store.NewRegistry(db), sl).Import(cctx, src(), o); !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled import: %v", err)
+		}
+		if n, _ := store.NewRegistry(db).Count(ctx); n != 0 {
+			t.Fatalf("the first pass wrote %d rows", n)
+		}
+		if left, _ := os.ReadDir(tmp); len(left) != 1 {
+			t.Fatalf("%d entries in the temporary directory after an interrupted first pass, want its runs directory", len(left))
+		}
+
+		// 2. Resumed; the second pass fails on its 3rd batch.
+		var rej2 rejected
+		oc := &orderCheck{Store: store.NewRegistry(db), failAt: 3}
+		sum, err := registry.NewService(oc, sl).Import(ctx, src(), opt(&rej2))
+		if !errors.Is(err, errInjected) {
+			t.Fatalf("import error %v", err)
+		}
+		if sum.ResumedAt == 0 || sum.ThisRun.Read == 0 || sum.ThisRun.Read >= 3002 {
+			t.Fatalf("the first pass did not resume: resumed at %d, this run read %d", sum.ResumedAt, sum.ThisRun.Read)
+		}
+
+		// 3. Resumed again: the first pass is done, only the writes remain.
+		var rej3 rejected
+		sum, err = registry.NewService(store.NewRegistry(db), sl).Import(ctx, src(), opt(&rej3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := registry.Totals{Read: 3002, Inserted: 3000, Rejected: 2}
+		if sum.Totals != want || sum.ThisRun.Read != 0 || sum.ResumedSkipped != 200 {
+			t.Fatalf("final: totals %+v (want %+v), this run read %d, skipped %d", sum.Totals, want, sum.ThisRun.Read, sum.ResumedSkipped)
+		}
+		all := append(append(rej1.lines, rej2.lines...), rej3.lines...)
+		if fmt.Sprint(all) != fmt.Sprint(badLines) {
+			t.Fatalf("rejected lines over the runs %v, want %v", all, badLines)
+		}
+		if n, _ := store.NewRegistry(db).Count(ctx); n != 3000 {
+			t.Fatalf("%d rows, want 3000", n)
+		}
+		if left, _ := os.ReadDir(tmp); len(left) != 0 {
+			t.Fatalf("%d entries left in the temporary directory after the import", len(left))
 		}
 	})
 }
