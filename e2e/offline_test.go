@@ -150,15 +150,7 @@ func offlineCheck(t *testing.T, j *journey, w, v context.Context, serverURL stri
 		t.Fatalf("e2e: the wallet shows no offline code: %q, %v", code, err)
 	}
 	t.Logf("wallet's offline code: %d characters", len(code))
-	read := func(step string) {
-		j.run(v, step, 30*time.Second,
-			chromedp.Evaluate[chromedp.Void](`document.getElementById("result").removeAttribute("data-status")`),
-			chromedp.WaitVisible(chromedp.ID("code")),
-			chromedp.Focus(chromedp.ID("code")),
-			paste(code),
-			chromedp.Click(chromedp.CSS(`#code-form button[type=submit]`)),
-			chromedp.Poll[chromedp.Void](`!!document.getElementById("result").dataset.status && !document.getElementById("view-result").hidden`))
-	}
+	read := func(step string) { deskReads(j, v, step, code) }
 	read("offline code")
 	const state = `import("/web/i18n.js").then((m) => { const $ = (id) => document.getElementById(id); const img = $("result-portrait");
 	  return {Status: $("result").dataset.status, Class: $("result").className, Reason: $("result-reason").textContent,
@@ -257,13 +249,7 @@ func nonceCheck(t *testing.T, j *journey, w, v context.Context) {
 		t.Fatalf("e2e: read the wallet's answer: %v", err)
 	}
 	check := func(step string) (status, reason string) {
-		j.run(v, step, 30*time.Second,
-			chromedp.Evaluate[chromedp.Void](`document.getElementById("result").removeAttribute("data-status")`),
-			chromedp.WaitVisible(chromedp.ID("code")),
-			chromedp.Focus(chromedp.ID("code")),
-			paste(answer),
-			chromedp.Click(chromedp.CSS(`#code-form button[type=submit]`)),
-			chromedp.Poll[chromedp.Void](`!!document.getElementById("result").dataset.status && !document.getElementById("view-result").hidden`))
+		deskReads(j, v, step, answer)
 		r, err := chromedp.Run(v, chromedp.Evaluate[struct{ Status, Reason string }](
 			`({Status: document.getElementById("result").dataset.status, Reason: document.getElementById("result-reason").textContent})`))
 		if err != nil {
@@ -286,4 +272,16 @@ func nonceCheck(t *testing.T, j *journey, w, v context.Context) {
 	if st != "failed" || !strings.Contains(why, want) {
 		t.Fatalf("e2e: an answer to another request was not refused: %s %q (want %q)", st, why, want)
 	}
+}
+
+// deskReads has the desk's barcode reader type code into the verifier page
+// v, and waits for the page's result.
+func deskReads(j *journey, v context.Context, step, code string) {
+	j.run(v, step, 30*time.Second,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("result").removeAttribute("data-status")`),
+		chromedp.WaitVisible(chromedp.ID("code")),
+		chromedp.Focus(chromedp.ID("code")),
+		paste(code),
+		chromedp.Click(chromedp.CSS(`#code-form button[type=submit]`)),
+		chromedp.Poll[chromedp.Void](`!!document.getElementById("result").dataset.status && !document.getElementById("view-result").hidden`))
 }
