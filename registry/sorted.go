@@ -134,15 +134,7 @@ func (s *spiller) mergeRuns(runs []string) (string, error) {
 			return "", fmt.Errorf("registry: sorted import: merge runs: %w", err)
 		}
 	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return "", fmt.Errorf("registry: sorted import: merge runs: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return "", fmt.Errorf("registry: sorted import: merge runs: %w", err)
-	}
-	if err := f.Close(); err != nil {
+	if err := finish(f, w); err != nil {
 		return "", fmt.Errorf("registry: sorted import: merge runs: %w", err)
 	}
 	return name, nil
@@ -176,15 +168,7 @@ func (s *spiller) flush() error {
 			return fmt.Errorf("registry: sorted import: write run: %w", err)
 		}
 	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("registry: sorted import: write run: %w", err)
-	}
-	if err := f.Sync(); err != nil { // the manifest will count on it
-		f.Close()
-		return fmt.Errorf("registry: sorted import: write run: %w", err)
-	}
-	if err := f.Close(); err != nil {
+	if err := finish(f, w); err != nil {
 		return fmt.Errorf("registry: sorted import: write run: %w", err)
 	}
 	s.runs = append(s.runs, name)
@@ -192,6 +176,19 @@ func (s *spiller) flush() error {
 	clear(s.pending)
 	s.pending, s.bytes = s.pending[:0], 0
 	return nil
+}
+
+// finish flushes w to f, syncs f to disk (the manifest counts on every run
+// it names being there after a crash) and closes it.
+func finish(f *os.File, w *bufio.Writer) error {
+	err := w.Flush()
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // The run format: per entry, uvarint seq, then the index, digest, data and
@@ -431,15 +428,9 @@ func (m *manifest) save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("registry: sorted import: manifest: %w", err)
 	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("registry: sorted import: manifest: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("registry: sorted import: manifest: %w", err)
-	}
-	if err := f.Close(); err != nil {
+	w := bufio.NewWriter(f)
+	w.Write(b) // a write error stays in w and comes out of Flush
+	if err := finish(f, w); err != nil {
 		return fmt.Errorf("registry: sorted import: manifest: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, manifestName)); err != nil {
