@@ -84,8 +84,9 @@ type API struct {
 	Requests    proofing.VerifierStore
 	Sealer      proofing.Sealer
 	Disclosures Disclosures
-	// VerifierLimit bounds verifier request creation per client address.
-	VerifierLimit *proofing.Limiter
+	// VerifierLimit bounds verifier request creation per client address
+	// (nil: no limit).
+	VerifierLimit proofing.RateLimiter
 	Log           *slog.Logger
 	Clock         func() time.Time
 }

@@ -579,3 +579,20 @@ func TestVerifierFlow(t *testing.T) {
 		t.Fatalf("a refused presentation was recorded as a disclosure")
 	}
 }
+
+// TestVerifierRequestLimit: creating verifier requests is rate limited per
+// client address, with a Retry-After.
+func TestVerifierRequestLimit(t *testing.T) {
+	e := doubleEnv(t)
+	e.api.VerifierLimit = proofing.NewLimiter(time.Hour, 2, 10)
+	body := map[string]any{"claims": []string{"family_name"}, "verifier": "Front desk 3"}
+	for i := range 2 {
+		if resp, m := postJSON(t, e.srv.URL+"/api/verifier/requests", body); resp.StatusCode != 201 {
+			t.Fatalf("request %d: %d %v", i+1, resp.StatusCode, m)
+		}
+	}
+	resp, m := postJSON(t, e.srv.URL+"/api/verifier/requests", body)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || !strings.HasSuffix(m["type"].(string), "rate-limited") {
+		t.Fatalf("third request: %d %v (Retry-After %q)", resp.StatusCode, m, resp.Header.Get("Retry-After"))
+	}
+}

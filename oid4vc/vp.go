@@ -89,9 +89,17 @@ func (a *API) createRequest(w http.ResponseWriter, r *http.Request) {
 	if !a.verifierReady(w, r) {
 		return
 	}
-	if ok, after := a.VerifierLimit.Allow(clientAddr(r), a.now()); !ok {
-		tooMany(w, r, after)
-		return
+	if a.VerifierLimit != nil {
+		ok, after, err := a.VerifierLimit.Take(r.Context(), clientAddr(r), a.now())
+		if err != nil {
+			a.log().Error("oid4vc: verifier rate limit", "err", err)
+			problem.Write(w, r, problem.Internal())
+			return
+		}
+		if !ok {
+			tooMany(w, r, after)
+			return
+		}
 	}
 	var q vpQuery
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4<<10))

@@ -71,7 +71,7 @@ func mountEnrollment(ctx context.Context, a *app, srv *server.Server) error {
 			Mdoc:  &mdoc.Verifier{Anchors: anchors, Status: checker, DocTypes: []string{p.DocType}},
 		},
 		Requests: st, Sealer: a.sealer, Disclosures: t.audit,
-		VerifierLimit: proofing.NewLimiter(2*time.Second, 30, 100_000), Log: a.log}
+		VerifierLimit: a.rateLimiter("verifier-request", 2*time.Second, 30), Log: a.log}
 	fc, sp, err := loadEngines()
 	if err != nil {
 		a.log.Error("enrollment unavailable: biometric engines not loaded", "error", err.Error())
