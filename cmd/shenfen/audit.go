@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shenfen/shenfen/audit"
+	"github.com/shenfen/shenfen/credential"
 	"github.com/shenfen/shenfen/status"
 	"github.com/shenfen/shenfen/trustapi"
 )
@@ -69,10 +68,11 @@ func runAudit(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	roots, err := caCertificates(pemBytes)
+	anchors, err := credential.ParseAnchorsPEM(pemBytes)
 	if err != nil {
 		return err
 	}
+	roots := anchors.Roots()
 	var prev *audit.TreeHead
 	if b, err := os.ReadFile(*stateFile); err == nil {
 		var st auditState
@@ -103,31 +103,4 @@ func runAudit(ctx context.Context, args []string) error {
 		fmt.Printf("log %s: consistent, %d -> %d entries\n", st.Log, prev.Size, h.Size)
 	}
 	return nil
-}
-
-// caCertificates returns the CA certificates of a PEM bundle (the trust
-// anchors; document-signer certificates in the same bundle are skipped).
-func caCertificates(b []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("trust anchors: %w", err)
-		}
-		if c.IsCA {
-			out = append(out, c)
-		}
-	}
-	if len(out) == 0 {
-		return nil, errors.New("trust anchors: no CA certificate")
-	}
-	return out, nil
 }
