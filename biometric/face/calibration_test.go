@@ -1,12 +1,10 @@
 package face
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -172,43 +170,12 @@ func TestPipelineFaceAPI(t *testing.T) {
 		t.Skip("set SHENFEN_FACE_PIPELINE=1 to run face-api's pipeline (needs node; slow)")
 	}
 	photos := labelledPhotos(t)
-	type jsCrop struct {
-		Width  int    `json:"width"`
-		Height int    `json:"height"`
-		RGB    string `json:"rgb"`
-	}
-	var in struct {
-		Crops []jsCrop `json:"crops"`
-	}
+	var crops []rgbImage
 	for _, p := range photos {
 		img := loadPhoto(t, p.path)
-		c := toRGB(img, img.Bounds())
-		b := make([]byte, len(c.d))
-		for i, v := range c.d {
-			b[i] = byte(v)
-		}
-		in.Crops = append(in.Crops, jsCrop{c.w, c.h, base64.StdEncoding.EncodeToString(b)})
+		crops = append(crops, toRGB(img, img.Bounds()))
 	}
-	dir := t.TempDir()
-	inFile, outFile := filepath.Join(dir, "in.json"), filepath.Join(dir, "out.json")
-	raw, _ := json.Marshal(in)
-	if err := os.WriteFile(inFile, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	modelDir, err := DefaultModelDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := repoRoot(t)
-	cmd := exec.Command("node", filepath.Join(root, "interop", "face", "pipeline.mjs"), modelDir, inFile, outFile)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("node pipeline.mjs: %v\n%s", err, out)
-	}
-	raw, err = os.ReadFile(outFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := runFaceAPI(t, "pipeline.mjs", crops)
 	var res struct {
 		Faces [][]struct {
 			Box        []float64 `json:"box"`

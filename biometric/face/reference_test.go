@@ -56,41 +56,7 @@ func TestReferenceFaceAPI(t *testing.T) {
 		}
 		crops = append(crops, toRGB(img, f.Crop))
 	}
-	type jsCrop struct {
-		Width  int    `json:"width"`
-		Height int    `json:"height"`
-		RGB    string `json:"rgb"`
-	}
-	var in struct {
-		Crops []jsCrop `json:"crops"`
-	}
-	for _, c := range crops {
-		b := make([]byte, len(c.d))
-		for i, v := range c.d {
-			b[i] = byte(v)
-		}
-		in.Crops = append(in.Crops, jsCrop{c.w, c.h, base64.StdEncoding.EncodeToString(b)})
-	}
-	dir := t.TempDir()
-	inFile, outFile := filepath.Join(dir, "in.json"), filepath.Join(dir, "out.json")
-	raw, _ := json.Marshal(in)
-	if err := os.WriteFile(inFile, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	modelDir, err := DefaultModelDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := repoRoot(t)
-	cmd := exec.Command("node", filepath.Join(root, "interop", "face", "reference.mjs"), modelDir, inFile, outFile)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("node reference.mjs: %v\n%s", err, out)
-	}
-	raw, err = os.ReadFile(outFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := runFaceAPI(t, "reference.mjs", crops)
 	var res struct {
 		Descriptors [][]float64 `json:"descriptors"`
 		TFJS        string      `json:"tfjs"`
@@ -121,4 +87,46 @@ func TestReferenceFaceAPI(t *testing.T) {
 	if worst > referenceTolerance {
 		t.Errorf("max element difference %.3g exceeds %g", worst, referenceTolerance)
 	}
+}
+
+// runFaceAPI hands crops (as RGB bytes) to a Node script of interop/face
+// that runs face-api on them, and returns the JSON the script writes.
+func runFaceAPI(t *testing.T, script string, crops []rgbImage) []byte {
+	t.Helper()
+	type jsCrop struct {
+		Width  int    `json:"width"`
+		Height int    `json:"height"`
+		RGB    string `json:"rgb"`
+	}
+	var in struct {
+		Crops []jsCrop `json:"crops"`
+	}
+	for _, c := range crops {
+		b := make([]byte, len(c.d))
+		for i, v := range c.d {
+			b[i] = byte(v)
+		}
+		in.Crops = append(in.Crops, jsCrop{c.w, c.h, base64.StdEncoding.EncodeToString(b)})
+	}
+	dir := t.TempDir()
+	inFile, outFile := filepath.Join(dir, "in.json"), filepath.Join(dir, "out.json")
+	raw, _ := json.Marshal(in)
+	if err := os.WriteFile(inFile, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	modelDir, err := DefaultModelDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := repoRoot(t)
+	cmd := exec.Command("node", filepath.Join(root, "interop", "face", script), modelDir, inFile, outFile)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("node %s: %v\n%s", script, err, out)
+	}
+	raw, err = os.ReadFile(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
