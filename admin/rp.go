@@ -88,7 +88,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, what string) bool
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		problem.Write(w, r, problem.BadRequest("body is not "+what+": "+err.Error()))
+		problem.Write(w, r, problem.BadRequest("body is not "+what).WithCause(err))
 		return false
 	}
 	if dec.More() {

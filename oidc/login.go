@@ -361,7 +361,8 @@ func (p *Provider) walletResponse(w http.ResponseWriter, r *http.Request) {
 	pres, err := p.cfg.Verifier.VerifyPresentation(r.Context(), vp, a.d.WalletNonce, p.cfg.Issuer)
 	if err != nil {
 		p.cfg.Log.InfoContext(r.Context(), "oidc: presentation refused", "err", err)
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_presentation", "error_description": err.Error()})
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_presentation",
+			"error_description": "the card presentation does not verify (issuer signature, device key, nonce, validity or status)"})
 		return
 	}
 	if pres.CitizenKey == "" {
@@ -371,8 +372,12 @@ func (p *Provider) walletResponse(w http.ResponseWriter, r *http.Request) {
 	level, err := p.assurance(r.Context(), pres)
 	if err != nil {
 		p.cfg.Log.InfoContext(r.Context(), "oidc: card refused", "err", err)
-		if errors.Is(err, ErrCardRevoking) || errors.Is(err, ErrNotApproved) {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_presentation", "error_description": err.Error()})
+		switch {
+		case errors.Is(err, ErrCardRevoking):
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_presentation", "error_description": "the card was revoked by the authority"})
+			return
+		case errors.Is(err, ErrNotApproved):
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_presentation", "error_description": "the card's enrollment was not approved"})
 			return
 		}
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error", "error_description": "could not establish the card's assurance level"})

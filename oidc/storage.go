@@ -221,7 +221,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if raw, _ := ctx.Value(claimsParamKey{}).(string); raw != "" {
 		values, essential, err := acrFromClaims(raw)
 		if err != nil {
-			return nil, oidc.ErrInvalidRequest().WithDescription("%s", err.Error())
+			return nil, oidc.ErrInvalidRequest().WithDescription("the claims parameter is not a JSON claims request with at most 10 acr values").WithParent(err)
 		}
 		if essential && !knowsAny(values) {
 			return nil, errUnmetAuthentication("", values)

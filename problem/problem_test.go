@@ -2,7 +2,9 @@ package problem
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,5 +41,30 @@ func TestWrite(t *testing.T) {
 				t.Fatalf("body %+v", d)
 			}
 		})
+	}
+}
+
+type causeWriter struct {
+	*httptest.ResponseRecorder
+	got error
+}
+
+func (c *causeWriter) RecordCause(err error) { c.got = err }
+
+// TestCauseNeverSent: the cause travels with the error (errors.Is) and to
+// the response writer's recorder, never into the body.
+func TestCauseNeverSent(t *testing.T) {
+	secret := errors.New("go-jose/go-jose: compact JWS format must have three parts")
+	d := BadRequest("send a compact JWS").WithCause(secret)
+	if !errors.Is(d, secret) {
+		t.Fatal("errors.Is does not see the cause")
+	}
+	w := &causeWriter{ResponseRecorder: httptest.NewRecorder()}
+	Write(w, httptest.NewRequest("POST", "/x", nil), d)
+	if w.got != secret {
+		t.Fatalf("recorder got %v", w.got)
+	}
+	if strings.Contains(w.Body.String(), "go-jose") || strings.Contains(w.Body.String(), "cause") {
+		t.Fatalf("cause sent: %s", w.Body.String())
 	}
 }

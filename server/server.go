@@ -13,7 +13,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,8 +39,15 @@ type Server struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	ready    []Pinger
-	// MaxBodyBytes bounds every request body unless a handler sets its own.
+	// MaxBodyBytes bounds the request body of every route without a limit
+	// of its own (SetBodyLimit).
 	MaxBodyBytes int64
+	// TrustedProxies are the peers whose X-Forwarded-For, Forwarded and
+	// X-Forwarded-Proto headers are believed; everyone else's are dropped.
+	TrustedProxies []netip.Prefix
+
+	limits   map[string]int64 // route pattern → body limit
+	patterns []string         // every mounted pattern, in order
 }
 
 // New makes a server whose /readyz checks every pinger.
@@ -56,7 +66,8 @@ func New(log *slog.Logger, ready ...Pinger) *Server {
 			Name: "shenfen_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route"}),
-		MaxBodyBytes: 1 << 20,
+		MaxBodyBytes: DefaultBodyLimit,
+		limits:       map[string]int64{},
 	}
 	reg.MustRegister(s.requests, s.latency)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -71,11 +82,45 @@ func New(log *slog.Logger, ready ...Pinger) *Server {
 // Metrics is the registry domain packages register their collectors with.
 func (s *Server) Metrics() prometheus.Registerer { return s.registry }
 
+// DefaultBodyLimit is the body limit of a route without its own.
+const DefaultBodyLimit = 1 << 20
+
 // Handle mounts h at a net/http ServeMux pattern ("POST /admin/registry").
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.patterns = append(s.patterns, pattern)
+}
 
 // HandleFunc mounts f at a net/http ServeMux pattern.
-func (s *Server) HandleFunc(pattern string, f http.HandlerFunc) { s.mux.HandleFunc(pattern, f) }
+func (s *Server) HandleFunc(pattern string, f http.HandlerFunc) { s.Handle(pattern, f) }
+
+// SetBodyLimit sets the body limit, in bytes, of the route pattern (as
+// mounted): the middleware answers 413 to a declared Content-Length over it
+// and cuts a longer body off at it. It replaces MaxBodyBytes for that
+// route, larger or smaller.
+func (s *Server) SetBodyLimit(pattern string, n int64) { s.limits[pattern] = n }
+
+// BodyLimit is the body limit of the route pattern.
+func (s *Server) BodyLimit(pattern string) int64 {
+	if n, ok := s.limits[pattern]; ok {
+		return n
+	}
+	return s.MaxBodyBytes
+}
+
+// Patterns lists every mounted route pattern, in mounting order.
+func (s *Server) Patterns() []string { return slices.Clone(s.patterns) }
+
+// IsAdminPattern reports whether a route pattern belongs to the operators'
+// surface (admin API, console, /metrics), which a separate admin listener
+// serves alone.
+func IsAdminPattern(pattern string) bool {
+	_, p, ok := strings.Cut(pattern, " ")
+	if !ok {
+		p = pattern
+	}
+	return p == "/metrics" || p == "/admin" || strings.HasPrefix(p, "/admin/")
+}
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -103,7 +148,12 @@ type recorder struct {
 	http.ResponseWriter
 	code  int
 	bytes int
+	cause error
 }
+
+// RecordCause implements problem.CauseRecorder: the cause goes on the
+// access log line.
+func (r *recorder) RecordCause(err error) { r.cause = err }
 
 func (r *recorder) WriteHeader(code int) {
 	if r.code == 0 {
@@ -123,8 +173,16 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// Handler returns the full handler: middleware around the router.
-func (s *Server) Handler() http.Handler {
+// Handler returns the full handler: middleware around the router, every
+// route. With a separate admin listener it is that listener's handler.
+func (s *Server) Handler() http.Handler { return s.handler(false) }
+
+// PublicHandler is Handler without the operators' routes (IsAdminPattern):
+// they answer 404, for the public listener when the admin API, console and
+// metrics have a listener of their own.
+func (s *Server) PublicHandler() http.Handler { return s.handler(true) }
+
+func (s *Server) handler(public bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -135,6 +193,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		ctx := context.WithValue(r.Context(), ctxKey{}, id)
 		r = r.WithContext(ctx)
+		s.resolveClient(r)
 		h := w.Header()
 		h.Set("X-Request-Id", id)
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -143,14 +202,13 @@ func (s *Server) Handler() http.Handler {
 		if h.Get("Content-Security-Policy") == "" {
 			h.Set("Content-Security-Policy", DefaultCSP)
 		}
-		if r.Body != nil && s.MaxBodyBytes > 0 {
-			r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
-		}
 		rec := &recorder{ResponseWriter: w}
 		_, route := s.mux.Handler(r)
+		limit := s.BodyLimit(route)
 		if route == "" {
 			route = "unmatched"
 		}
+		hidden := public && IsAdminPattern(route)
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -169,10 +227,24 @@ func (s *Server) Handler() http.Handler {
 			s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 			// Access log: the route pattern, never the raw path or query,
 			// which may carry ID numbers or codes.
-			s.log.LogAttrs(ctx, slog.LevelInfo, "http",
-				slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
-				slog.Int("status", code), slog.Int("bytes", rec.bytes), slog.Duration("duration", time.Since(start)))
+			attrs := []slog.Attr{slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
+				slog.Int("status", code), slog.Int("bytes", rec.bytes), slog.Duration("duration", time.Since(start))}
+			if rec.cause != nil {
+				attrs = append(attrs, slog.String("cause", rec.cause.Error()))
+			}
+			s.log.LogAttrs(ctx, slog.LevelInfo, "http", attrs...)
 		}()
+		switch {
+		case hidden:
+			problem.Write(rec, r, problem.NotFound("no such endpoint"))
+			return
+		case r.ContentLength > limit:
+			problem.Write(rec, r, problem.TooLarge(limit))
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
 		s.mux.ServeHTTP(rec, r)
 	})
 }
@@ -181,16 +253,25 @@ func (s *Server) Handler() http.Handler {
 // set its own: nothing inline, nothing from elsewhere.
 const DefaultCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
-// ListenAndServe serves on addr until ctx is cancelled, then shuts down
-// gracefully, letting requests in flight finish for up to 15 seconds. ready,
-// if not nil, is called with the bound address once listening.
+// ListenAndServe serves every route on addr until ctx is cancelled (see
+// Serve). ready, if not nil, is called with the bound address once
+// listening.
 func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net.Addr)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	return s.Serve(ctx, ln, s.Handler())
+}
+
+// Serve serves h on ln until ctx is cancelled, then shuts down gracefully,
+// letting requests in flight finish for up to 15 seconds. It closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -201,9 +282,6 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 		// the requests in flight finish their work while Shutdown waits.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	if ready != nil {
-		ready(ln.Addr())
-	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -211,7 +289,7 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 		return err
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down: finishing requests in flight", "grace", "15s")
+	s.log.Info("shutting down: finishing requests in flight", "addr", ln.Addr().String(), "grace", "15s")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {

@@ -110,8 +110,12 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, status.ErrNotFound), errors.Is(err, audit.ErrNotFound):
 		problem.Write(w, r, problem.New(http.StatusNotFound, "not-found", "Not found", "no such resource"))
-	case errors.Is(err, status.ErrIndex), errors.Is(err, audit.ErrProof), errors.Is(err, status.ErrTransition):
-		problem.Write(w, r, problem.New(http.StatusBadRequest, "bad-request", "Bad request", err.Error()))
+	case errors.Is(err, status.ErrIndex):
+		problem.Write(w, r, problem.BadRequest("the index is outside the status list").WithCause(err))
+	case errors.Is(err, audit.ErrProof):
+		problem.Write(w, r, problem.BadRequest("the proof does not verify").WithCause(err))
+	case errors.Is(err, status.ErrTransition):
+		problem.Write(w, r, problem.BadRequest("this status change is not allowed").WithCause(err))
 	case errors.Is(err, status.ErrFinal):
 		problem.Write(w, r, problem.New(http.StatusConflict, "status-final", "Revoked", "a revoked card cannot change status"))
 	default:
@@ -366,7 +370,7 @@ func (a *API) AdminStatus() http.Handler {
 		}
 		next, err := status.ParseStatus(req.Status)
 		if err != nil {
-			problem.Write(w, r, problem.BadRequest(err.Error()))
+			problem.Write(w, r, problem.BadRequest(`status must be "valid", "suspended" or "revoked"`).WithCause(err))
 			return
 		}
 		ref := status.Ref{URI: req.URI, Index: *req.Index}
