@@ -34,7 +34,9 @@ type Config struct {
 	// DataDir/admin-token, made on first start.
 	AdminToken string `json:"admin_token"`
 	// MasterKeyFile holds the 32-byte key that encrypts PII and portraits at
-	// rest; empty means DataDir/master.key, made on first start.
+	// rest; empty means DataDir/master.key, made on first start only for a
+	// new installation (empty database); a named file is never made by an
+	// ordinary command (shenfen keys init-master makes it).
 	MasterKeyFile string `json:"master_key_file"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"log_level"`
@@ -71,7 +73,7 @@ var fields = []field{
 	{"db", "SHENFEN_DATABASE", "database: postgres://... URL or SQLite file (default DATA/shenfen.db)", func(c *Config) any { return &c.Database }},
 	{"public-url", "SHENFEN_PUBLIC_URL", "externally visible base URL (default http://ADDR)", func(c *Config) any { return &c.PublicURL }},
 	{"admin-token", "SHENFEN_ADMIN_TOKEN", "admin API bearer token (default: random, kept in DATA/admin-token)", func(c *Config) any { return &c.AdminToken }},
-	{"master-key-file", "SHENFEN_MASTER_KEY_FILE", "file with the at-rest encryption key (default DATA/master.key, made on first start)", func(c *Config) any { return &c.MasterKeyFile }},
+	{"master-key-file", "SHENFEN_MASTER_KEY_FILE", "file with the at-rest encryption key (default DATA/master.key, made only for an empty database; shenfen keys init-master makes a named one)", func(c *Config) any { return &c.MasterKeyFile }},
 	{"log-level", "SHENFEN_LOG_LEVEL", "debug, info, warn or error", func(c *Config) any { return &c.LogLevel }},
 	{"log-format", "SHENFEN_LOG_FORMAT", "json or text", func(c *Config) any { return &c.LogFormat }},
 	{"demo", "SHENFEN_DEMO", "load demo data at start when the registry is empty", func(c *Config) any { return &c.Demo }},

@@ -13,6 +13,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/shenfen/shenfen/atomicfile"
 )
 
 // sealedKeyPEM is the PEM type of a sealed key file.
@@ -62,23 +64,11 @@ func (p *FileProvider) Generate(ctx context.Context, label string) (crypto.Signe
 	if err := os.MkdirAll(p.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	f, err := os.OpenFile(p.path(label), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err = atomicfile.Create(p.path(label), pem.EncodeToMemory(&pem.Block{Type: sealedKeyPEM, Bytes: sealed}), 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("%w: %s", ErrExists, label)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
-	if err := pem.Encode(f, &pem.Block{Type: sealedKeyPEM, Bytes: sealed}); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, fmt.Errorf("keys: write %s: %w", label, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("keys: write %s: %w", label, err)
-	}
-	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("keys: write %s: %w", label, err)
 	}
 	return k, nil

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shenfen/shenfen/atomicfile"
 	"github.com/shenfen/shenfen/keys/jws"
 )
 
@@ -319,21 +320,7 @@ func (r *Ring) save() error {
 	if err := os.MkdirAll(r.dir, 0o700); err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
-	tmp, err := os.CreateTemp(r.dir, ".ring-*")
-	if err != nil {
-		return fmt.Errorf("keys: save ring: %w", err)
-	}
-	if _, err := tmp.Write(b); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(r.dir, ringFile))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.Write(filepath.Join(r.dir, ringFile), b, 0o600); err != nil {
 		return fmt.Errorf("keys: save ring: %w", err)
 	}
 	if st, err := os.Stat(filepath.Join(r.dir, ringFile)); err == nil {

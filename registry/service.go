@@ -359,6 +359,14 @@ func (s *Service) Get(ctx context.Context, id IDNumber) (Record, error) {
 	return r, nil
 }
 
+// Opens reports whether the service's sealer opens a stored row: an error
+// means the master key is not the one that sealed the registry (or the row
+// was altered).
+func (s *Service) Opens(row Row) error {
+	_, err := s.open(row)
+	return err
+}
+
 func (s *Service) open(row Row) (Record, error) {
 	pt, err := s.sealer.Open(row.Data, ad(row.Index, "data"))
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/shenfen/shenfen/atomicfile"
 )
 
 // A sorted import (ImportOptions.Sort) exists because the blind index is a
@@ -423,17 +425,9 @@ func (m *manifest) save(dir string) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, manifestName+".new")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("registry: sorted import: manifest: %w", err)
-	}
-	w := bufio.NewWriter(f)
-	w.Write(b) // a write error stays in w and comes out of Flush
-	if err := finish(f, w); err != nil {
-		return fmt.Errorf("registry: sorted import: manifest: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, manifestName)); err != nil {
+	// Written durably: the directory sync also makes the runs it names
+	// (same directory) durable under their names.
+	if err := atomicfile.Write(filepath.Join(dir, manifestName), b, 0o600); err != nil {
 		return fmt.Errorf("registry: sorted import: manifest: %w", err)
 	}
 	return nil

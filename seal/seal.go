@@ -2,8 +2,8 @@
 // that a copy of the database alone reveals neither who is registered nor
 // anything about them.
 //
-// One 32-byte master key (a key file made on first start, mode 0600, or a
-// file named in the configuration) is never used directly: HKDF-SHA256
+// One 32-byte master key (a key file, mode 0600, made only for an empty
+// database; see [LoadKeyFile] and [CreateKeyFile]) is never used directly: HKDF-SHA256
 // (RFC 5869) derives from it an AES-256-GCM key for encryption and, per
 // purpose, an HMAC-SHA256 key for blind indexes. The standard library's
 // crypto/aes, crypto/cipher, crypto/hkdf and crypto/hmac do the cryptography;
@@ -43,6 +43,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/shenfen/shenfen/atomicfile"
 )
 
 // KeySize is the size of a master key in bytes.
@@ -65,6 +67,8 @@ type Sealer struct {
 	current  byte
 	indexKey []byte // master key the blind-index keys derive from
 
+	checks map[byte][]byte // key ID -> check value
+
 	mu      sync.Mutex
 	indexes map[string]*sync.Pool // purpose -> pool of keyed HMACs
 }
@@ -75,7 +79,7 @@ func New(keys map[byte][]byte) (*Sealer, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("seal: no key")
 	}
-	s := &Sealer{aeads: map[byte]cipher.AEAD{}, indexes: map[string]*sync.Pool{}}
+	s := &Sealer{aeads: map[byte]cipher.AEAD{}, checks: map[byte][]byte{}, indexes: map[string]*sync.Pool{}}
 	ids := make([]int, 0, len(keys))
 	for id := range keys {
 		ids = append(ids, int(id))
@@ -102,6 +106,9 @@ func New(keys map[byte][]byte) (*Sealer, error) {
 			return nil, err
 		}
 		s.aeads[byte(id)] = aead
+		if s.checks[byte(id)], err = hkdf.Key(sha256.New, k, nil, "shenfen seal key check v1", 16); err != nil {
+			return nil, fmt.Errorf("seal: derive check value %d: %w", id, err)
+		}
 	}
 	s.current = byte(ids[len(ids)-1])
 	s.indexKey = append([]byte(nil), keys[byte(ids[0])]...)
@@ -167,53 +174,94 @@ func (s *Sealer) pool(purpose string) *sync.Pool {
 	return p
 }
 
-// LoadKeyFile reads the master keys in path, creating the file with one new
-// random key (mode 0600) if it does not exist. It reports whether it created
-// the file.
-func LoadKeyFile(path string) (s *Sealer, created bool, err error) {
+// Errors of the master key file, wrapped with the file's name and the cause.
+var (
+	// ErrNoKeyFile: the master key file does not exist (it also matches
+	// fs.ErrNotExist).
+	ErrNoKeyFile = fmt.Errorf("seal: master key file missing: %w", fs.ErrNotExist)
+	// ErrBadKeyFile: the master key file exists but holds no usable key
+	// (empty, short, not hex, readable by others).
+	ErrBadKeyFile = errors.New("seal: master key file unusable")
+	// ErrWrongKey: the key does not open the data it should: its check
+	// value differs from the one recorded when the data was first sealed.
+	ErrWrongKey = errors.New("seal: wrong master key")
+)
+
+// LoadKeyFile reads the master keys in path. It never creates the file: a
+// missing file is an error wrapping [ErrNoKeyFile], a file without a usable
+// key one wrapping [ErrBadKeyFile]; both name the file and the cause.
+func LoadKeyFile(path string) (*Sealer, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err := createKeyFile(path); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, false, err
-		} else if err == nil {
-			created = true
-		}
-		b, err = os.ReadFile(path)
+		return nil, fmt.Errorf("%w: %s", ErrNoKeyFile, path)
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("seal: read key file: %w", err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadKeyFile, path, err)
 	}
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		return nil, false, fmt.Errorf("seal: key file %s is readable by others (mode %v); chmod 600 it", path, fi.Mode().Perm())
+		return nil, fmt.Errorf("%w: %s is readable by others (mode %v); chmod 600 it", ErrBadKeyFile, path, fi.Mode().Perm())
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil, fmt.Errorf("%w: %s is empty", ErrBadKeyFile, path)
 	}
 	keys, err := ParseKeys(string(b))
 	if err != nil {
-		return nil, false, fmt.Errorf("seal: key file %s: %w", path, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadKeyFile, path, err)
 	}
-	s, err = New(keys)
-	return s, created, err
+	s, err := New(keys)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadKeyFile, path, err)
+	}
+	return s, nil
 }
 
-func createKeyFile(path string) error {
+// CreateKeyFile makes path (and its directory, mode 0700) with one new
+// random key, mode 0600, written durably; it fails wrapping fs.ErrExist
+// when path exists, and never overwrites a key.
+func CreateKeyFile(path string) (*Sealer, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("seal: key directory: %w", err)
+		return nil, fmt.Errorf("seal: key directory: %w", err)
 	}
 	k := make([]byte, KeySize)
 	rand.Read(k)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
+	if err := atomicfile.Create(path, fmt.Appendf(nil, "1 %s\n", hex.EncodeToString(k)), 0o600); err != nil {
+		return nil, fmt.Errorf("seal: create master key file: %w", err)
 	}
-	if _, err := fmt.Fprintf(f, "1 %s\n", hex.EncodeToString(k)); err != nil {
-		f.Close()
-		os.Remove(path)
-		return fmt.Errorf("seal: write key file: %w", err)
+	return New(map[byte][]byte{1: k})
+}
+
+// CheckValues returns, per key ID, the key's check value: 16 bytes derived
+// from the key by HKDF, which tell whether a later key file holds the same
+// key without revealing anything about it. Store them with the data the
+// keys seal, and give them back to [Sealer.Verify] at every start.
+func (s *Sealer) CheckValues() map[byte][]byte {
+	out := make(map[byte][]byte, len(s.checks))
+	for id, c := range s.checks {
+		out[id] = append([]byte(nil), c...)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	return out
+}
+
+// Verify compares the recorded check values with the loaded keys: every
+// key ID recorded must be loaded and equal, or it returns an error wrapping
+// [ErrWrongKey] that names the key ID. Loaded keys without a recorded check
+// value are new (a rotation) and pass.
+func (s *Sealer) Verify(recorded map[byte][]byte) error {
+	ids := make([]int, 0, len(recorded))
+	for id := range recorded {
+		ids = append(ids, int(id))
 	}
-	return f.Close()
+	sort.Ints(ids)
+	for _, id := range ids {
+		own, ok := s.checks[byte(id)]
+		if !ok {
+			return fmt.Errorf("%w: key %d, which sealed data here, is not in the key file", ErrWrongKey, id)
+		}
+		if !hmac.Equal(own, recorded[byte(id)]) {
+			return fmt.Errorf("%w: key %d is not the key that sealed the data here (check value differs)", ErrWrongKey, id)
+		}
+	}
+	return nil
 }
 
 // ParseKeys parses the content of a key file: one key per line, "ID HEX" or
@@ -239,8 +287,11 @@ func ParseKeys(text string) (map[byte][]byte, error) {
 			return nil, fmt.Errorf("line %d: want \"ID HEX\" or \"HEX\"", line)
 		}
 		k, err := hex.DecodeString(hx)
-		if err != nil || len(k) != KeySize {
-			return nil, fmt.Errorf("line %d: key is not %d hex-encoded bytes", line, KeySize)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: key is not hex", line)
+		}
+		if len(k) != KeySize {
+			return nil, fmt.Errorf("line %d: key is %d bytes, want %d (hex-encoded)", line, len(k), KeySize)
 		}
 		if _, dup := keys[byte(id)]; dup {
 			return nil, fmt.Errorf("line %d: key id %d listed twice", line, id)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,9 +116,18 @@ func TestNewRejects(t *testing.T) {
 
 func TestKeyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "master.key")
-	s, created, err := LoadKeyFile(path)
-	if err != nil || !created {
-		t.Fatalf("first load: created=%v err=%v", created, err)
+	if _, err := LoadKeyFile(path); !errors.Is(err, ErrNoKeyFile) || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("missing key file: %v, want ErrNoKeyFile naming the file", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("LoadKeyFile created the missing file (%v)", err)
+	}
+	s, err := CreateKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CreateKeyFile(path); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second CreateKeyFile = %v, want fs.ErrExist", err)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -127,18 +137,70 @@ func TestKeyFile(t *testing.T) {
 		t.Fatalf("key file mode %v, want 0600", fi.Mode().Perm())
 	}
 	ct := s.Seal([]byte("v"), nil)
-	s2, created, err := LoadKeyFile(path)
-	if err != nil || created {
-		t.Fatalf("second load: created=%v err=%v", created, err)
+	s2, err := LoadKeyFile(path)
+	if err != nil {
+		t.Fatalf("second load: %v", err)
 	}
 	if _, err := s2.Open(ct, nil); err != nil {
 		t.Fatalf("reloaded key does not open: %v", err)
 	}
+	if err := s2.Verify(s.CheckValues()); err != nil {
+		t.Fatalf("the same key fails its check value: %v", err)
+	}
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := LoadKeyFile(path); err == nil || !strings.Contains(err.Error(), "readable by others") {
+	if _, err := LoadKeyFile(path); !errors.Is(err, ErrBadKeyFile) || !strings.Contains(err.Error(), "readable by others") {
 		t.Fatalf("world-readable key file accepted: %v", err)
+	}
+}
+
+// TestKeyFileUnusable: every broken key file is refused with an error that
+// names the file and the cause.
+func TestKeyFileUnusable(t *testing.T) {
+	dir := t.TempDir()
+	h := hex.EncodeToString(key(3))
+	for _, tc := range []struct{ name, content, cause string }{
+		{"empty", "", "is empty"},
+		{"blank", "\n  \n", "is empty"},
+		{"comment only", "# key goes here\n", "no key"},
+		{"short", h[:32] + "\n", "is 16 bytes, want 32"},
+		{"truncated hex", h[:63], "not hex"},
+		{"not hex", "1 " + strings.Repeat("zz", 32), "not hex"},
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".key")
+		if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadKeyFile(path)
+		if !errors.Is(err, ErrBadKeyFile) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.cause) {
+			t.Errorf("%s: LoadKeyFile = %v, want ErrBadKeyFile naming %s and %q", tc.name, err, path, tc.cause)
+		}
+	}
+}
+
+func TestVerifyCheckValues(t *testing.T) {
+	a, _ := New(map[byte][]byte{1: key(1)})
+	rotated, _ := New(map[byte][]byte{1: key(1), 2: key(2)})
+	other, _ := New(map[byte][]byte{1: key(9)})
+	onlyNew, _ := New(map[byte][]byte{2: key(2)})
+	if len(a.CheckValues()[1]) != 16 || bytes.Equal(a.CheckValues()[1], other.CheckValues()[1]) {
+		t.Fatal("check values of different keys are equal")
+	}
+	if err := rotated.Verify(a.CheckValues()); err != nil {
+		t.Fatalf("a rotated key file (old key kept) fails: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		s        *Sealer
+		recorded map[byte][]byte
+	}{
+		"other key":       {other, a.CheckValues()},
+		"old key dropped": {onlyNew, rotated.CheckValues()},
+		"rotated wrong":   {a, rotated.CheckValues()},
+	} {
+		if err := tc.s.Verify(tc.recorded); !errors.Is(err, ErrWrongKey) {
+			t.Errorf("%s: Verify = %v, want ErrWrongKey", name, err)
+		}
 	}
 }
 

@@ -294,6 +294,21 @@ func (r *Registry) Row(ctx context.Context, index []byte) (registry.Row, error) 
 	return row, nil
 }
 
+// FirstRow returns the row with the lowest index (without its portrait),
+// or registry.ErrNotFound when the registry is empty: a sample to check
+// that a master key opens the registry.
+func (r *Registry) FirstRow(ctx context.Context) (registry.Row, error) {
+	var idx []byte
+	err := r.db.QueryRow(ctx, `SELECT idx FROM registry_records ORDER BY idx LIMIT 1`).Scan(&idx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return registry.Row{}, registry.ErrNotFound
+	}
+	if err != nil {
+		return registry.Row{}, fmt.Errorf("store: registry first row: %w", err)
+	}
+	return r.Row(ctx, idx)
+}
+
 // Portrait implements registry.Store.
 func (r *Registry) Portrait(ctx context.Context, index []byte) (registry.PortraitRow, error) {
 	var p registry.PortraitRow

@@ -95,7 +95,7 @@ func BenchmarkRegistryLookup(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer db.Close()
-		sl, _, err := seal.LoadKeyFile(filepath.Join(dir, "master.key"))
+		sl, err := seal.LoadKeyFile(filepath.Join(dir, "master.key"))
 		if err != nil {
 			b.Fatal(err)
 		}

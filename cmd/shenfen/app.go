@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shenfen/shenfen/atomicfile"
 	"github.com/shenfen/shenfen/config"
 	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/registry"
@@ -36,8 +37,23 @@ type app struct {
 	trust *trustServices
 }
 
-// openApp prepares the data directory and opens the database.
+// openApp prepares the data directory, opens the database and loads the
+// master key.
 func openApp(ctx context.Context, cfg config.Config) (*app, error) {
+	a, err := openDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.openRegistry(ctx); err != nil {
+		a.db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// openDB prepares the data directory and opens the database, without the
+// master key (shenfen keys init-master makes it).
+func openDB(ctx context.Context, cfg config.Config) (*app, error) {
 	log := cfg.Logger()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -46,12 +62,7 @@ func openApp(ctx context.Context, cfg config.Config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: db}
-	if err := a.openRegistry(); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return a, nil
+	return &app{cfg: cfg, log: log, db: db}, nil
 }
 
 // Close releases what openApp opened.
@@ -76,18 +87,13 @@ func secretFile(path string, n int) (string, error) {
 	buf := make([]byte, n)
 	rand.Read(buf)
 	s := hex.EncodeToString(buf)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	if err := atomicfile.Create(path, []byte(s+"\n"), 0o600); err != nil {
 		if errors.Is(err, fs.ErrExist) { // another process made it first
 			return secretFile(path, n)
 		}
 		return "", err
 	}
-	if _, err := f.WriteString(s + "\n"); err != nil {
-		f.Close()
-		return "", err
-	}
-	return s, f.Close()
+	return s, nil
 }
 
 // rateLimiter is a rate limit kept in the database, so that every shenfen

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shenfen/shenfen/atomicfile"
 	"github.com/shenfen/shenfen/audit"
 	"github.com/shenfen/shenfen/credential"
 	"github.com/shenfen/shenfen/status"
@@ -94,7 +95,7 @@ func runAudit(ctx context.Context, args []string) error {
 	}
 	st := auditState{Log: strings.TrimSuffix(*logURL, "/"), TreeSize: h.Size, Timestamp: h.Timestamp.UnixMilli(), RootHash: h.Root[:], Signature: h.JWS}
 	b, _ := json.MarshalIndent(st, "", "  ")
-	if err := os.WriteFile(*stateFile, append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.Write(*stateFile, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
 	if prev == nil {

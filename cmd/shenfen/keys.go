@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	commands["keys"] = command{"issuer keys: list, rotate, export-trust", runKeys}
+	commands["keys"] = command{"issuer keys: list, rotate, export-trust; init-master", runKeys}
 }
 
 const keysUsage = `usage: shenfen keys SUBCOMMAND [flags]
@@ -23,6 +23,9 @@ const keysUsage = `usage: shenfen keys SUBCOMMAND [flags]
                  (and keep verifying the cards they signed) until they expire
   export-trust   write the trust list for offline verifiers:
                  -format pem (root, then signers; default) or json, -o FILE
+  init-master    make the master key (at --master-key-file, default
+                 DATA/master.key) for a new installation; refused when the
+                 file exists or the database or DATA already hold sealed data
 
 Keys are made on first use in DATA/keys, sealed with the master key, or in a
 PKCS#11 token when SHENFEN_PKCS11_TOKEN (and SHENFEN_PKCS11_PIN,
@@ -38,8 +41,8 @@ func runKeys(ctx context.Context, args []string) error {
 		return nil
 	}
 	sub := args[0]
-	if sub != "list" && sub != "rotate" && sub != "export-trust" {
-		return fmt.Errorf("unknown subcommand %q (list, rotate, export-trust)", sub)
+	if sub != "list" && sub != "rotate" && sub != "export-trust" && sub != "init-master" {
+		return fmt.Errorf("unknown subcommand %q (list, rotate, export-trust, init-master)", sub)
 	}
 	var format, out string
 	cfg, _, err := config.Load("keys "+sub, args[1:], os.Getenv, func(fs *flag.FlagSet) {
@@ -50,6 +53,14 @@ func runKeys(ctx context.Context, args []string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if sub == "init-master" {
+		a, err := openDB(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return initMasterKey(ctx, a)
 	}
 	a, err := openApp(ctx, cfg)
 	if err != nil {

@@ -26,7 +26,6 @@ import (
 	"github.com/shenfen/shenfen/biometric/face"
 	"github.com/shenfen/shenfen/config"
 	"github.com/shenfen/shenfen/registry"
-	"github.com/shenfen/shenfen/seal"
 	"github.com/shenfen/shenfen/store"
 )
 
@@ -64,16 +63,12 @@ func runRegistry(ctx context.Context, args []string) error {
 	return sub.run(ctx, args[1:])
 }
 
-// openRegistry loads (or makes) the master key and builds the registry
-// service; openApp calls it.
-func (a *app) openRegistry() error {
-	s, created, err := seal.LoadKeyFile(a.cfg.MasterKeyFile)
+// openRegistry loads the master key (openMasterKey) and builds the
+// registry service; openApp calls it.
+func (a *app) openRegistry(ctx context.Context) error {
+	s, err := a.openMasterKey(ctx)
 	if err != nil {
 		return err
-	}
-	if created {
-		a.log.Warn("made a new master key; back it up: without it the registry cannot be read",
-			"file", a.cfg.MasterKeyFile)
 	}
 	a.sealer = s
 	a.registryMetrics = newRegistryMetrics()

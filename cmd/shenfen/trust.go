@@ -71,6 +71,9 @@ func (a *app) openTrust(ctx context.Context) (*trustServices, error) {
 		if t.hsm != nil {
 			t.hsm.Close()
 		}
+		if errors.Is(err, keys.ErrSealed) {
+			return nil, fmt.Errorf("issuer keys in %s: %w: the master key file %s is not the one they were sealed with", dir, err, a.cfg.MasterKeyFile)
+		}
 		return nil, fmt.Errorf("issuer keys: %w", err)
 	}
 	t.ring = ring
