@@ -337,7 +337,7 @@ func VerifyTreeHead(compact string, pub *ecdsa.PublicKey) (TreeHead, error) {
 		return TreeHead{}, fmt.Errorf("%w: tree head: %v", ErrProof, err)
 	}
 	var j treeHeadJSON
-	if err := json.Unmarshal(p.Payload, &j); err != nil || len(j.Root) != 32 {
+	if err := jws.DecodeStrict(p.Payload, &j); err != nil || len(j.Root) != 32 {
 		return TreeHead{}, fmt.Errorf("%w: tree head payload", ErrProof)
 	}
 	h := TreeHead{Size: j.Size, Timestamp: time.UnixMilli(j.Timestamp).UTC(), JWS: compact}

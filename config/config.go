@@ -5,7 +5,6 @@
 package config
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -118,7 +117,7 @@ func Load(name string, args []string, getenv func(string) string, extra func(*fl
 		b, err := os.ReadFile(configFile)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("config file: %w", err))
-		} else if err := json.Unmarshal(b, &c); err != nil {
+		} else if err := decodeFile(b, &c); err != nil {
 			errs = append(errs, fmt.Errorf("config file %s: %w", configFile, err))
 		}
 	}

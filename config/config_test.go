@@ -58,3 +58,25 @@ func TestBadEnv(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestFileStrict: a typo in the configuration file is an error naming the
+// key, not a setting silently left at its default.
+func TestFileStrict(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ content, want string }{
+		{`{"master_keyfile":"/secrets/k"}`, `unknown key "master_keyfile"`},
+		{`{"Addr":"0.0.0.0:1"}`, `unknown key "Addr"`},
+		{`{"addr":"127.0.0.1:1","addr":"0.0.0.0:1"}`, `duplicate`},
+		{`{"demo_count":"many"}`, `key "demo_count"`},
+		{`{"addr":"127.0.0.1:1"} trailing`, `invalid`},
+	} {
+		file := filepath.Join(dir, "c.json")
+		if err := os.WriteFile(file, []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := Load("t", []string{"--config", file}, env(nil), nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), file) {
+			t.Errorf("%s: err = %v, want one naming %s and %q", tc.content, err, file, tc.want)
+		}
+	}
+}

@@ -258,6 +258,10 @@ func TestTokenHostile(t *testing.T) {
 		}), status.ErrTooLarge},
 		{"status_list string", signedToken(t, p, uri, func(c map[string]any) { c["status_list"] = "x" }), status.ErrMalformed},
 		{"negative exp", signedToken(t, p, uri, func(c map[string]any) { c["exp"] = -5 }), status.ErrMalformed},
+		{"case-variant header", header(`{"alg":"none","ALG":"ES256","typ":"statuslist+jwt","x5c":` + x5c + `}`), status.ErrMalformed},
+		{"case-variant claim", signedToken(t, p, uri, func(c map[string]any) { c["SUB"] = "https://evil.example/status/x" }), status.ErrMalformed},
+		{"case-variant list member", signedToken(t, p, uri, func(c map[string]any) { c["status_list"].(map[string]any)["LST"] = "eNrbuRgAAhcBXQ" }), status.ErrMalformed},
+		{"claim only in upper case", signedToken(t, p, uri, func(c map[string]any) { c["SUB"] = c["sub"]; delete(c, "sub") }), status.ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := status.ParseToken(tc.tok, status.ChainKeys(p.root), now, status.Limits{MaxList: 1 << 20})

@@ -1,7 +1,6 @@
 package status
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"encoding/base64"
 	"encoding/json"
@@ -130,12 +129,8 @@ func ParseUnverified(b []byte, lim Limits) (*Token, error) {
 }
 
 func parseClaims(payload []byte, lim Limits) (*Token, error) {
-	if err := jws.CheckNoDuplicateKeys(payload); err != nil {
-		return nil, fmt.Errorf("%w: claims: %v", ErrMalformed, err)
-	}
 	var c claims
-	d := json.NewDecoder(bytes.NewReader(payload))
-	if err := d.Decode(&c); err != nil {
+	if err := jws.DecodeStrict(payload, &c); err != nil {
 		return nil, fmt.Errorf("%w: claims: %v", ErrMalformed, err)
 	}
 	if c.Sub == "" {

@@ -15,6 +15,7 @@
 package mdoc
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -44,9 +45,12 @@ func init() {
 		MaxNestedLevels:  MaxNesting,
 		MaxArrayElements: MaxElements,
 		MaxMapPairs:      MaxElements,
-		TagsMd:           cbor.TagsAllowed,
-		IntDec:           cbor.IntDecConvertSigned,
-		UTF8:             cbor.UTF8RejectInvalid,
+		// Tags are allowed by the decoder but checked against
+		// allowedTags by checkTags before every decode.
+		TagsMd: cbor.TagsAllowed,
+		// Integers into any: int64, or an error beyond its range.
+		IntDec: cbor.IntDecConvertSignedOrFail,
+		UTF8:   cbor.UTF8RejectInvalid,
 		// 18013-5 names are exact: "docType" does not match "doctype".
 		FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
 	}.DecMode()
@@ -63,12 +67,87 @@ func init() {
 	}
 }
 
+// allowedTags are the CBOR tags ISO/IEC 18013-5 uses: 24 (encoded CBOR
+// data item: IssuerSignedItemBytes, MobileSecurityObjectBytes,
+// DeviceNameSpacesBytes, SessionTranscriptBytes ...), 0 (tdate) and 1004
+// (full-date, RFC 8943). Any other tag (bignums, epoch times, COSE tag 18,
+// self-described CBOR, ...) is refused before decoding.
+var allowedTags = map[uint64]bool{0: true, 24: true, 1004: true}
+
+// maxWalkDepth bounds checkTags' stack (arrays, maps and tags each add a
+// level); the decoder's own limit, MaxNesting, is lower.
+const maxWalkDepth = 4 * MaxNesting
+
+// checkTags walks one CBOR data item (and whatever follows it) and refuses
+// any tag outside allowedTags, indefinite lengths and truncated items.
+func checkTags(data []byte) error {
+	pending := []uint64{1} // data items left at each open level
+	for len(pending) > 0 {
+		top := len(pending) - 1
+		if pending[top] == 0 {
+			pending = pending[:top]
+			continue
+		}
+		pending[top]--
+		major, arg, n, ok := head(data)
+		if !ok {
+			return fmt.Errorf("truncated item or indefinite length")
+		}
+		data = data[n:]
+		switch major {
+		case majorBytes, majorText:
+			if arg > uint64(len(data)) {
+				return fmt.Errorf("string of %d bytes in %d", arg, len(data))
+			}
+			data = data[arg:]
+		case majorArray, majorMap:
+			if arg > MaxElements {
+				return fmt.Errorf("%w: %d elements (limit %d)", errTooMany, arg, MaxElements)
+			}
+			items := arg
+			if major == majorMap {
+				if arg > uint64(len(data))/2 {
+					return fmt.Errorf("map of %d pairs in %d bytes", arg, len(data))
+				}
+				items = 2 * arg
+			}
+			if items > uint64(len(data)) {
+				return fmt.Errorf("array of %d items in %d bytes", arg, len(data))
+			}
+			pending = append(pending, items)
+		case 6:
+			if !allowedTags[arg] {
+				return fmt.Errorf("CBOR tag %d is not allowed", arg)
+			}
+			pending = append(pending, 1)
+		}
+		if len(pending) > maxWalkDepth {
+			return fmt.Errorf("nested deeper than %d", maxWalkDepth)
+		}
+	}
+	return nil
+}
+
+// errTooMany: an array or map over MaxElements.
+var errTooMany = errors.New("too many elements")
+
+// decode is decMode.Unmarshal after checkTags.
+func decode(data []byte, v any) error {
+	if err := checkTags(data); err != nil {
+		return err
+	}
+	return decMode.Unmarshal(data, v)
+}
+
 // unmarshal decodes strictly, mapping every error to ErrMalformed (or
 // ErrTooLarge for size limits).
 func unmarshal(data []byte, v any, what string) error {
-	if err := decMode.Unmarshal(data, v); err != nil {
+	if err := decode(data, v); err != nil {
 		switch err.(type) {
 		case *cbor.MaxArrayElementsError, *cbor.MaxMapPairsError:
+			return fmt.Errorf("%w: %s: %v", credential.ErrTooLarge, what, err)
+		}
+		if errors.Is(err, errTooMany) {
 			return fmt.Errorf("%w: %s: %v", credential.ErrTooLarge, what, err)
 		}
 		return fmt.Errorf("%w: %s: %v", credential.ErrMalformed, what, err)

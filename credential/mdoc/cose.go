@@ -58,7 +58,7 @@ func (m *sign1Msg) UnmarshalCBOR(data []byte) error {
 	if len(data) == 0 || data[0] != 0x84 {
 		return errors.New("COSE_Sign1 is not an untagged array of four")
 	}
-	if err := decMode.Unmarshal(data, (*sign1Fields)(m)); err != nil {
+	if err := decode(data, (*sign1Fields)(m)); err != nil {
 		return err
 	}
 	if m.Unprotected.Alg != nil || m.Unprotected.Crit != nil {
@@ -82,7 +82,7 @@ func (m *sign1Msg) parseProtected() error {
 		return errors.New("COSE_Sign1: empty protected header (no algorithm)")
 	}
 	var h map[any]cbor.RawMessage
-	if err := decMode.Unmarshal(m.Protected, &h); err != nil {
+	if err := decode(m.Protected, &h); err != nil {
 		return fmt.Errorf("COSE_Sign1 protected header: %w", err)
 	}
 	for k := range h {
@@ -99,7 +99,7 @@ func (m *sign1Msg) parseProtected() error {
 	if !ok {
 		return errors.New("COSE_Sign1: no algorithm in the protected header")
 	}
-	if err := decMode.Unmarshal(raw, &m.alg); err != nil {
+	if err := decode(raw, &m.alg); err != nil {
 		return fmt.Errorf("COSE_Sign1: algorithm is not an integer: %w", err)
 	}
 	m.protX5Chain = h[int64(cose.HeaderLabelX5Chain)]

@@ -334,6 +334,18 @@ func TestHostile(t *testing.T) {
 			return append([]byte{0x9a, 0x00, 0x10, 0x00, 0x00}, make([]byte, 1<<16)...)
 		}, err: credential.ErrTooLarge},
 		{name: "indefinite length", resp: func() []byte { return []byte{0x9f, 0x01, 0xff} }, err: credential.ErrMalformed},
+		{name: "self-described CBOR tag", resp: func() []byte { return append([]byte{0xd9, 0xd9, 0xf7}, good...) }, err: credential.ErrMalformed},
+		{name: "foreign tag in element", resp: func() []byte {
+			return reencode(t, good, func(d *Document) {
+				for _, tagNum := range []uint64{1, 2, 18, 32, 55799} {
+					item := map[string]any{"digestID": 99, "random": make([]byte, 16), "elementIdentifier": "x",
+						"elementValue": cbor.Tag{Number: tagNum, Content: []byte{1}}}
+					inner, _ := encMode.Marshal(item)
+					b, _ := encMode.Marshal(cbor.Tag{Number: 24, Content: inner})
+					d.IssuerSigned.NameSpaces[ns] = append(d.IssuerSigned.NameSpaces[ns], b)
+				}
+			})
+		}, err: credential.ErrMalformed},
 		{name: "empty", resp: func() []byte { return nil }, err: credential.ErrMalformed},
 	}
 	for _, tc := range tests {

@@ -290,6 +290,9 @@ func decodeSign1(raw []byte, msg *cose.UntaggedSign1Message, what string) error 
 	if err := decMode.Wellformed(raw); err != nil {
 		return fmt.Errorf("%w: %s: %v", credential.ErrMalformed, what, err)
 	}
+	if err := checkTags(raw); err != nil {
+		return fmt.Errorf("%w: %s: %v", credential.ErrMalformed, what, err)
+	}
 	if err := msg.UnmarshalCBOR(raw); err != nil {
 		return fmt.Errorf("%w: %s: %v", credential.ErrMalformed, what, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
@@ -254,6 +255,26 @@ func TestHostile(t *testing.T) {
 			pr, _ := Present(context.Background(), p, disclose, f.holder.Key, want.Audience, want.Nonce, now)
 			return pr
 		}, err: credential.ErrUntrusted},
+		{name: "certificate without subjectAltName", pres: func() string {
+			// A document signer under the trusted root, but with no name
+			// that iss could be bound to: any iss would do.
+			leaf, key := leafWithoutSAN(t, f.iss)
+			p, err := Issue(context.Background(), IssueParams{Issuer: "https://evil.example", Profile: credential.ProfileCN, PID: mustPID(t),
+				Holder: &f.holder.Key.PublicKey, IssuedAt: t0, ExpiresAt: t0.AddDate(1, 0, 0),
+				Signer: key, Chain: []*x509.Certificate{leaf}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr, _ := Present(context.Background(), p, disclose, f.holder.Key, want.Audience, want.Nonce, now)
+			return pr
+		}, err: credential.ErrUntrusted},
+		{name: "case-variant header member", pres: func() string {
+			jp := append([]string(nil), jwtParts...)
+			jp[0] = editSegment(t, jp[0], func(m map[string]any) { m["alg"] = "none"; m["ALG"] = "ES256" })
+			p := append([]string(nil), parts...)
+			p[0] = strings.Join(jp, ".")
+			return strings.Join(p, "~")
+		}, err: credential.ErrUnsupported},
 		{name: "untrusted issuer", pres: func() string {
 			p, _ := Issue(context.Background(), IssueParams{Issuer: "x", Profile: credential.ProfileCN, PID: mustPID(t),
 				Holder: &f.holder.Key.PublicKey, IssuedAt: t0, ExpiresAt: t0.AddDate(1, 0, 0),
@@ -345,6 +366,34 @@ func TestHostile(t *testing.T) {
 	if _, err := f.verifier(now).Verify(context.Background(), good, want); err != nil {
 		t.Fatalf("control: %v", err)
 	}
+}
+
+// leafWithoutSAN issues a document signer under iss's root that is like
+// iss's own but carries no subjectAltName.
+func leafWithoutSAN(t *testing.T, iss *credtest.Issuer) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{
+		SerialNumber: big.NewInt(99), Subject: iss.Leaf.Subject,
+		NotBefore: iss.Leaf.NotBefore, NotAfter: iss.Leaf.NotAfter, KeyUsage: iss.Leaf.KeyUsage,
+	}
+	for _, e := range iss.Leaf.Extensions {
+		if e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 37}) {
+			tpl.ExtraExtensions = append(tpl.ExtraExtensions, e)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, iss.Root, k.Public(), iss.RootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil || len(c.URIs) != 0 || len(c.DNSNames) != 0 {
+		t.Fatalf("leaf without SAN: %v", err)
+	}
+	return c, k
 }
 
 func TestDERSignature(t *testing.T) {

@@ -330,11 +330,17 @@ func (v *Verifier) Verify(ctx context.Context, presentation string, want Expect)
 
 // issuerMatches applies SD-JWT VC's rule for x5c: the iss claim must
 // match a subjectAltName of the leaf certificate (a URI equal to iss, or a
-// DNS name equal to iss's host). A leaf with no URI or DNS name is accepted
-// (its subject is then the only link, as in mdoc).
+// DNS name equal to iss's host, for an https iss). A leaf with no URI or
+// DNS name is refused: nothing would then bind iss to the key.
 func issuerMatches(leaf *x509.Certificate, iss string) error {
+	if iss == "" {
+		return fmt.Errorf("%w: no iss", credential.ErrMalformed)
+	}
 	if len(leaf.URIs) == 0 && len(leaf.DNSNames) == 0 {
-		return nil
+		// Without a name in the certificate nothing binds iss to the
+		// key: any holder of a certificate under the anchors could claim
+		// any issuer.
+		return fmt.Errorf("%w: the issuer certificate has no subjectAltName (URI or DNS name) to bind iss %q to", credential.ErrUntrusted, iss)
 	}
 	for _, u := range leaf.URIs {
 		if u.String() == iss {

@@ -23,6 +23,8 @@ import (
 	"io"
 	"math/big"
 	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // Sentinel errors.
@@ -174,28 +176,25 @@ func (p *Parsed) Verify(pub *ecdsa.PublicKey) error {
 	return VerifyES256(pub, p.SigningInput, p.Signature)
 }
 
-// strictJSON decodes one JSON object into v, refusing trailing data and
-// duplicate member names at the top level (a classic parser-differential
-// trick: two verifiers reading different values of one header).
-func strictJSON(b []byte, v any) error {
+// strictJSON is [DecodeStrict] for the header.
+func strictJSON(b []byte, v any) error { return DecodeStrict(b, v) }
+
+// DecodeStrict decodes one JSON value into v for a parser of outside
+// input: member names match exactly (encoding/json would match "ALG" to
+// alg), a member name twice in one object, or two names that differ only
+// in case ({"alg":"none","ALG":"ES256"}), invalid UTF-8, trailing data and
+// nesting deeper than 32 are refused. Such inputs are how two parsers are
+// made to read different values from one signed document.
+func DecodeStrict(b []byte, v any) error {
 	if err := CheckNoDuplicateKeys(b); err != nil {
 		return err
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if d.More() {
-		return errors.New("trailing data after JSON object")
-	}
-	if _, err := d.Token(); err == nil {
-		return errors.New("trailing data after JSON object")
-	}
-	return nil
+	return jsonv2.Unmarshal(b, v)
 }
 
 // CheckNoDuplicateKeys reports an error when any JSON object in b, at any
-// depth, has a member name twice, or nesting is deeper than 32.
+// depth, has a member name twice, or two names equal but for case (under
+// Unicode case folding), or nesting is deeper than 32.
 func CheckNoDuplicateKeys(b []byte) error {
 	d := json.NewDecoder(bytes.NewReader(b))
 	var stack []*jsonFrame
@@ -218,10 +217,14 @@ func CheckNoDuplicateKeys(b []byte) error {
 				continue
 			}
 			k, _ := t.(string)
-			if top.keys[k] {
-				return fmt.Errorf("duplicate member %q", k)
+			folded := foldName(k)
+			if prev, dup := top.keys[folded]; dup {
+				if prev == k {
+					return fmt.Errorf("duplicate member %q", k)
+				}
+				return fmt.Errorf("ambiguous members %q and %q (equal but for case)", prev, k)
 			}
-			top.keys[k] = true
+			top.keys[folded] = k
 			top.wantKey = false
 			continue
 		}
@@ -232,7 +235,7 @@ func CheckNoDuplicateKeys(b []byte) error {
 			}
 			f := &jsonFrame{obj: t == json.Delim('{'), wantKey: true}
 			if f.obj {
-				f.keys = map[string]bool{}
+				f.keys = map[string]string{}
 			}
 			stack = append(stack, f)
 		case json.Delim(']'):
@@ -244,10 +247,15 @@ func CheckNoDuplicateKeys(b []byte) error {
 	}
 }
 
+// foldName maps names equal under Unicode case folding to one string
+// (also the Kelvin sign to k and the long s to s, which encoding/json
+// folds too).
+func foldName(s string) string { return strings.ToLower(strings.ToUpper(s)) }
+
 type jsonFrame struct {
 	obj     bool
-	wantKey bool // the next token in this object is a member name (or '}')
-	keys    map[string]bool
+	wantKey bool              // the next token in this object is a member name (or '}')
+	keys    map[string]string // folded name -> name as written
 }
 
 // valueDone notes that a member value finished in the enclosing object.

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -50,10 +51,50 @@ func TestCheckNoDuplicateKeys(t *testing.T) {
 		{`{"x":[{"k":{},"k":1}]}`, false},
 		{`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`, false},
 		{`{"a":`, false},
+		{`{"alg":"none","ALG":"ES256"}`, false},
+		{`{"x":{"kid":"a","KID":"b"}}`, false},
+		{"{\"kid\":\"a\",\"\u212Aid\":\"b\"}", false}, // Kelvin sign folds to k
+		{`{"alg":"ES256","kid":"a","typ":"t"}`, true},
 	} {
 		if err := CheckNoDuplicateKeys([]byte(tc.in)); (err == nil) != tc.ok {
 			t.Errorf("%s: %v", tc.in, err)
 		}
+	}
+}
+
+// TestParseHostileHeaders: headers that a case-insensitive or
+// last-member-wins parser would read as ES256 are refused.
+func TestParseHostileHeaders(t *testing.T) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	good, err := Sign(Key{Signer: k, KeyID: "a"}, "t", []byte(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest := good[strings.IndexByte(good, '.'):]
+	for _, tc := range []struct {
+		header string
+		want   error
+	}{
+		{`{"alg":"none","ALG":"ES256"}`, ErrMalformed},
+		{`{"ALG":"ES256","alg":"none"}`, ErrMalformed},
+		{`{"ALG":"ES256"}`, ErrUnsupported},
+		{`{"Alg":"ES256","kid":"a"}`, ErrUnsupported},
+		{`{"alg":"ES256","alg":"none"}`, ErrMalformed},
+		{`{"alg":"none","alg":"ES256"}`, ErrMalformed},
+		{`{"alg":"ES256","crit":["exp"],"exp":1}`, ErrUnsupported},
+		{`{"alg":"ES256","kid":"a","KID":"b"}`, ErrMalformed},
+		{"{\"alg\":\"ES256\",\"kid\":\"\xff\"}", ErrMalformed}, // invalid UTF-8
+		{`{"alg":"ES256"} {}`, ErrMalformed},
+		{`["alg","ES256"]`, ErrMalformed},
+		{`{"alg":"es256"}`, ErrUnsupported},
+	} {
+		compact := base64.RawURLEncoding.EncodeToString([]byte(tc.header)) + rest
+		if p, err := Parse([]byte(compact), 1<<12); !errors.Is(err, tc.want) {
+			t.Errorf("header %s: Parse = %+v, %v; want %v", tc.header, p, err, tc.want)
+		}
+	}
+	if _, err := Parse([]byte(good), 1<<12); err != nil {
+		t.Fatalf("control: %v", err)
 	}
 }
 
