@@ -3,6 +3,7 @@ package synth
 import (
 	"context"
 	"fmt"
+	"image"
 	"math"
 	"time"
 )
@@ -76,6 +77,13 @@ type Generator struct {
 	W, H int
 	// MaxFrameBytes bounds each JPEG (96 KiB when zero).
 	MaxFrameBytes int
+	// Latency is the screen-to-camera latency of the light (drawn from
+	// 60..220 ms when zero).
+	Latency time.Duration
+	// Camera, when set, makes a fake camera's video instead of the
+	// wallet's frames: frames every 1/FPS from time 0, no jitter, handed
+	// to Camera uncompressed (the session's Frames stay empty).
+	Camera func(at time.Duration, img *image.RGBA) error
 }
 
 func (g *Generator) defaults() (fps float64, w, h, limit int) {
@@ -122,6 +130,9 @@ func (g *Generator) Make(ctx context.Context, sp Species, ch Challenge, cast Cas
 	tremor := motion{amp: 1.5, rot: 0.3, scale: 0.004}
 	head := motion{amp: 5, rot: 1.5, scale: 0.015}
 	latency := time.Duration(60+rng.IntN(161)) * time.Millisecond
+	if g.Latency > 0 {
+		latency = g.Latency
+	}
 	s := Session{Lang: ch.Lang, Said: ch.Digits, Voice: g.Voice.String(), Species: sp}
 	switch sp {
 	case Genuine:
@@ -271,28 +282,42 @@ func (g *Generator) video(s *Session, t timeline, selfiePhoto, framePhoto *Photo
 		s.Selfie = sel
 	}
 
+	poseAt := func(at time.Duration) pose {
+		p := pose{noise: noise, lit: !v.unlit, gain: 1}
+		switch v.mouth {
+		case synced:
+			p.open = maxOpen * envAt(at+mouthLead)
+		case rhythm:
+			p.open = maxOpen * math.Max(0, math.Sin(2*math.Pi*rhythmHz*at.Seconds()+rhythmPhase))
+		}
+		if p.lit {
+			p.light = lightAt(at)
+		}
+		p.dx, p.dy, p.scale, p.rot = moveAt(at.Seconds())
+		return p
+	}
 	sc := framePhoto.scene(w, h)
 	end := t.length()
 	step := time.Duration(float64(time.Second) / fps)
 	at := time.Duration(20+rng.IntN(100)) * time.Millisecond
+	if g.Camera != nil {
+		at = 0
+	}
 	var still []byte
 	for at < end {
+		if g.Camera != nil {
+			if err := g.Camera(at, sc.render(poseAt(at), rng)); err != nil {
+				return err
+			}
+			at += step
+			continue
+		}
 		if v.unlit && v.mouth == closed && v.move == (motion{}) && still != nil {
 			// An injected still picture: the same image every frame,
 			// encoded anew (the camera pipeline re-encodes it).
 			s.Frames = append(s.Frames, still)
 		} else {
-			p := pose{noise: noise, lit: !v.unlit, gain: 1}
-			switch v.mouth {
-			case synced:
-				p.open = maxOpen * envAt(at-t.lead+mouthLead)
-			case rhythm:
-				p.open = maxOpen * math.Max(0, math.Sin(2*math.Pi*rhythmHz*at.Seconds()+rhythmPhase))
-			}
-			if p.lit {
-				p.light = lightAt(at)
-			}
-			p.dx, p.dy, p.scale, p.rot = moveAt(at.Seconds())
+			p := poseAt(at)
 			jp, err := encodeJPEG(sc.render(p, rng), 85, limit)
 			if err != nil {
 				return err
