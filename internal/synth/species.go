@@ -189,10 +189,20 @@ func (t timeline) audio(rng Rand) []int16 {
 	n := int(t.length() * Rate / time.Second)
 	out := make([]int16, n)
 	at := int(t.lead * Rate / time.Second)
+	// A phone held at arm's length records speech well below full scale:
+	// the voice's peak at about -7 dBFS.
+	var peak float64
+	for _, v := range t.speech {
+		peak = math.Max(peak, math.Abs(float64(v)))
+	}
+	gain := 1.0
+	if peak > 0 {
+		gain = 0.45 * math.MaxInt16 / peak
+	}
 	for i := range out {
 		v := 90 * rng.NormFloat64() // about -51 dBFS
 		if j := i - at; j >= 0 && j < len(t.speech) {
-			v += float64(t.speech[j])
+			v += gain * float64(t.speech[j])
 		}
 		out[i] = int16(math.Max(math.MinInt16, math.Min(math.MaxInt16, math.Round(v))))
 	}
@@ -357,6 +367,13 @@ func (g *Generator) replay(ctx context.Context, s *Session, ch Challenge, earlie
 			start = max(0, i-rate/50)
 			break
 		}
+	}
+	var peak float64
+	for _, v := range pcm {
+		peak = math.Max(peak, math.Abs(float64(v)))
+	}
+	for i, v := range pcm {
+		pcm[i] = int16(float64(v) * 0.45 * math.MaxInt16 / max(peak, 1))
 	}
 	out := make([]int16, max(len(old), start+len(pcm)+rate*3/10))
 	for i := range out {

@@ -289,3 +289,15 @@ func dump(t *testing.T, dir string, s Session) {
 		os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d.jpg", i)), f, 0o644)
 	}
 }
+
+func BenchmarkGenuine(b *testing.B) {
+	photo := loadPhoto(b, "obama/obama2.jpg")
+	g := &Generator{Voice: Voices[English][0]}
+	rng := rand.New(rand.NewPCG(7, 7))
+	ch := testChallenge(rng, "4071")
+	for b.Loop() {
+		if _, err := g.Make(context.Background(), Genuine, ch, Cast{Photo: photo}, rng); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
