@@ -548,14 +548,13 @@ func TestPAR(t *testing.T) {
 		t.Fatalf("push: %d %v", st, out)
 	}
 	ru := out["request_uri"].(string)
-	authURL := h.e.Issuer + "/authorize?client_id=hotel&request_uri=" + url.QueryEscape(ru)
 	// Another client cannot use it.
 	if st, loc, _, _ := oidctest.NewBrowser().Get(h.ctx, h.e.Issuer+"/authorize?client_id=bar&request_uri="+url.QueryEscape(ru)); st != http.StatusBadRequest {
 		t.Fatalf("foreign client: %d %q", st, loc)
 	}
 	// It was burnt by that attempt (single use): push again.
 	_, out = push("hotel", h.secret, f)
-	authURL = h.e.Issuer + "/authorize?client_id=hotel&request_uri=" + url.QueryEscape(out["request_uri"].(string))
+	authURL := h.e.Issuer + "/authorize?client_id=hotel&request_uri=" + url.QueryEscape(out["request_uri"].(string))
 	cb, err := oidctest.NewBrowser().Login(h.ctx, authURL, h.wallet, nil)
 	if err != nil {
 		t.Fatal(err)

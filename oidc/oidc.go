@@ -203,14 +203,14 @@ func New(cfg Config) (*Provider, error) {
 	if !p.secure {
 		opts = append(opts, op.WithAllowInsecure())
 	}
-	p.op, err = op.NewOpenIDProvider(cfg.Issuer, &op.Config{
+	p.op, err = op.NewProvider(&op.Config{
 		CryptoKey:               cryptoKey,
 		CodeMethodS256:          true,
 		AuthMethodPrivateKeyJWT: true,
 		GrantTypeRefreshToken:   true,
 		SupportedScopes:         Scopes,
 		SupportedClaims:         append([]string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "at_hash", "c_hash", "azp"}, ClaimNames()...),
-	}, &storage{p: p}, opts...)
+	}, &storage{p: p}, op.StaticIssuer(cfg.Issuer), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: provider: %w", err)
 	}

@@ -281,10 +281,10 @@ func (c *child) backends(b *testing.B) map[int]time.Duration {
 
 // meter samples the three CPU clocks around a benchmark round.
 type meter struct {
-	c                *child
-	prov, self       time.Duration
-	pg               map[int]time.Duration
-	profile, profDir string
+	c          *child
+	prov, self time.Duration
+	pg         map[int]time.Duration
+	profDir    string
 }
 
 func (c *child) start(b *testing.B) *meter {

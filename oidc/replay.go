@@ -102,7 +102,7 @@ func (k assertionKey) verify(signingInput, signature []byte, alg jose.SignatureA
 		return payload, nil
 	}
 	compact := string(signingInput) + "." + base64.RawURLEncoding.EncodeToString(signature)
-	jws, err := jose.ParseSigned(compact, []jose.SignatureAlgorithm{alg})
+	jws, err := jose.ParseSignedCompact(compact, []jose.SignatureAlgorithm{alg})
 	if err != nil {
 		return nil, fmt.Errorf("oidc: client assertion: %w", err)
 	}

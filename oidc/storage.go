@@ -24,30 +24,29 @@ import (
 
 // loginData is the body of a stored authorization request (AuthRequest.Data).
 type loginData struct {
-	Scopes        []string  `json:"scopes"`
-	ResponseType  string    `json:"response_type"`
-	ResponseMode  string    `json:"response_mode,omitempty"`
-	RedirectURI   string    `json:"redirect_uri"`
-	State         string    `json:"state,omitempty"`
-	Nonce         string    `json:"nonce,omitempty"`
-	Challenge     string    `json:"code_challenge"`
-	Prompt        []string  `json:"prompt,omitempty"`
-	MaxAge        *uint     `json:"max_age,omitempty"`
-	ACRValues     []string  `json:"acr_values,omitempty"` // acr_values, or the claims parameter's id_token acr
-	Claims        []string  `json:"claims"`               // asked and entitled
-	Refused       []string  `json:"refused,omitempty"`    // asked, not entitled
-	WalletNonce   string    `json:"wallet_nonce"`
-	Browser       string    `json:"browser,omitempty"` // hash of the browser binding secret
-	Subject       string    `json:"sub,omitempty"`
-	ACR           string    `json:"acr,omitempty"`
-	AMR           []string  `json:"amr,omitempty"`
-	AuthTime      time.Time `json:"auth_time,omitzero"`
-	Citizen       []byte    `json:"citizen,omitempty"`     // HMAC-derived, for grants
-	CitizenKey    []byte    `json:"citizen_key,omitempty"` // sealed, for the disclosure recorder; dropped at consent
-	Sealed        []byte    `json:"sealed,omitempty"`      // disclosed (then granted) claim values
-	Granted       []string  `json:"granted,omitempty"`
-	Created       time.Time `json:"created"`
-	clientSubject string
+	Scopes       []string  `json:"scopes"`
+	ResponseType string    `json:"response_type"`
+	ResponseMode string    `json:"response_mode,omitempty"`
+	RedirectURI  string    `json:"redirect_uri"`
+	State        string    `json:"state,omitempty"`
+	Nonce        string    `json:"nonce,omitempty"`
+	Challenge    string    `json:"code_challenge"`
+	Prompt       []string  `json:"prompt,omitempty"`
+	MaxAge       *uint     `json:"max_age,omitempty"`
+	ACRValues    []string  `json:"acr_values,omitempty"` // acr_values, or the claims parameter's id_token acr
+	Claims       []string  `json:"claims"`               // asked and entitled
+	Refused      []string  `json:"refused,omitempty"`    // asked, not entitled
+	WalletNonce  string    `json:"wallet_nonce"`
+	Browser      string    `json:"browser,omitempty"` // hash of the browser binding secret
+	Subject      string    `json:"sub,omitempty"`
+	ACR          string    `json:"acr,omitempty"`
+	AMR          []string  `json:"amr,omitempty"`
+	AuthTime     time.Time `json:"auth_time,omitzero"`
+	Citizen      []byte    `json:"citizen,omitempty"`     // HMAC-derived, for grants
+	CitizenKey   []byte    `json:"citizen_key,omitempty"` // sealed, for the disclosure recorder; dropped at consent
+	Sealed       []byte    `json:"sealed,omitempty"`      // disclosed (then granted) claim values
+	Granted      []string  `json:"granted,omitempty"`
+	Created      time.Time `json:"created"`
 }
 
 // authRequest is a stored request as op sees it.

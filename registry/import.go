@@ -464,7 +464,7 @@ func loadPortrait(p string, portraits fs.FS) ([]byte, error) {
 		return b, nil
 	}
 	if portraits == nil {
-		return nil, errors.New("portrait paths are not available for this input; use base64:")
+		return nil, errors.New("portrait paths are not available for this input; give the portrait inline as base64:DATA")
 	}
 	name := strings.TrimPrefix(strings.ReplaceAll(p, "\\", "/"), "./")
 	if !fs.ValidPath(name) {

@@ -23,6 +23,12 @@ log "gofmt and go vet"
 bad=$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)
 if [ -n "$bad" ]; then echo "gofmt needed on: $bad" >&2; exit 1; fi
 go vet ./...
+# go.mod and go.sum must be what go mod tidy makes, and staticcheck (pinned
+# here; go run fetches that exact version, checked against the checksum
+# database) must find nothing: docs/security.md lists what it covers.
+log "go mod tidy and staticcheck"
+go mod tidy -diff
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 log "go test"
 # The browser journey runs after the other packages, not beside them, so
 # that Chromium's fake microphone and the page's audio worklet, which run in

@@ -44,7 +44,7 @@ type auditState struct {
 func runAudit(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "check" {
 		fmt.Fprint(os.Stderr, auditUsage)
-		return errors.New("want: shenfen audit check ...")
+		return errors.New("usage: shenfen audit check [flags]")
 	}
 	flags := flag.NewFlagSet("audit check", flag.ContinueOnError)
 	logURL := flags.String("log", "", "base URL of the shenfen server whose log is audited")

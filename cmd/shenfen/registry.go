@@ -189,7 +189,7 @@ func registryImport(ctx context.Context, args []string) error {
 		return err
 	}
 	if len(files) == 0 {
-		return errors.New("usage: shenfen registry import [flags] FILE...")
+		return errors.New("usage: shenfen registry import [flags] FILE [FILE ...]")
 	}
 	switch sortMode {
 	case "on", "off", "auto":

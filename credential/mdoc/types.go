@@ -64,7 +64,7 @@ func (d *digestMap) UnmarshalCBOR(data []byte) error {
 		p = p[h:]
 		major, l, h, ok := head(p)
 		if !ok || major != majorBytes || l > uint64(len(p)-h) {
-			return errors.New("Digest is not a byte string")
+			return errors.New("the Digest is not a byte string")
 		}
 		if _, dup := m[id]; dup {
 			return fmt.Errorf("DigestID %d twice", id)

@@ -112,7 +112,7 @@ func TestIssuePresentVerify(t *testing.T) {
 func TestIssuerJWTVerifiesWithGoJose(t *testing.T) {
 	f := newFixture(t)
 	jwt := f.issued[:strings.IndexByte(f.issued, '~')]
-	jws, err := jose.ParseSigned(jwt, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(jwt, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		t.Fatal(err)
 	}

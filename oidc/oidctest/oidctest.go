@@ -231,9 +231,13 @@ func (e *Env) KeyClient(ctx context.Context, id, name, redirect, claims string) 
 		return nil, err
 	}
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub, err := k.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		return nil, err
+	}
 	jwks, err := json.Marshal(map[string]any{"keys": []any{map[string]any{
 		"kty": "EC", "crv": "P-256", "kid": id + "-key", "alg": "ES256", "use": "sig",
-		"x": b64(k.PublicKey.X.FillBytes(make([]byte, 32))), "y": b64(k.PublicKey.Y.FillBytes(make([]byte, 32))),
+		"x": b64(pub[1:33]), "y": b64(pub[33:65]),
 	}}})
 	if err != nil {
 		return nil, err

@@ -78,14 +78,21 @@ func main() {
 	})
 	go http.Serve(ln, mux)
 	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+	pub, err := key.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		log.Fatal(err)
+	}
+	priv, err := key.Bytes()
+	if err != nil {
+		log.Fatal(err)
+	}
 	settings, _ := json.MarshalIndent(map[string]any{
 		"issuer": e.Issuer, "redirect_uri": redirect, "bank_redirect_uri": bankRedirect, "wallet": "http://" + ln.Addr().String() + "/approve",
 		"id_number": card.PID.IDNumber,
 		"hotel":     map[string]string{"client_id": "hotel", "client_secret": secret},
 		"bank": map[string]any{"client_id": "bank", "jwk": map[string]string{
 			"kty": "EC", "crv": "P-256", "kid": "bank-key",
-			"x": b64(key.PublicKey.X.FillBytes(make([]byte, 32))), "y": b64(key.PublicKey.Y.FillBytes(make([]byte, 32))),
-			"d": b64(key.D.FillBytes(make([]byte, 32))),
+			"x": b64(pub[1:33]), "y": b64(pub[33:65]), "d": b64(priv),
 		}},
 	}, "", "  ")
 	if err := os.WriteFile(*out+".tmp", settings, 0o600); err != nil {
