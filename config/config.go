@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,6 +22,15 @@ import (
 type Config struct {
 	// Addr is the HOST:PORT that serve listens on.
 	Addr string `json:"addr"`
+	// AdminAddr, if set, is a second HOST:PORT that alone serves the admin
+	// API, the console and /metrics (the public listener then answers 404
+	// for them); keep it on a private network.
+	AdminAddr string `json:"admin_addr"`
+	// TrustedProxies lists the addresses and CIDR prefixes (comma-separated)
+	// of the reverse proxies whose X-Forwarded-For / Forwarded client
+	// address and X-Forwarded-Proto scheme are believed; others' are
+	// ignored. Empty: the connection's peer is the client.
+	TrustedProxies string `json:"trusted_proxies"`
 	// DataDir holds the embedded database, key files and the admin token.
 	DataDir string `json:"data"`
 	// Database is a PostgreSQL URL (postgres://...) or a SQLite file path;
@@ -68,6 +78,8 @@ type field struct {
 
 var fields = []field{
 	{"addr", "SHENFEN_ADDR", "HOST:PORT to listen on", func(c *Config) any { return &c.Addr }},
+	{"admin-addr", "SHENFEN_ADMIN_ADDR", "HOST:PORT of a separate listener for the admin API, console and /metrics (default: none, all on addr)", func(c *Config) any { return &c.AdminAddr }},
+	{"trusted-proxies", "SHENFEN_TRUSTED_PROXIES", "comma-separated IPs/CIDRs of reverse proxies allowed to set X-Forwarded-For/Forwarded and X-Forwarded-Proto", func(c *Config) any { return &c.TrustedProxies }},
 	{"data", "SHENFEN_DATA", "data directory (embedded database, keys, admin token)", func(c *Config) any { return &c.DataDir }},
 	{"db", "SHENFEN_DATABASE", "database: postgres://... URL or SQLite file (default DATA/shenfen.db)", func(c *Config) any { return &c.Database }},
 	{"public-url", "SHENFEN_PUBLIC_URL", "externally visible base URL (default http://ADDR)", func(c *Config) any { return &c.PublicURL }},
@@ -191,6 +203,16 @@ func (c Config) Validate() error {
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
 		errs = append(errs, fmt.Sprintf("addr %q is not HOST:PORT", c.Addr))
 	}
+	if c.AdminAddr != "" {
+		if _, port, err := net.SplitHostPort(c.AdminAddr); err != nil || port == "" {
+			errs = append(errs, fmt.Sprintf("admin-addr %q is not HOST:PORT", c.AdminAddr))
+		} else if c.AdminAddr == c.Addr && port != "0" {
+			errs = append(errs, "admin-addr is the same as addr")
+		}
+	}
+	if _, err := c.TrustedProxyPrefixes(); err != nil {
+		errs = append(errs, fmt.Sprintf("trusted-proxies: %v", err))
+	}
 	if c.DataDir == "" {
 		errs = append(errs, "data directory is empty")
 	}
@@ -215,6 +237,33 @@ func (c Config) Validate() error {
 	}
 	sort.Strings(errs)
 	return fmt.Errorf("config: %s", strings.Join(errs, "; "))
+}
+
+// TrustedProxyPrefixes parses TrustedProxies: each entry an IP address or
+// a CIDR prefix.
+func (c Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(c.TrustedProxies, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an IP address or CIDR prefix", s)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR prefix", s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // Logger returns the process logger the configuration asks for.

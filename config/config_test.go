@@ -80,3 +80,32 @@ func TestFileStrict(t *testing.T) {
 		}
 	}
 }
+
+func TestEdgeSettings(t *testing.T) {
+	c, _, err := Load("t", []string{"--admin-addr", "127.0.0.1:9090", "--trusted-proxies", "10.0.0.0/8, 127.0.0.1,::1"}, env(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := c.TrustedProxyPrefixes()
+	if err != nil || len(ps) != 3 || ps[1].String() != "127.0.0.1/32" || ps[2].String() != "::1/128" {
+		t.Fatalf("prefixes %v %v", ps, err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--trusted-proxies", "10.0.0.0/33"}, "trusted-proxies"},
+		{[]string{"--trusted-proxies", "proxy.example"}, "trusted-proxies"},
+		{[]string{"--trusted-proxies", "fe80::1%eth0"}, "trusted-proxies"},
+		{[]string{"--admin-addr", "nope"}, "admin-addr"},
+		{[]string{"--admin-addr", "127.0.0.1:8080"}, "admin-addr is the same"},
+	} {
+		if _, _, err := Load("t", tc.args, env(nil), nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	c, _, err = Load("t", nil, env(map[string]string{"SHENFEN_TRUSTED_PROXIES": "192.0.2.1", "SHENFEN_ADMIN_ADDR": "127.0.0.1:9"}), nil)
+	if err != nil || c.TrustedProxies != "192.0.2.1" || c.AdminAddr != "127.0.0.1:9" {
+		t.Fatalf("env: %+v %v", c, err)
+	}
+}

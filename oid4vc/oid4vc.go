@@ -17,7 +17,6 @@ import (
 	"crypto/ecdsa"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/shenfen/shenfen/audit"
 	"github.com/shenfen/shenfen/problem"
 	"github.com/shenfen/shenfen/proofing"
+	"github.com/shenfen/shenfen/server"
 )
 
 // Mux is where the endpoints are attached (*server.Server, *http.ServeMux).
@@ -87,8 +87,11 @@ type API struct {
 	// VerifierLimit bounds verifier request creation per client address
 	// (nil: no limit).
 	VerifierLimit proofing.RateLimiter
-	Log           *slog.Logger
-	Clock         func() time.Time
+	// NonceLimit bounds c_nonce requests (each stores a row) per client
+	// address (nil: no limit).
+	NonceLimit proofing.RateLimiter
+	Log        *slog.Logger
+	Clock      func() time.Time
 }
 
 func (a *API) now() time.Time {
@@ -109,17 +112,20 @@ func (a *API) log() *slog.Logger {
 // biometric engines could not be loaded) the enrollment and issuance
 // endpoints answer 503 enrollment-unavailable.
 func (a *API) Mount(m Mux) {
-	m.Handle("POST /api/enrollments", a.needProofing(a.start))
-	m.Handle("POST /api/enrollments/{id}/submission", a.needProofing(a.submit))
+	// The wallet page's enrollment and the verifier page's requests are
+	// browser-facing: cross-site state changes are refused; JSON bodies
+	// must say so (a cross-site simple POST cannot).
+	m.Handle("POST /api/enrollments", server.SameOrigin(server.RequireJSON(a.needProofing(a.start))))
+	m.Handle("POST /api/enrollments/{id}/submission", server.SameOrigin(a.needProofing(a.submit)))
 	m.Handle("GET /api/enrollments/{id}", a.needProofing(a.status))
 
 	m.Handle("GET /.well-known/openid-credential-issuer", http.HandlerFunc(a.issuerMetadata))
 	m.Handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(a.asMetadata))
 	m.Handle("POST /vci/token", a.needProofing(a.token))
 	m.Handle("POST /vci/nonce", a.needProofing(a.nonce))
-	m.Handle("POST /vci/credential", a.needProofing(a.credential))
+	m.Handle("POST /vci/credential", server.RequireJSON(a.needProofing(a.credential)))
 
-	m.Handle("POST /api/verifier/requests", http.HandlerFunc(a.createRequest))
+	m.Handle("POST /api/verifier/requests", server.SameOrigin(server.RequireJSON(http.HandlerFunc(a.createRequest))))
 	m.Handle("GET /api/verifier/requests/{id}", http.HandlerFunc(a.result))
 	m.Handle("GET /oid4vp/requests/{id}", http.HandlerFunc(a.requestObject))
 	m.Handle("POST /oid4vp/responses/{id}", http.HandlerFunc(a.response))
@@ -137,12 +143,24 @@ func (a *API) needProofing(h http.HandlerFunc) http.Handler {
 }
 
 // clientAddr is the peer address without port (for rate limits only).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+func clientAddr(r *http.Request) string { return server.ClientKey(r) }
+
+// limit takes one event for key from l (nil: no limit); over the limit or
+// on the limiter's failure it answers the request and returns false.
+func (a *API) limit(w http.ResponseWriter, r *http.Request, l proofing.RateLimiter, key string) bool {
+	if l == nil {
+		return true
 	}
-	return host
+	ok, after, err := l.Take(r.Context(), key, a.now())
+	switch {
+	case err != nil:
+		problem.Write(w, r, problem.Internal().WithCause(err))
+		return false
+	case !ok:
+		tooMany(w, r, after)
+		return false
+	}
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -111,7 +111,17 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(tokenTTL / time.Second)})
 }
 
+// c_nonce limits per client address: a wallet collecting a card asks for
+// one nonce per credential configuration (three).
+const (
+	NonceClientEvery = time.Second
+	NonceClientBurst = 30
+)
+
 func (a *API) nonce(w http.ResponseWriter, r *http.Request) {
+	if !a.limit(w, r, a.NonceLimit, clientAddr(r)) {
+		return
+	}
 	n := proofing.RandomID(16)
 	if err := a.Proofing.Store().PutSecret(r.Context(), proofing.Secret{Kind: proofing.SecretNonce, Hash: proofing.Hash(n),
 		ExpiresAt: a.now().Add(nonceTTL)}); err != nil {

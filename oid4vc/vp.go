@@ -89,17 +89,8 @@ func (a *API) createRequest(w http.ResponseWriter, r *http.Request) {
 	if !a.verifierReady(w, r) {
 		return
 	}
-	if a.VerifierLimit != nil {
-		ok, after, err := a.VerifierLimit.Take(r.Context(), clientAddr(r), a.now())
-		if err != nil {
-			a.log().Error("oid4vc: verifier rate limit", "err", err)
-			problem.Write(w, r, problem.Internal())
-			return
-		}
-		if !ok {
-			tooMany(w, r, after)
-			return
-		}
+	if !a.limit(w, r, a.VerifierLimit, clientAddr(r)) {
+		return
 	}
 	var q vpQuery
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4<<10))

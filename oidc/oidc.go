@@ -48,6 +48,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/shenfen/shenfen/credential"
+	"github.com/shenfen/shenfen/server"
 )
 
 // Assurance levels (the acr claim).
@@ -130,13 +131,29 @@ type Config struct {
 	Recorder DisclosureRecorder
 	// WalletURL is the same-device wallet entry (default /wallet/).
 	WalletURL string
-	Log       *slog.Logger
+	// AuthorizeLimit bounds authorization requests (each stores a login
+	// transaction) per client address (nil: no limit).
+	AuthorizeLimit RateLimiter
+	Log            *slog.Logger
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 	// Lifetimes (defaults: login 10 min, code 60 s, access 15 min,
 	// refresh 30 days, ID token 1 h).
 	LoginTTL, CodeTTL, AccessTTL, RefreshTTL, IDTokenTTL time.Duration
 }
+
+// RateLimiter limits events per key (the store's limiter, shared by every
+// server through the database).
+type RateLimiter interface {
+	Take(ctx context.Context, key string, now time.Time) (bool, time.Duration, error)
+}
+
+// Authorization request limits per client address: a citizen's login is
+// one request; an address may carry a carrier-grade NAT of citizens.
+const (
+	AuthorizeClientEvery = time.Second
+	AuthorizeClientBurst = 30
+)
 
 // Provider is the OpenID Provider.
 type Provider struct {
@@ -279,7 +296,12 @@ func withPrefix(pattern, prefix string) string {
 func (p *Provider) routes() {
 	m := http.NewServeMux()
 	for pat, h := range p.patterns() {
-		m.HandleFunc(withPrefix(pat, p.path), h)
+		var handler http.Handler = h
+		if pat == "POST /consent" {
+			// The consent page's own form: a browser-facing state change.
+			handler = server.SameOrigin(h)
+		}
+		m.Handle(withPrefix(pat, p.path), handler)
 	}
 	m.Handle(p.path+"/", http.StripPrefix(p.path, p.op))
 	p.mux = m

@@ -11,6 +11,9 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/shenfen/shenfen/problem"
+	"github.com/shenfen/shenfen/server"
 )
 
 // requestURIPrefix starts every PAR request_uri (RFC 9126 section 2.2).
@@ -107,6 +110,17 @@ func (p *Provider) par(w http.ResponseWriter, r *http.Request) {
 // authorize expands a PAR request_uri (single use, same client) into the
 // authorization request and hands the request to op.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
+	if l := p.cfg.AuthorizeLimit; l != nil {
+		ok, after, err := l.Take(r.Context(), server.ClientKey(r), p.cfg.Now())
+		if err != nil {
+			problem.Write(w, r, problem.Internal().WithCause(err))
+			return
+		}
+		if !ok {
+			problem.Write(w, r, problem.TooManyRequests("too many sign-in requests from this address; retry later", after))
+			return
+		}
+	}
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return

@@ -20,33 +20,6 @@ import (
 // a trusted proxy has its forwarding headers removed: nobody can choose the
 // address their requests are rate limited under, nor claim https.
 
-// ParsePrefixes parses a list of IP addresses and CIDR prefixes ("10.0.0.0/8",
-// "127.0.0.1", "::1").
-func ParsePrefixes(list []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range list {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		if strings.Contains(s, "/") {
-			p, err := netip.ParsePrefix(s)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, err
-		}
-		a = a.Unmap()
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
-	}
-	return out, nil
-}
-
 func (s *Server) trusted(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range s.TrustedProxies {

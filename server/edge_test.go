@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -26,10 +27,7 @@ func echoClient(w http.ResponseWriter, r *http.Request) {
 // https.
 func TestTrustedProxies(t *testing.T) {
 	s := New(quiet())
-	var err error
-	if s.TrustedProxies, err = ParsePrefixes([]string{"10.0.0.0/8", " ::1 "}); err != nil {
-		t.Fatal(err)
-	}
+	s.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	s.HandleFunc("GET /who", echoClient)
 	tests := []struct {
 		name, remote string
@@ -61,12 +59,6 @@ func TestTrustedProxies(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
-	}
-	if _, err := ParsePrefixes([]string{"10.0.0.0/33"}); err == nil {
-		t.Fatal("bad prefix accepted")
-	}
-	if _, err := ParsePrefixes([]string{"example.com"}); err == nil {
-		t.Fatal("host name accepted")
 	}
 }
 

@@ -130,7 +130,7 @@ func (t auditTx) PutDisclosure(ctx context.Context, d audit.StoredDisclosure) er
 // AuditTx runs fn in one transaction; on PostgreSQL fn's first Size call
 // takes the head row lock, on SQLite the transaction is the writer.
 func (s *AuditStore) AuditTx(ctx context.Context, fn func(audit.Tx) error) error {
-	return s.db.InTx(ctx, func(tx *Tx) error { return fn(auditTx{tx}) })
+	return s.db.InTxDurable(ctx, func(tx *Tx) error { return fn(auditTx{tx}) })
 }
 
 // AuditSize is the number of leaves.

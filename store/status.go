@@ -59,9 +59,10 @@ func (db *DB) Status() *StatusStore { return &StatusStore{db: db} }
 var _ status.Store = (*StatusStore)(nil)
 
 // Atomically implements status.Atomic: the status change and the writes of
-// the service's Changed hook (the audit log entry) share one transaction.
+// the service's Changed hook (the audit log entry) share one transaction,
+// committed durably (an acknowledged revocation survives power loss).
 func (s *StatusStore) Atomically(ctx context.Context, fn func(ctx context.Context) error) error {
-	return s.db.Atomically(ctx, fn)
+	return s.db.AtomicallyDurable(ctx, fn)
 }
 
 const statusListCols = `id, bits, size, allocated, perm_key, version, created_at`
@@ -82,7 +83,7 @@ func scanStatusList(sc interface{ Scan(...any) error }) (status.ListInfo, error)
 func (s *StatusStore) AllocateStatus(ctx context.Context, bits int, newList status.NewListFunc) (status.ListInfo, uint64, error) {
 	var info status.ListInfo
 	var n uint64
-	err := s.db.InTx(ctx, func(tx *Tx) error {
+	err := s.db.InTxDurable(ctx, func(tx *Tx) error {
 		for try := 0; try < 4; try++ {
 			var id string
 			err := tx.QueryRow(ctx, `SELECT id FROM status_lists WHERE bits = ? AND allocated < size
@@ -148,7 +149,7 @@ func (s *StatusStore) StatusLists(ctx context.Context) ([]status.ListInfo, error
 // SetStatus changes one entry in one transaction.
 func (s *StatusStore) SetStatus(ctx context.Context, id string, index uint64, next status.Status, check func(old status.Status) error) (status.Status, error) {
 	old := status.Valid
-	err := s.db.InTx(ctx, func(tx *Tx) error {
+	err := s.db.InTxDurable(ctx, func(tx *Tx) error {
 		lock := `SELECT version FROM status_lists WHERE id = ?`
 		if tx.Dialect() == Postgres {
 			lock += ` FOR UPDATE` // serialise changes of one list

@@ -65,7 +65,8 @@ func newCardsEnv(t *testing.T, db *store.DB) *cardsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Citizen{Verifier: refCards{}, Cards: e.cards, Audience: "http://shenfen.test/api/wallet"}
+	c := &Citizen{Verifier: refCards{}, Cards: e.cards, Audience: "http://shenfen.test/api/wallet",
+		NonceMAC: testMAC, Used: db.SingleUse()}
 	c.Mount(e.mux)
 	admin.NewCardsAPI(e.cards, nil).Mount(e.mux, cardsToken)
 	Mount(e.mux, Options{AdminToken: cardsToken, API: e.mux})
@@ -301,7 +302,7 @@ func TestConsoleCards(t *testing.T) {
 		st := e.do("GET", "/admin/session", "", nil)
 		pre := cookieOf(st, preCookie)
 		in := e.do("POST", "/admin/session", `{"token":"`+cardsToken+`"}`,
-			map[string]string{"Origin": "http://shenfen.test", csrfHeader: pre.Value}, pre)
+			map[string]string{"Origin": "http://shenfen.test", csrfHeader: pre.Value, "Content-Type": "application/json"}, pre)
 		sess := cookieOf(in, sessionCookie)
 		var s struct{ CSRF string }
 		json.Unmarshal(in.Body.Bytes(), &s)

@@ -2,22 +2,24 @@ package web
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
-	"mime"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/shenfen/shenfen/audit"
 	"github.com/shenfen/shenfen/credential"
 	"github.com/shenfen/shenfen/problem"
 	"github.com/shenfen/shenfen/proofing"
+	"github.com/shenfen/shenfen/server"
 )
 
 // The wallet's own calls authenticate with the card itself: the wallet
@@ -82,17 +84,46 @@ type Citizen struct {
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 
-	nonces nonceSet
+	// NonceMAC keys the wallet's sign-in nonces: a nonce is its expiry, 16
+	// random bytes and a MAC over both, so any server sharing the key can
+	// check it and issuing one stores nothing. cmd/shenfen derives it from
+	// the master key. Required: without it the nonce endpoint answers 404.
+	NonceMAC func(data []byte) []byte
+	// Used records each nonce's single use, in the database shared by all
+	// servers, once the presentation over it verified. Required.
+	Used SingleUse
+	// NonceLimit limits nonce requests per client address (server.ClientKey).
+	NonceLimit Limiter
 }
+
+// Limiter limits events per key (store.RateLimiter, shared by every server
+// through the database).
+type Limiter interface {
+	Take(ctx context.Context, key string, now time.Time) (bool, time.Duration, error)
+}
+
+// SingleUse records single-use values (store.SingleUse).
+type SingleUse interface {
+	// UseOnce records key as used until expires; false if it was before.
+	UseOnce(ctx context.Context, key []byte, expires time.Time) (bool, error)
+}
+
+// Wallet nonce limits per client address: generous, because one address
+// may carry a whole carrier-grade NAT of citizens, and a nonce costs the
+// server no storage.
+const (
+	NonceClientEvery = 200 * time.Millisecond
+	NonceClientBurst = 60
+)
 
 // Mount attaches the endpoints to m.
 func (c *Citizen) Mount(m Mux) {
-	m.Handle("POST /api/wallet/nonce", http.HandlerFunc(c.nonce))
+	m.Handle("POST /api/wallet/nonce", server.SameOrigin(http.HandlerFunc(c.nonce)))
 	m.Handle("GET /api/wallet/history", http.HandlerFunc(c.history))
-	m.Handle("POST /api/wallet/suspend", http.HandlerFunc(c.suspend))
-	m.Handle("POST /api/wallet/revocation-code", http.HandlerFunc(c.revocationCode))
-	m.Handle("POST /api/wallet/lost", http.HandlerFunc(c.lost))
-	m.Handle("POST /verifier/api/check", http.HandlerFunc(c.check))
+	m.Handle("POST /api/wallet/suspend", server.SameOrigin(http.HandlerFunc(c.suspend)))
+	m.Handle("POST /api/wallet/revocation-code", server.SameOrigin(http.HandlerFunc(c.revocationCode)))
+	m.Handle("POST /api/wallet/lost", server.SameOrigin(server.RequireJSON(http.HandlerFunc(c.lost))))
+	m.Handle("POST /verifier/api/check", server.SameOrigin(http.HandlerFunc(c.check)))
 }
 
 func (c *Citizen) now() time.Time {
@@ -105,32 +136,97 @@ func (c *Citizen) now() time.Time {
 const nonceTTL = 5 * time.Minute
 
 func (c *Citizen) nonce(w http.ResponseWriter, r *http.Request) {
-	n, err := c.nonces.issue(c.now())
-	if err != nil {
-		problem.Write(w, r, problem.TooManyRequests("too many open sign-ins", time.Minute))
+	if c.NonceMAC == nil || c.Used == nil {
+		problem.Write(w, r, problem.NotFound("wallet sign-in is not available on this server"))
 		return
 	}
-	writeJSON(w, map[string]any{"nonce": n, "expires_in": int(nonceTTL / time.Second)})
+	now := c.now()
+	if !allow(w, r, c.NonceLimit, server.ClientKey(r), now, "too many sign-in nonces from this address; retry later") {
+		return
+	}
+	writeJSON(w, map[string]any{"nonce": c.issueNonce(now), "expires_in": int(nonceTTL / time.Second)})
+}
+
+// allow takes one event for key from l (nil: no limit); over the limit or
+// when the limiter fails it answers the request itself and returns false.
+func allow(w http.ResponseWriter, r *http.Request, l Limiter, key string, now time.Time, msg string) bool {
+	if l == nil {
+		return true
+	}
+	ok, after, err := l.Take(r.Context(), key, now)
+	switch {
+	case err != nil:
+		problem.Write(w, r, problem.Internal().WithCause(err))
+		return false
+	case !ok:
+		problem.Write(w, r, problem.TooManyRequests(msg, after))
+		return false
+	}
+	return true
+}
+
+// A wallet nonce is base64url(expiry (8 bytes, Unix seconds) ‖ 16 random
+// bytes ‖ MAC (16 bytes)).
+const nonceLen = 8 + 16 + 16
+
+func (c *Citizen) issueNonce(now time.Time) string {
+	var b [nonceLen]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.Add(nonceTTL).Unix()))
+	rand.Read(b[8:24])
+	copy(b[24:], c.NonceMAC(b[:24]))
+	return b64(b[:])
+}
+
+// checkNonce verifies a nonce's MAC and expiry (not its single use) and
+// returns its expiry.
+func (c *Citizen) checkNonce(n string, now time.Time) (time.Time, bool) {
+	if c.NonceMAC == nil || len(n) != (nonceLen*8+5)/6 {
+		return time.Time{}, false
+	}
+	b, err := b64dec(n)
+	if err != nil || len(b) != nonceLen || !hmac.Equal(b[24:], c.NonceMAC(b[:24])[:16]) {
+		return time.Time{}, false
+	}
+	exp := time.Unix(int64(binary.BigEndian.Uint64(b[:8])), 0)
+	if !now.Before(exp) || exp.After(now.Add(nonceTTL+time.Minute)) {
+		return time.Time{}, false
+	}
+	return exp, true
 }
 
 // ErrNoCard: the request carries no usable card presentation.
 var ErrNoCard = errors.New("web: no valid card presentation")
 
 // card authenticates the request: a presentation over an issued,
-// unexpired, unused nonce, with the ID number disclosed.
+// unexpired, unused nonce, with the ID number disclosed. The nonce's
+// single use is recorded only once the presentation verified, so a
+// stranger's requests write nothing.
 func (c *Citizen) card(r *http.Request) (*credential.Verified, string, error) {
 	scheme, pres, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Card") || len(pres) > 512<<10 {
+	if !ok || !strings.EqualFold(scheme, "Card") || len(pres) > 512<<10 || c.Used == nil {
 		return nil, "", ErrNoCard
 	}
 	kb := pres[strings.LastIndexByte(pres, '~')+1:]
 	nonce, err := kbNonce(kb)
-	if err != nil || !c.nonces.consume(nonce, c.now()) {
+	if err != nil {
+		return nil, "", ErrNoCard
+	}
+	now := c.now()
+	exp, ok := c.checkNonce(nonce, now)
+	if !ok {
 		return nil, "", ErrNoCard
 	}
 	v, err := c.Verifier.VerifyCard(r.Context(), pres, nonce, c.Audience)
 	if err != nil {
 		return nil, "", errors.Join(ErrNoCard, err)
+	}
+	key := sha256.Sum256([]byte("shenfen wallet nonce\x00" + nonce))
+	fresh, err := c.Used.UseOnce(r.Context(), key[:], exp)
+	if err != nil {
+		return nil, "", fmt.Errorf("web: record nonce use: %w", err)
+	}
+	if !fresh {
+		return nil, "", ErrNoCard
 	}
 	id, _ := v.Claims["id_number"].(string)
 	if id == "" {
@@ -167,6 +263,16 @@ func (c *Citizen) unauthorized(w http.ResponseWriter, r *http.Request) {
 	problem.Write(w, r, problem.Unauthorized("present the card with a fresh nonce from POST /api/wallet/nonce"))
 }
 
+// refuse answers a failed card sign-in: 401 for a bad presentation, 500
+// when the server could not record the nonce's use.
+func (c *Citizen) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ErrNoCard) {
+		c.unauthorized(w, r)
+		return
+	}
+	problem.Write(w, r, problem.Internal().WithCause(err))
+}
+
 func (c *Citizen) history(w http.ResponseWriter, r *http.Request) {
 	if c.History == nil || c.Subject == nil {
 		problem.Write(w, r, problem.NotFound("no disclosure history on this server"))
@@ -174,7 +280,7 @@ func (c *Citizen) history(w http.ResponseWriter, r *http.Request) {
 	}
 	_, id, err := c.card(r)
 	if err != nil {
-		c.unauthorized(w, r)
+		c.refuse(w, r, err)
 		return
 	}
 	subj, err := c.Subject(id)
@@ -200,7 +306,7 @@ func (c *Citizen) history(w http.ResponseWriter, r *http.Request) {
 func (c *Citizen) cardStatus(w http.ResponseWriter, r *http.Request) (credential.StatusRef, bool) {
 	v, _, err := c.card(r)
 	if err != nil {
-		c.unauthorized(w, r)
+		c.refuse(w, r, err)
 		return credential.StatusRef{}, false
 	}
 	if v.Status == nil {
@@ -267,14 +373,6 @@ func (c *Citizen) lost(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.NotFound("lost-phone suspension is not available on this server"))
 		return
 	}
-	if !sameOrigin(r) {
-		problem.Write(w, r, problem.New(http.StatusForbidden, "csrf", "Forbidden", "cross-site request refused"))
-		return
-	}
-	if !isJSON(r) {
-		problem.Write(w, r, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type", "send application/json"))
-		return
-	}
 	var req struct {
 		IDNumber string `json:"id_number"`
 		Code     string `json:"revocation_code"`
@@ -285,7 +383,7 @@ func (c *Citizen) lost(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.BadRequest(`want {"id_number": ..., "revocation_code": ...}`))
 		return
 	}
-	n, err := c.Cards.SuspendLost(r.Context(), req.IDNumber, req.Code, clientAddr(r))
+	n, err := c.Cards.SuspendLost(r.Context(), req.IDNumber, req.Code, server.ClientKey(r))
 	var rl *proofing.RateLimitError
 	switch {
 	case err == nil:
@@ -301,21 +399,6 @@ func (c *Citizen) lost(w http.ResponseWriter, r *http.Request) {
 	default:
 		problem.Write(w, r, problem.Internal())
 	}
-}
-
-func isJSON(r *http.Request) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && mt == "application/json"
-}
-
-// clientAddr is the client's address for rate limiting (the connection's
-// peer; a proxy in front rewrites RemoteAddr).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // reason names a verification failure for the verifier page (the same
@@ -370,45 +453,4 @@ func (c *Citizen) check(w http.ResponseWriter, r *http.Request) {
 		out["valid_until"] = v.ValidUntil.UTC().Format(time.RFC3339)
 	}
 	writeJSON(w, out)
-}
-
-// nonceSet holds issued, unused nonces until they expire; bounded.
-type nonceSet struct {
-	mu sync.Mutex
-	m  map[string]time.Time
-}
-
-const maxNonces = 100_000
-
-func (s *nonceSet) issue(now time.Time) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string]time.Time{}
-	}
-	if len(s.m) >= maxNonces {
-		for k, exp := range s.m {
-			if now.After(exp) {
-				delete(s.m, k)
-			}
-		}
-		if len(s.m) >= maxNonces {
-			return "", errors.New("web: nonce store full")
-		}
-	}
-	var b [18]byte
-	rand.Read(b[:])
-	n := b64(b[:])
-	s.m[n] = now.Add(nonceTTL)
-	return n, nil
-}
-
-func (s *nonceSet) consume(n string, now time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	exp, ok := s.m[n]
-	if ok {
-		delete(s.m, n)
-	}
-	return ok && !now.After(exp)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,9 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/shenfen/shenfen/problem"
+	"github.com/shenfen/shenfen/proofing"
+	"github.com/shenfen/shenfen/server"
 )
 
 // Cookie names. The session cookie is HttpOnly (scripts never see it); the
@@ -36,24 +37,43 @@ const (
 // HMAC-SHA256(k, "csrf" || cookie), sent by the page in X-CSRF-Token on
 // every call; before sign-in a random double-submit cookie plays that part.
 // All comparisons are constant-time.
+//
+// Sign-in attempts are limited per client address and per hash of the
+// token tried, never globally: a stranger's wrong guesses spend the
+// stranger's own address's allowance and the guessed tokens', never the
+// allowance of the administrator, who signs in from elsewhere with the
+// right token.
 type Sessions struct {
-	key     []byte
-	token   string
-	api     http.Handler
-	limiter *rate.Limiter
-	now     func() time.Time
+	key    []byte
+	token  string
+	api    http.Handler
+	client Limiter // per client address
+	tried  Limiter // per SHA-256 of the token tried
+	now    func() time.Time
 }
 
+// Console sign-in limits.
+const (
+	SignInClientEvery = 6 * time.Second
+	SignInClientBurst = 10
+	SignInTokenEvery  = 12 * time.Second
+	SignInTokenBurst  = 5
+)
+
 // NewSessions makes the console's session handler for the admin token;
-// api receives the forwarded calls.
-func NewSessions(adminToken string, api http.Handler) *Sessions {
+// api receives the forwarded calls. client and tried limit sign-in
+// attempts per client address and per token tried (nil: limits kept in
+// this process's memory, per key).
+func NewSessions(adminToken string, api http.Handler, client, tried Limiter) *Sessions {
 	m := hmac.New(sha256.New, []byte(adminToken))
 	m.Write([]byte("shenfen web admin session v1"))
-	return &Sessions{
-		key: m.Sum(nil), token: adminToken, api: api,
-		limiter: rate.NewLimiter(rate.Every(time.Second), 5),
-		now:     time.Now,
+	if client == nil {
+		client = proofing.NewLimiter(SignInClientEvery, SignInClientBurst, 100_000)
 	}
+	if tried == nil {
+		tried = proofing.NewLimiter(SignInTokenEvery, SignInTokenBurst, 100_000)
+	}
+	return &Sessions{key: m.Sum(nil), token: adminToken, api: api, client: client, tried: tried, now: time.Now}
 }
 
 func (s *Sessions) mac(parts ...string) []byte {
@@ -88,8 +108,11 @@ func (s *Sessions) valid(v string) bool {
 
 func (s *Sessions) csrfFor(session string) string { return b64(s.mac("csrf", session)) }
 
+// secure reports whether the client reached us over https: directly, or
+// through a trusted proxy (the server middleware keeps X-Forwarded-Proto
+// only from those).
 func secure(r *http.Request) bool {
-	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	return r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
 }
 
 func (s *Sessions) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
@@ -106,16 +129,6 @@ func (s *Sessions) session(r *http.Request) string {
 		return ""
 	}
 	return c.Value
-}
-
-// sameOrigin refuses cross-site state changes even where SameSite cookies
-// are not honoured: a browser sends Origin on every non-GET fetch.
-func sameOrigin(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return r.Header.Get("Sec-Fetch-Site") == "" || r.Header.Get("Sec-Fetch-Site") == "same-origin"
-	}
-	return o == "http://"+r.Host || o == "https://"+r.Host
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -142,8 +155,8 @@ func (s *Sessions) state(w http.ResponseWriter, r *http.Request) {
 // signIn is POST /admin/session {"token": ADMIN_TOKEN} with the
 // pre-session CSRF token in X-CSRF-Token.
 func (s *Sessions) signIn(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
-		problem.Write(w, r, problem.New(http.StatusForbidden, "csrf", "Forbidden", "cross-site request refused"))
+	if !server.IsSameOrigin(r) {
+		problem.Write(w, r, problem.CrossSite())
 		return
 	}
 	pre, err := r.Cookie(preCookie)
@@ -152,19 +165,26 @@ func (s *Sessions) signIn(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusForbidden, "csrf", "Forbidden", "reload the page and sign in again"))
 		return
 	}
-	if !s.limiter.Allow() {
-		problem.Write(w, r, problem.TooManyRequests("too many sign-in attempts", time.Second))
+	if !server.IsJSON(r) {
+		problem.Write(w, r, problem.UnsupportedMediaType("application/json"))
+		return
+	}
+	now := s.now()
+	if !allow(w, r, s.client, server.ClientKey(r), now, "too many sign-in attempts from this address; retry later") {
 		return
 	}
 	var req struct {
 		Token string `json:"token"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
-		problem.Write(w, r, problem.BadRequest(`want {"token": ...}`))
+		problem.Write(w, r, problem.BadRequest(`want {"token": ...}`).WithCause(err))
+		return
+	}
+	sum := sha256.Sum256([]byte(req.Token))
+	if !allow(w, r, s.tried, hex.EncodeToString(sum[:]), now, "too many sign-in attempts with this token; retry later") {
 		return
 	}
 	want := sha256.Sum256([]byte(s.token))
-	sum := sha256.Sum256([]byte(req.Token))
 	if !s.signInAllowed() || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 		problem.Write(w, r, problem.Unauthorized("wrong admin token"))
 		return
@@ -191,7 +211,7 @@ func (s *Sessions) signOut(w http.ResponseWriter, r *http.Request) {
 
 func (s *Sessions) csrfOK(r *http.Request, sess string) bool {
 	got := r.Header.Get(csrfHeader)
-	return got != "" && sameOrigin(r) && subtle.ConstantTimeCompare([]byte(got), []byte(s.csrfFor(sess))) == 1
+	return got != "" && server.IsSameOrigin(r) && subtle.ConstantTimeCompare([]byte(got), []byte(s.csrfFor(sess))) == 1
 }
 
 // Forward serves /admin/console/api/REST by calling the API handler with

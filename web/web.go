@@ -27,6 +27,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/shenfen/shenfen/server"
 )
 
 //go:embed static
@@ -56,6 +58,10 @@ type Options struct {
 	// API is the handler the console's calls are forwarded to (the whole
 	// server's handler, so /admin/api/... reach their owners).
 	API http.Handler
+	// SignInClient and SignInToken limit console sign-in attempts per
+	// client address and per token tried (the store's limiters, shared by
+	// every server; nil: per-process limits).
+	SignInClient, SignInToken Limiter
 }
 
 // Mount attaches the pages, the shared assets and the console's session
@@ -67,11 +73,11 @@ func Mount(m Mux, o Options) {
 	}
 	m.Handle("GET /admin/{$}", files)
 	m.Handle("GET /admin/console/", files)
-	s := NewSessions(o.AdminToken, o.API)
+	s := NewSessions(o.AdminToken, o.API, o.SignInClient, o.SignInToken)
 	m.Handle("GET /admin/session", http.HandlerFunc(s.state))
-	m.Handle("POST /admin/session", http.HandlerFunc(s.signIn))
-	m.Handle("DELETE /admin/session", http.HandlerFunc(s.signOut))
-	fwd := s.Forward()
+	m.Handle("POST /admin/session", server.SameOrigin(http.HandlerFunc(s.signIn)))
+	m.Handle("DELETE /admin/session", server.SameOrigin(http.HandlerFunc(s.signOut)))
+	fwd := server.SameOrigin(s.Forward())
 	for _, method := range []string{"GET", "POST", "PUT", "DELETE"} {
 		m.Handle(method+" /admin/console/api/", fwd)
 	}

@@ -146,7 +146,8 @@ func TestConsoleSession(t *testing.T) {
 	if pre == nil || !pre.HttpOnly || pre.SameSite != http.SameSiteStrictMode || !strings.Contains(st.Body.String(), pre.Value) {
 		t.Fatalf("pre-session cookie %+v body %s", pre, st.Body)
 	}
-	origin := map[string]string{"Origin": "http://shenfen.test", csrfHeader: pre.Value}
+	origin := map[string]string{"Origin": "http://shenfen.test", csrfHeader: pre.Value, "Content-Type": "application/json"}
+	form := map[string]string{"Origin": "http://shenfen.test", csrfHeader: pre.Value, "Content-Type": "application/x-www-form-urlencoded"}
 	tests := []struct {
 		name   string
 		hdr    map[string]string
@@ -154,11 +155,12 @@ func TestConsoleSession(t *testing.T) {
 		body   string
 		want   int
 	}{
-		{"no csrf", map[string]string{"Origin": "http://shenfen.test"}, pre, `{"token":"` + token + `"}`, 403},
+		{"no csrf", map[string]string{"Origin": "http://shenfen.test", "Content-Type": "application/json"}, pre, `{"token":"` + token + `"}`, 403},
 		{"csrf without cookie", origin, nil, `{"token":"` + token + `"}`, 403},
 		{"cross-site", map[string]string{"Origin": "http://evil.test", csrfHeader: pre.Value}, pre, `{"token":"` + token + `"}`, 403},
 		{"wrong token", origin, pre, `{"token":"nope"}`, 401},
-		{"not json", origin, pre, `token=` + token, 400},
+		{"not json", form, pre, `token=` + token, 415},
+		{"json but broken", origin, pre, `{"token":`, 400},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,7 +175,7 @@ func TestConsoleSession(t *testing.T) {
 	if in.Code != 200 || sess == nil || !sess.HttpOnly || sess.Path != "/admin/" {
 		t.Fatalf("sign-in: %d %+v", in.Code, sess)
 	}
-	csrf := (&Sessions{key: NewSessions(token, nil).key}).csrfFor(sess.Value)
+	csrf := (&Sessions{key: NewSessions(token, nil, nil, nil).key}).csrfFor(sess.Value)
 	if !strings.Contains(in.Body.String(), csrf) {
 		t.Fatalf("sign-in answer lacks the session CSRF token: %s", in.Body)
 	}
@@ -223,26 +225,26 @@ func TestConsoleSession(t *testing.T) {
 
 func TestSessionExpiryAndKey(t *testing.T) {
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	s := NewSessions("0123456789abcdef0123", nil)
+	s := NewSessions("0123456789abcdef0123", nil, nil, nil)
 	s.now = func() time.Time { return now }
 	v := s.newSession()
 	if !s.valid(v) {
 		t.Fatal("fresh session refused")
 	}
-	if NewSessions("another-token-0123456", nil).valid(v) {
+	if NewSessions("another-token-0123456", nil, nil, nil).valid(v) {
 		t.Fatal("a session survived an admin-token change")
 	}
 	s.now = func() time.Time { return now.Add(sessionTTL) }
 	if s.valid(v) {
 		t.Fatal("expired session accepted")
 	}
-	if NewSessions("", nil).signInAllowed() {
+	if NewSessions("", nil, nil, nil).signInAllowed() {
 		t.Fatal("an empty admin token allows sign-in")
 	}
 }
 
 func FuzzSessionCookie(f *testing.F) {
-	s := NewSessions("0123456789abcdef0123", nil)
+	s := NewSessions("0123456789abcdef0123", nil, nil, nil)
 	f.Add(s.newSession())
 	f.Add("")
 	f.Add(".")

@@ -35,6 +35,8 @@ type app struct {
 	registryMetrics *registryMetrics
 	// trust is the issuer keys, status lists and audit log (openTrust).
 	trust *trustServices
+	// loops is the background work serve runs and joins at shutdown.
+	loops []loop
 }
 
 // openApp prepares the data directory, opens the database and loads the

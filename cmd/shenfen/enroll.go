@@ -71,7 +71,7 @@ func mountEnrollment(ctx context.Context, a *app, srv *server.Server) error {
 			Mdoc:  &mdoc.Verifier{Anchors: anchors, Status: checker, DocTypes: []string{p.DocType}},
 		},
 		Requests: st, Sealer: a.sealer, Disclosures: t.audit,
-		VerifierLimit: a.rateLimiter("verifier-request", 2*time.Second, 30), Log: a.log}
+		VerifierLimit: a.rateLimiter("verifier-request", 2*time.Second, 30), NonceLimit: a.vciNonceLimit(), Log: a.log}
 	fc, sp, err := loadEngines()
 	if err != nil {
 		a.log.Error("enrollment unavailable: biometric engines not loaded", "error", err.Error())
@@ -83,7 +83,7 @@ func mountEnrollment(ctx context.Context, a *app, srv *server.Server) error {
 		}
 		api.Proofing = svc
 		api.Cards = &oid4vc.Issuer{ID: issuer, Profile: p, Records: a.registry, Proofing: svc, Signers: t.ring, Log: t.audit}
-		go sweep(ctx, a, svc)
+		a.addLoop("proofing sweep", time.Minute, func(ctx context.Context, _ time.Time) error { return svc.Sweep(ctx) })
 	}
 	api.Mount(srv)
 	return nil
@@ -103,23 +103,6 @@ func loadEngines() (proofing.FaceChecker, proofing.DigitRecognizer, error) {
 		return nil, nil, err
 	}
 	return engines.Face{Engine: fe}, engines.Speech{Recognizer: rec}, nil
-}
-
-// sweep deletes expired evidence and secrets and applies revocations, at
-// start and every minute.
-func sweep(ctx context.Context, a *app, svc *proofing.Service) {
-	tick := time.NewTicker(time.Minute)
-	defer tick.Stop()
-	for {
-		if err := svc.Sweep(ctx); err != nil && ctx.Err() == nil {
-			a.log.Error("proofing sweep", "error", err.Error())
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
 }
 
 // runEnroll is a command-line wallet for operators and tests: it makes (or

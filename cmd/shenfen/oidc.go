@@ -89,8 +89,9 @@ func openOIDC(ctx context.Context, a *app) (*oidc.Provider, error) {
 		Verifier: oidc.CardVerifier{SDJWT: &sdjwt.Verifier{
 			Anchors: credential.NewAnchors(t.ring.Root()), Status: localStatus{t.status},
 		}},
-		Recorder: auditRecorder{log: t.audit, reg: a.registry},
-		Log:      a.log,
+		Recorder:       auditRecorder{log: t.audit, reg: a.registry},
+		AuthorizeLimit: a.authorizeLimit(),
+		Log:            a.log,
 	})
 }
 
@@ -105,19 +106,6 @@ func mountOIDC(ctx context.Context, a *app, srv *server.Server) error {
 		srv.Handle(pat, p.Handler())
 	}
 	admin.NewRPAPI(a.db.OIDC(), a.log).Mount(srv, a.cfg.AdminToken)
-	go func() {
-		tick := time.NewTicker(5 * time.Minute)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-tick.C:
-				if err := a.db.OIDC().Purge(ctx, now); err != nil {
-					a.log.Warn("oidc purge", "err", err)
-				}
-			}
-		}
-	}()
+	a.addLoop("oidc purge", 5*time.Minute, a.db.OIDC().Purge)
 	return nil
 }

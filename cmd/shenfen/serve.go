@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/shenfen/shenfen/admin"
 	"github.com/shenfen/shenfen/config"
 	"github.com/shenfen/shenfen/server"
@@ -36,10 +38,48 @@ func runServe(ctx context.Context, args []string) error {
 	if err := mount(ctx, a, srv); err != nil {
 		return err
 	}
-	return srv.ListenAndServe(ctx, cfg.Addr, func(addr net.Addr) {
-		a.log.Info("shenfen listening", "addr", addr.String(), "url", cfg.PublicURL, "data", cfg.DataDir,
-			"database", a.db.Dialect().String(), "version", version)
-	})
+	return serve(ctx, a, srv, nil)
+}
+
+// serve runs the listeners and the background loops in one group: the
+// first to fail stops the others, and serve returns once every listener
+// has finished its requests in flight and every loop has returned, so the
+// database closes under no one. ready, if not nil, gets the public and
+// admin addresses (admin nil without a separate listener).
+func serve(ctx context.Context, a *app, srv *server.Server, ready func(public, admin net.Addr)) error {
+	pub, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	var adm net.Listener
+	if a.cfg.AdminAddr != "" {
+		if adm, err = net.Listen("tcp", a.cfg.AdminAddr); err != nil {
+			pub.Close()
+			return err
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	if adm == nil {
+		g.Go(func() error { return srv.Serve(gctx, pub, srv.Handler()) })
+	} else {
+		g.Go(func() error { return srv.Serve(gctx, pub, srv.PublicHandler()) })
+		g.Go(func() error { return srv.Serve(gctx, adm, srv.Handler()) })
+	}
+	for _, l := range a.loops {
+		g.Go(func() error { return a.runLoop(gctx, l) })
+	}
+	attrs := []any{"addr", pub.Addr().String(), "url", a.cfg.PublicURL, "data", a.cfg.DataDir,
+		"database", a.db.Dialect().String(), "version", version, "background", len(a.loops)}
+	var admAddr net.Addr
+	if adm != nil {
+		admAddr = adm.Addr()
+		attrs = append(attrs, "admin_addr", admAddr.String())
+	}
+	a.log.Info("shenfen listening", attrs...)
+	if ready != nil {
+		ready(pub.Addr(), admAddr)
+	}
+	return g.Wait()
 }
 
 // mount attaches every domain's endpoints to the server.
@@ -70,5 +110,10 @@ func mount(ctx context.Context, a *app, srv *server.Server) error {
 	if err := mountWeb(ctx, a, srv); err != nil {
 		return err
 	}
+	// Body limits, trusted proxies, storage upkeep.
+	if err := applyEdge(a, srv); err != nil {
+		return err
+	}
+	a.maintenance()
 	return nil
 }

@@ -24,7 +24,9 @@ import (
 // suspension, revocation code), the lost-phone page's suspension, the
 // authority's card endpoints and the verifier page's in-person check.
 func mountWeb(ctx context.Context, a *app, srv *server.Server) error {
-	web.Mount(srv, web.Options{AdminToken: a.cfg.AdminToken, API: srv.Handler()})
+	signInClient, signInToken := a.signInLimits()
+	web.Mount(srv, web.Options{AdminToken: a.cfg.AdminToken, API: srv.Handler(),
+		SignInClient: signInClient, SignInToken: signInToken})
 	t, err := a.openTrust(ctx)
 	if err != nil {
 		return err
@@ -46,10 +48,13 @@ func mountWeb(ctx context.Context, a *app, srv *server.Server) error {
 			}
 			return base64.RawURLEncoding.EncodeToString(a.registry.Index(n)), nil
 		},
-		History:  t.audit,
-		Suspend:  webSuspender{t.status},
-		Cards:    cards,
-		Audience: strings.TrimSuffix(a.cfg.PublicURL, "/") + "/api/wallet",
+		History:    t.audit,
+		Suspend:    webSuspender{t.status},
+		Cards:      cards,
+		Audience:   strings.TrimSuffix(a.cfg.PublicURL, "/") + "/api/wallet",
+		NonceMAC:   a.walletNonceMAC,
+		Used:       a.db.SingleUse(),
+		NonceLimit: a.walletNonceLimit(),
 	}
 	c.Mount(srv)
 	(&web.Stats{Decisions: webDecisions{a.db.Proofing()}}).Mount(srv, a.cfg.AdminToken)

@@ -1,0 +1,200 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shenfen/shenfen/store"
+	"github.com/shenfen/shenfen/store/storetest"
+)
+
+func testLimiter(db *store.DB, name string, every time.Duration, burst int) *store.RateLimiter {
+	return db.RateLimiter(name, every, burst, func(k string) []byte {
+		m := hmac.New(sha256.New, []byte("web test limiter key"))
+		m.Write([]byte(k))
+		return m.Sum(nil)
+	})
+}
+
+// TestWalletNonceFlood: one client asking for nonces as fast as it can is
+// limited on its own; every other citizen still gets nonces and signs in.
+// Nonces live in no server's memory: one issued by one server is accepted
+// once by another sharing the database, and never twice anywhere.
+func TestWalletNonceFlood(t *testing.T) {
+	const aud = "http://shenfen.test/api/wallet"
+	db := storetest.SQLite(t)
+	at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	server := func() *http.ServeMux {
+		c := &Citizen{Verifier: fakeCards{}, Subject: func(id string) (string, error) { return "subj-" + id, nil },
+			History: fakeHistory{}, Audience: aud, Now: func() time.Time { return at },
+			NonceMAC: testMAC, Used: db.SingleUse(),
+			NonceLimit: testLimiter(db, "wallet-nonce", NonceClientEvery, NonceClientBurst)}
+		m := http.NewServeMux()
+		c.Mount(m)
+		return m
+	}
+	a, b := server(), server()
+	do := func(m *http.ServeMux, method, path, remote, auth string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, path, nil)
+		r.RemoteAddr = remote
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		m.ServeHTTP(rec, r)
+		return rec
+	}
+	nonce := func(m *http.ServeMux, remote string) (string, int) {
+		rec := do(m, "POST", "/api/wallet/nonce", remote, "")
+		var v struct{ Nonce string }
+		json.NewDecoder(rec.Body).Decode(&v)
+		return v.Nonce, rec.Code
+	}
+	// The flood: 2 000 requests from one address, half to each server.
+	granted := 0
+	var last *httptest.ResponseRecorder
+	for i := range 2000 {
+		m := a
+		if i%2 == 1 {
+			m = b
+		}
+		last = do(m, "POST", "/api/wallet/nonce", "203.0.113.66:1234", "")
+		if last.Code == 200 {
+			granted++
+		}
+	}
+	if granted != NonceClientBurst {
+		t.Fatalf("the flooding client got %d nonces, want its burst of %d", granted, NonceClientBurst)
+	}
+	if last.Code != 429 || last.Header().Get("Retry-After") == "" || last.Header().Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("flood answer: %d %v", last.Code, last.Header())
+	}
+	// An IPv6 client cannot escape by rotating addresses within its /64.
+	granted = 0
+	for i := range 200 {
+		if _, code := nonce(a, fmt.Sprintf("[2001:db8:5:6::%x]:443", i+1)); code == 200 {
+			granted++
+		}
+	}
+	if granted != NonceClientBurst {
+		t.Fatalf("a /64 rotating addresses got %d nonces, want %d", granted, NonceClientBurst)
+	}
+	// Every other citizen is unaffected: 50 citizens, each signs in.
+	for i := range 50 {
+		remote := fmt.Sprintf("198.51.100.%d:5000", i+1)
+		n, code := nonce(a, remote)
+		if code != 200 {
+			t.Fatalf("citizen %d got %d after the flood", i, code)
+		}
+		auth := "Card card:11010519491231002X~" + kbFor(n, aud)
+		if rec := do(b, "GET", "/api/wallet/history", remote, auth); rec.Code != 200 {
+			t.Fatalf("citizen %d: nonce from server A refused by server B: %d %s", i, rec.Code, rec.Body)
+		}
+		if rec := do(a, "GET", "/api/wallet/history", remote, auth); rec.Code != 401 {
+			t.Fatalf("citizen %d: replay on the other server: %d", i, rec.Code)
+		}
+	}
+	// Forged and stale nonces.
+	good, _ := nonce(a, "192.0.2.1:1")
+	raw, _ := b64dec(good)
+	flip := func(i int) string { c := append([]byte(nil), raw...); c[i] ^= 1; return b64(c) }
+	otherKey := func() string {
+		c := append([]byte(nil), raw[:24]...)
+		m := hmac.New(sha256.New, []byte("another server's key"))
+		m.Write(c)
+		return b64(append(c, m.Sum(nil)[:16]...))
+	}
+	for _, tc := range []struct{ name, nonce string }{
+		{"expiry changed", flip(3)},
+		{"random part changed", flip(10)},
+		{"MAC changed", flip(30)},
+		{"MAC of another key", otherKey()},
+		{"truncated", good[:len(good)-2]},
+		{"padded", good + "AA"},
+		{"empty", ""},
+		{"old in-memory style", "AAAAAAAAAAAAAAAAAAAAAAAA"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if rec := do(a, "GET", "/api/wallet/history", "192.0.2.1:1", "Card card:11010519491231002X~"+kbFor(tc.nonce, aud)); rec.Code != 401 {
+				t.Fatalf("accepted: %d", rec.Code)
+			}
+		})
+	}
+	// Expired: the same good nonce after its lifetime, on a server whose clock moved on.
+	late := &Citizen{Verifier: fakeCards{}, Subject: func(id string) (string, error) { return "subj-" + id, nil },
+		History: fakeHistory{}, Audience: aud, Now: func() time.Time { return at.Add(nonceTTL) },
+		NonceMAC: testMAC, Used: db.SingleUse()}
+	lm := http.NewServeMux()
+	late.Mount(lm)
+	if rec := do(lm, "GET", "/api/wallet/history", "192.0.2.1:1", "Card card:11010519491231002X~"+kbFor(good, aud)); rec.Code != 401 {
+		t.Fatalf("expired nonce accepted: %d", rec.Code)
+	}
+	// A citizen's request that fails verification records no use: the nonce
+	// stays good for the real presentation.
+	n, _ := nonce(a, "192.0.2.2:1")
+	if rec := do(a, "GET", "/api/wallet/history", "192.0.2.2:1", "Card bad:signature~"+kbFor(n, aud)); rec.Code != 401 {
+		t.Fatalf("forged card: %d", rec.Code)
+	}
+	if rec := do(a, "GET", "/api/wallet/history", "192.0.2.2:1", "Card card:11010519491231002X~"+kbFor(n, aud)); rec.Code != 200 {
+		t.Fatalf("a forged presentation spent the citizen's nonce: %d", rec.Code)
+	}
+}
+
+// TestConsoleSignInNotLockedOut: strangers spamming wrong tokens from many
+// addresses do not keep the administrator out; each stranger address, and
+// each token tried over and over, is limited on its own.
+func TestConsoleSignInNotLockedOut(t *testing.T) {
+	const token = "0123456789abcdef0123"
+	db := storetest.SQLite(t)
+	mux := http.NewServeMux()
+	Mount(mux, Options{AdminToken: token, API: &apiSpy{},
+		SignInClient: testLimiter(db, "signin-client", SignInClientEvery, SignInClientBurst),
+		SignInToken:  testLimiter(db, "signin-token", SignInTokenEvery, SignInTokenBurst)})
+	signIn := func(remote, tok string) int {
+		r := httptest.NewRequest("GET", "http://shenfen.test/admin/session", nil)
+		r.RemoteAddr = remote
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, r)
+		pre := cookieOf(rec, preCookie)
+		r = httptest.NewRequest("POST", "http://shenfen.test/admin/session", strings.NewReader(`{"token":"`+tok+`"}`))
+		r.RemoteAddr = remote
+		r.Header.Set("Origin", "http://shenfen.test")
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set(csrfHeader, pre.Value)
+		r.AddCookie(pre)
+		rec = httptest.NewRecorder()
+		mux.ServeHTTP(rec, r)
+		return rec.Code
+	}
+	// 50 stranger addresses × 20 guesses each, all different tokens.
+	codes := map[int]int{}
+	for s := range 50 {
+		for g := range 20 {
+			codes[signIn(fmt.Sprintf("203.0.113.%d:999", s+1), fmt.Sprintf("guess-%d-%d-xxxxxxxxxx", s, g))]++
+		}
+	}
+	if codes[200] != 0 || codes[401] != 50*SignInClientBurst || codes[429] != 50*(20-SignInClientBurst) {
+		t.Fatalf("stranger answers %v", codes)
+	}
+	// One wrong token tried from 30 addresses: limited per token.
+	codes = map[int]int{}
+	for s := range 30 {
+		codes[signIn(fmt.Sprintf("198.51.100.%d:1", s+1), "the-same-wrong-token-000")]++
+	}
+	if codes[401] != SignInTokenBurst || codes[429] != 30-SignInTokenBurst {
+		t.Fatalf("one token from many addresses: %v", codes)
+	}
+	// The administrator: 5 of 5 sign-ins succeed.
+	for i := range 5 {
+		if code := signIn("192.0.2.77:4242", token); code != 200 {
+			t.Fatalf("admin sign-in %d: %d", i, code)
+		}
+	}
+}
