@@ -72,7 +72,7 @@ type Generator struct {
 	// Voice reads the digits.
 	Voice Voice
 	// FPS is the frame rate (12 when zero); W x H the frame size
-	// (480 x 360 when zero), the selfie is 640 x 480.
+	// (320 x 240 when zero, the server's largest), the selfie is 640 x 480.
 	FPS  float64
 	W, H int
 	// MaxFrameBytes bounds each JPEG (96 KiB when zero).
@@ -92,7 +92,7 @@ func (g *Generator) defaults() (fps float64, w, h, limit int) {
 		fps = 12
 	}
 	if w == 0 || h == 0 {
-		w, h = 480, 360
+		w, h = 320, 240
 	}
 	if limit == 0 {
 		limit = 96 << 10
@@ -161,7 +161,7 @@ func (g *Generator) Make(ctx context.Context, sp Species, ch Challenge, cast Cas
 		if cast.Earlier == nil {
 			return Session{}, fmt.Errorf("synth: species %s needs an earlier genuine session", sp)
 		}
-		err = g.replay(ctx, &s, ch, *cast.Earlier)
+		err = g.replay(ctx, &s, ch, *cast.Earlier, rng)
 	default:
 		return Session{}, fmt.Errorf("synth: unknown species %q", sp)
 	}
@@ -341,7 +341,7 @@ func (g *Generator) video(s *Session, t timeline, selfiePhoto, framePhoto *Photo
 		// A phone's frame clock jitters by a few milliseconds.
 		at += step + time.Duration(rng.NormFloat64()*4*float64(time.Millisecond))
 	}
-	if n := len(s.FrameTimes); n > 0 && s.FrameTimes[n-1] < end-step {
+	if n := len(s.FrameTimes); n > 0 && s.FrameTimes[n-1] < end-2*step {
 		return fmt.Errorf("synth: frames end at %v, the recording at %v", s.FrameTimes[n-1], end)
 	}
 	return nil
@@ -350,7 +350,7 @@ func (g *Generator) video(s *Session, t timeline, selfiePhoto, framePhoto *Photo
 // replay is the earlier session's selfie and frames (another challenge's
 // light, the mouth in time with other digits) with this challenge's digits
 // read in the same voice, timed like the earlier reading.
-func (g *Generator) replay(ctx context.Context, s *Session, ch Challenge, earlier Session) error {
+func (g *Generator) replay(ctx context.Context, s *Session, ch Challenge, earlier Session, rng Rand) error {
 	pcm, err := Speak(ctx, g.Voice, ch.Digits)
 	if err != nil {
 		return err
@@ -377,11 +377,11 @@ func (g *Generator) replay(ctx context.Context, s *Session, ch Challenge, earlie
 	}
 	out := make([]int16, max(len(old), start+len(pcm)+rate*3/10))
 	for i := range out {
+		v := 90 * rng.NormFloat64() // the room
 		if j := i - start; j >= 0 && j < len(pcm) {
-			out[i] = pcm[j]
-		} else if i < len(old) && old[i] > -300 && old[i] < 300 {
-			out[i] = old[i] // the room
+			v += float64(pcm[j])
 		}
+		out[i] = int16(math.Max(math.MinInt16, math.Min(math.MaxInt16, math.Round(v))))
 	}
 	s.Audio = EncodeWAV(out, rate)
 	s.Selfie = earlier.Selfie

@@ -87,7 +87,7 @@ func checkBounds(t *testing.T, s Session, speechEnd time.Duration) {
 			t.Errorf("frame %d: %d bytes", i, len(f))
 		}
 		cfg, err := jpeg.DecodeConfig(bytes.NewReader(f))
-		if err != nil || cfg.Width > 640 || cfg.Height > 640 {
+		if err != nil || cfg.Width > 320 || cfg.Height > 320 {
 			t.Fatalf("frame %d: %v %dx%d", i, err, cfg.Width, cfg.Height)
 		}
 	}
