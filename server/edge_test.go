@@ -181,3 +181,38 @@ func TestProblemCauseLoggedNotSent(t *testing.T) {
 		t.Fatalf("cause not logged: %s", logs.String())
 	}
 }
+
+// FuzzForwarded: any forwarding headers from a trusted proxy resolve to a
+// parseable address without panicking, and a stranger's are always
+// ignored.
+func FuzzForwarded(f *testing.F) {
+	f.Add("198.51.100.1, 10.0.0.2", `for="[2001:db8::1]:4711";proto=https, for=10.0.0.3`, "https")
+	f.Add("", "for=unknown", "http,https")
+	f.Add(",,,", `for="_hidden";by=10.0.0.1`, "")
+	f.Add("not-an-ip", `for=[::1`, "javascript")
+	s := New(quiet())
+	s.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	f.Fuzz(func(t *testing.T, xff, fwd, proto string) {
+		for _, peer := range []string{"10.1.1.1:80", "203.0.113.9:80"} {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = peer
+			r.Header.Set("X-Forwarded-For", xff)
+			r.Header.Set("Forwarded", fwd)
+			r.Header.Set("X-Forwarded-Proto", proto)
+			s.resolveClient(r)
+			ap, err := netip.ParseAddrPort(r.RemoteAddr)
+			if peer == "203.0.113.9:80" {
+				if r.RemoteAddr != peer || r.Header.Get("X-Forwarded-Proto") != "" || r.Header.Get("X-Forwarded-For") != "" {
+					t.Fatalf("a stranger's headers were believed: %q %v", r.RemoteAddr, r.Header)
+				}
+				continue
+			}
+			if err != nil || !ap.Addr().IsValid() {
+				t.Fatalf("resolved %q from %q / %q", r.RemoteAddr, xff, fwd)
+			}
+			if p := r.Header.Get("X-Forwarded-Proto"); p != "" && p != "http" && p != "https" {
+				t.Fatalf("scheme %q", p)
+			}
+		}
+	})
+}

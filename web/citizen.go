@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -183,7 +184,9 @@ func (c *Citizen) checkNonce(n string, now time.Time) (time.Time, bool) {
 	if c.NonceMAC == nil || len(n) != (nonceLen*8+5)/6 {
 		return time.Time{}, false
 	}
-	b, err := b64dec(n)
+	// Strict: one spelling per nonce, so its single-use record (keyed by
+	// the string the presentation signed) cannot be side-stepped.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(n)
 	if err != nil || len(b) != nonceLen || !hmac.Equal(b[24:], c.NonceMAC(b[:24])[:16]) {
 		return time.Time{}, false
 	}

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -198,3 +199,34 @@ func TestConsoleSignInNotLockedOut(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWalletNonce: no string but one this server's key made is a valid
+// nonce.
+func FuzzWalletNonce(f *testing.F) {
+	c := &Citizen{NonceMAC: testMAC}
+	at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	// A fixed nonce (issueNonce's random part would differ in each fuzz
+	// worker): expiry, 16 bytes, MAC.
+	raw := make([]byte, nonceLen)
+	binary.BigEndian.PutUint64(raw, uint64(at.Add(nonceTTL).Unix()))
+	copy(raw[8:24], "sixteen bytes!!!")
+	copy(raw[24:], testMAC(raw[:24]))
+	good := b64(raw)
+	if _, ok := c.checkNonce(c.issueNonce(at), at); !ok {
+		f.Fatal("an issued nonce is refused")
+	}
+	f.Add(good)
+	f.Add(good[:len(good)-1] + "A")
+	f.Add("")
+	f.Add(strings.Repeat("A", 54))
+	// The same bytes spelled with non-zero trailing bits.
+	last := strings.IndexByte(base64URL, good[len(good)-1])
+	f.Add(good[:len(good)-1] + string(base64URL[last|1]))
+	f.Fuzz(func(t *testing.T, n string) {
+		if _, ok := c.checkNonce(n, at); ok && n != good {
+			t.Fatalf("accepted %q, which this server did not issue", n)
+		}
+	})
+}
+
+const base64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

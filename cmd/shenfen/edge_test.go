@@ -134,6 +134,27 @@ func TestBodyLimitsDocumented(t *testing.T) {
 	}
 }
 
+// The operators' status change is a JSON endpoint too.
+func TestAdminStatusNeedsJSON(t *testing.T) {
+	a := testApp(t)
+	srv := server.New(a.log, a.db)
+	if err := mount(context.Background(), a, srv); err != nil {
+		t.Fatal(err)
+	}
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", ""} {
+		req, _ := http.NewRequest("POST", "http://127.0.0.1/admin/status", strings.NewReader(`{"uri":"x","idx":1,"status":"revoked"}`))
+		req.Header.Set("Authorization", "Bearer test-admin-token-0123")
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		rec := newRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		if rec.code != http.StatusUnsupportedMediaType {
+			t.Errorf("Content-Type %q: %d, want 415", ct, rec.code)
+		}
+	}
+}
+
 type recorder struct {
 	h    http.Header
 	code int

@@ -123,6 +123,6 @@ func mountTrust(ctx context.Context, a *app, srv *server.Server) error {
 		return err
 	}
 	t.api.Mount(srv)
-	srv.Handle("POST /admin/status", admin.RequireToken(a.cfg.AdminToken, t.api.AdminStatus()))
+	srv.Handle("POST /admin/status", admin.RequireToken(a.cfg.AdminToken, server.RequireJSON(t.api.AdminStatus())))
 	return nil
 }
