@@ -70,14 +70,16 @@ func TestFileStrict(t *testing.T) {
 		{`{"demo_count":"many"}`, `key "demo_count"`},
 		{`{"addr":"127.0.0.1:1"} trailing`, `invalid`},
 	} {
-		file := filepath.Join(dir, "c.json")
-		if err := os.WriteFile(file, []byte(tc.content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		_, _, err := Load("t", []string{"--config", file}, env(nil), nil)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), file) {
-			t.Errorf("%s: err = %v, want one naming %s and %q", tc.content, err, file, tc.want)
-		}
+		t.Run(tc.want, func(t *testing.T) {
+			file := filepath.Join(dir, "c.json")
+			if err := os.WriteFile(file, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := Load("t", []string{"--config", file}, env(nil), nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), file) {
+				t.Errorf("%s: err = %v, want one naming %s and %q", tc.content, err, file, tc.want)
+			}
+		})
 	}
 }
 

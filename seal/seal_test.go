@@ -168,14 +168,16 @@ func TestKeyFileUnusable(t *testing.T) {
 		{"truncated hex", h[:63], "not hex"},
 		{"not hex", "1 " + strings.Repeat("zz", 32), "not hex"},
 	} {
-		path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".key")
-		if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		_, err := LoadKeyFile(path)
-		if !errors.Is(err, ErrBadKeyFile) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.cause) {
-			t.Errorf("%s: LoadKeyFile = %v, want ErrBadKeyFile naming %s and %q", tc.name, err, path, tc.cause)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".key")
+			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadKeyFile(path)
+			if !errors.Is(err, ErrBadKeyFile) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.cause) {
+				t.Errorf("LoadKeyFile = %v, want ErrBadKeyFile naming %s and %q", err, path, tc.cause)
+			}
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package status_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"testing"
 	"time"
 
@@ -16,6 +17,18 @@ func FuzzDecompress(f *testing.F) {
 	f.Add(zlibOf([]byte{0xb9, 0xa3}), 1)
 	f.Add([]byte{0x78, 0x9c, 0x03, 0x00}, 8)
 	f.Add([]byte{}, 4)
+	// The specification's examples (testdata), compressed by another
+	// implementation.
+	for _, ex := range []struct {
+		lst  string
+		bits int
+	}{{"eNrbuRgAAhcBXQ", 1}, {"eNo76fITAAPfAgc", 2}} {
+		z, err := base64.RawURLEncoding.DecodeString(ex.lst)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(z, ex.bits)
+	}
 	f.Fuzz(func(t *testing.T, z []byte, bits int) {
 		l, err := status.Decompress(z, bits, 1<<16)
 		if err != nil {

@@ -101,17 +101,19 @@ func TestMasterKeyUnusable(t *testing.T) {
 		{"old key dropped", "2 " + hex.EncodeToString(bytes.Repeat([]byte{8}, 32)) + "\n", 0o600, seal.ErrWrongKey, "key 1"},
 		{"readable by others", string(good), 0o644, seal.ErrBadKeyFile, "readable by others"},
 	} {
-		if err := os.WriteFile(keyFile, []byte(tc.content), tc.mode); err != nil {
-			t.Fatal(err)
-		}
-		os.Chmod(keyFile, tc.mode)
-		err := runRegistry(ctx, []string{"import", "--data", data, "--quiet", csv})
-		if !errors.Is(err, ErrMasterKey) || !errors.Is(err, tc.target) || !strings.Contains(err.Error(), keyFile) || !strings.Contains(err.Error(), tc.cause) {
-			t.Errorf("%s key file: import = %v; want %v naming %s and %q", tc.name, err, tc.target, keyFile, tc.cause)
-		}
-		if b, _ := os.ReadFile(keyFile); string(b) != tc.content {
-			t.Errorf("%s key file: changed by the refused command", tc.name)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(keyFile, []byte(tc.content), tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(keyFile, tc.mode)
+			err := runRegistry(ctx, []string{"import", "--data", data, "--quiet", csv})
+			if !errors.Is(err, ErrMasterKey) || !errors.Is(err, tc.target) || !strings.Contains(err.Error(), keyFile) || !strings.Contains(err.Error(), tc.cause) {
+				t.Errorf("import = %v; want %v naming %s and %q", err, tc.target, keyFile, tc.cause)
+			}
+			if b, _ := os.ReadFile(keyFile); string(b) != tc.content {
+				t.Errorf("key file changed by the refused command")
+			}
+		})
 	}
 	// A rotated key file (the old key kept, a new one added) is accepted.
 	rotated := string(good) + "2 " + hex.EncodeToString(bytes.Repeat([]byte{9}, 32)) + "\n"

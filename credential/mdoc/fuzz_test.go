@@ -2,6 +2,9 @@ package mdoc
 
 import (
 	"context"
+	"encoding/hex"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +26,16 @@ func FuzzVerify(f *testing.F) {
 	f.Add(nested(40))
 	f.Add([]byte{0xa1, 0x61, 'a', 0x01})
 	f.Add(fx.issued[:2000]) // the wallet parses what the issuer sent
+	// ISO/IEC 18013-5 D.4.1.2: another issuer's real mDL response.
+	h, err := os.ReadFile("testdata/iso18013-5-D.4.1.2-device-response.hex")
+	if err != nil {
+		f.Fatal(err)
+	}
+	iso, err := hex.DecodeString(strings.TrimSpace(string(h)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(iso)
 	now := t0.Add(time.Hour)
 	anchors := fx.iss.Anchors()
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -88,10 +88,12 @@ func TestParseHostileHeaders(t *testing.T) {
 		{`["alg","ES256"]`, ErrMalformed},
 		{`{"alg":"es256"}`, ErrUnsupported},
 	} {
-		compact := base64.RawURLEncoding.EncodeToString([]byte(tc.header)) + rest
-		if p, err := Parse([]byte(compact), 1<<12); !errors.Is(err, tc.want) {
-			t.Errorf("header %s: Parse = %+v, %v; want %v", tc.header, p, err, tc.want)
-		}
+		t.Run(tc.header, func(t *testing.T) {
+			compact := base64.RawURLEncoding.EncodeToString([]byte(tc.header)) + rest
+			if p, err := Parse([]byte(compact), 1<<12); !errors.Is(err, tc.want) {
+				t.Errorf("Parse = %+v, %v; want %v", p, err, tc.want)
+			}
+		})
 	}
 	if _, err := Parse([]byte(good), 1<<12); err != nil {
 		t.Fatalf("control: %v", err)
@@ -104,6 +106,10 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(s))
 	f.Add([]byte("a.b.c"))
 	f.Add([]byte(`eyJhbGciOiJFUzI1NiIsImFsZyI6Im5vbmUifQ.e30.`))
+	rest := s[strings.IndexByte(s, '.'):]
+	for _, h := range []string{`{"alg":"none","ALG":"ES256"}`, `{"ALG":"ES256"}`, "{\"alg\":\"ES256\",\"\u212Aid\":\"a\",\"kid\":\"a\"}", `{"alg":"ES256","crit":["b64"],"b64":false}`} {
+		f.Add([]byte(base64.RawURLEncoding.EncodeToString([]byte(h)) + rest))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := Parse(b, 1<<16)
 		if err != nil {
