@@ -46,11 +46,11 @@ var bodyLimits = map[string]int64{
 	"/oidc/":                                4 << 10,
 	"POST /admin/session":                   4 << 10,
 	"DELETE /admin/session":                 1 << 10,
-	"POST /admin/console/api/":              64 << 10,
-	"PUT /admin/console/api/":               64 << 10,
+	"POST /admin/console/api/":              1 << 20, // as the API it forwards to
+	"PUT /admin/console/api/":               1 << 20,
 	"DELETE /admin/console/api/":            1 << 10,
 	"POST /admin/status":                    4 << 10,
-	"POST /admin/api/registry":              64 << 10,
+	"POST /admin/api/registry":              1 << 20, // a record with its portrait (base64)
 	"POST /admin/api/registry/{id}/status":  4 << 10,
 	"POST /admin/api/cards/{card}/status":   4 << 10,
 	"POST /admin/api/rps":                   64 << 10,
