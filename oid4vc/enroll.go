@@ -20,17 +20,34 @@ const (
 	maxSubmission = 16 << 20
 )
 
-// RefusedDetail is the one detail of every record/name/status/face refusal.
-const RefusedDetail = "The identity could not be confirmed."
+// RefusedDetail is the one detail of every record, name, status, face and
+// genuine-presence refusal: it does not say which check failed.
+const RefusedDetail = "The identity could not be confirmed. Start again: face the camera in a lit place with the screen " +
+	"towards your face, keep still and read the digits aloud."
 
 type startRequest struct {
 	DeviceKey json.RawMessage `json:"device_key"`
+	Language  string          `json:"language"`
+}
+
+// lightStep is one step of the light challenge on the wire.
+type lightStep struct {
+	Color      string `json:"color"`
+	StartMS    int64  `json:"start_ms"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+type lightChallenge struct {
+	Steps   []lightStep `json:"steps"`
+	TotalMS int64       `json:"total_ms"`
 }
 
 type startResponse struct {
-	ID        string    `json:"id"`
-	Digits    string    `json:"digits"`
-	ExpiresAt time.Time `json:"expires_at"`
+	ID        string         `json:"id"`
+	Digits    string         `json:"digits"`
+	Language  string         `json:"language"`
+	Light     lightChallenge `json:"light"`
+	ExpiresAt time.Time      `json:"expires_at"`
 }
 
 func (a *API) start(w http.ResponseWriter, r *http.Request) {
@@ -41,15 +58,21 @@ func (a *API) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := json.Unmarshal(body, &req); err != nil || len(req.DeviceKey) == 0 {
-		problem.Write(w, r, problem.BadRequest("body must be {\"device_key\": <P-256 public JWK>}"))
+		problem.Write(w, r, problem.BadRequest("body must be {\"device_key\": <P-256 public JWK>, \"language\": \"en\" or \"zh\"}"))
 		return
 	}
-	ch, err := a.Proofing.Start(r.Context(), req.DeviceKey, clientAddr(r))
+	ch, err := a.Proofing.Start(r.Context(), req.DeviceKey, proofing.Language(req.Language), clientAddr(r))
 	if err != nil {
 		a.enrollError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, startResponse{ID: ch.ID, Digits: ch.Digits, ExpiresAt: ch.ExpiresAt})
+	resp := startResponse{ID: ch.ID, Digits: ch.Digits, Language: string(ch.Language), ExpiresAt: ch.ExpiresAt,
+		Light: lightChallenge{Steps: []lightStep{}, TotalMS: ch.Light.Total().Milliseconds()}}
+	for _, st := range ch.Light.Steps {
+		resp.Light.Steps = append(resp.Light.Steps, lightStep{Color: st.Color.Hex(), StartMS: st.Start.Milliseconds(),
+			DurationMS: st.Duration.Milliseconds()})
+	}
+	writeJSON(w, http.StatusCreated, resp)
 }
 
 func (a *API) status(w http.ResponseWriter, r *http.Request) {
@@ -180,9 +203,6 @@ func (a *API) enrollError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, proofing.ErrSpeech):
 		problem.Write(w, r, problem.New(http.StatusUnprocessableEntity, "speech-mismatch", "Spoken digits not recognised",
 			"The recording did not clearly say the challenge digits. Start again and read the new digits aloud."))
-	case errors.Is(err, proofing.ErrLiveness):
-		problem.Write(w, r, problem.New(http.StatusUnprocessableEntity, "liveness-failed", "Liveness check failed",
-			"The video frames did not show the same person speaking. Start again facing the camera while reading."))
 	case errors.Is(err, proofing.ErrNotFound):
 		problem.Write(w, r, problem.New(http.StatusNotFound, "enrollment-not-found", "No such enrollment", "start a new enrollment"))
 	case errors.Is(err, proofing.ErrExpired):

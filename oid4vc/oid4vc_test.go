@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/shenfen/shenfen/audit"
+	"github.com/shenfen/shenfen/biometric/presence"
 	"github.com/shenfen/shenfen/credential"
 	"github.com/shenfen/shenfen/credential/credtest"
 	"github.com/shenfen/shenfen/credential/mdoc"
@@ -121,15 +122,49 @@ func doubleEnv(t *testing.T) *env {
 type parts struct {
 	id, name string
 	selfie   []byte
-	audio    func(digits string) []byte
-	frames   [][]byte
+	// capture, when set, takes a new selfie for each submission (instead
+	// of selfie).
+	capture func() []byte
+	audio   func(digits string) []byte
+	// video makes the frames and their times for a challenge and its
+	// recording.
+	video func(c chal, audio []byte) proofingtest.Clip
+}
+
+// chal is a challenge as the start response gives it.
+type chal struct {
+	digits string
+	light  presence.Light
 }
 
 func honestParts(r registry.Record) parts {
 	c := proofingtest.FaceColor(r.FaceTemplate)
-	return parts{id: string(r.IDNumber), name: r.Name, selfie: proofingtest.Image(c, c),
-		audio:  func(d string) []byte { return []byte("said:" + d) },
-		frames: [][]byte{proofingtest.Image(c, color.RGBA{A: 255}), proofingtest.Image(c, color.RGBA{255, 255, 255, 255}), proofingtest.Image(c, color.RGBA{A: 255})}}
+	return parts{id: string(r.IDNumber), name: r.Name, selfie: proofingtest.Selfie(c),
+		audio: func(d string) []byte { return []byte("said:" + d + "#" + proofing.RandomID(6)) },
+		video: func(ch chal, _ []byte) proofingtest.Clip {
+			return proofingtest.GenuineClip(c, ch.digits, ch.light, proofingtest.ClipOptions{})
+		}}
+}
+
+// parseLight reads the start response's light challenge.
+func parseLight(t testing.TB, m map[string]any) presence.Light {
+	t.Helper()
+	var l presence.Light
+	lm, _ := m["light"].(map[string]any)
+	steps, _ := lm["steps"].([]any)
+	for _, st := range steps {
+		sm := st.(map[string]any)
+		c, err := presence.ParseHex(sm["color"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Steps = append(l.Steps, presence.Step{Color: c, Start: time.Duration(sm["start_ms"].(float64)) * time.Millisecond,
+			Duration: time.Duration(sm["duration_ms"].(float64)) * time.Millisecond})
+	}
+	if err := l.Validate(); err != nil || int64(lm["total_ms"].(float64)) != l.Total().Milliseconds() {
+		t.Fatalf("light challenge %v: %v", lm, err)
+	}
+	return l
 }
 
 func postJSON(t *testing.T, url string, body any) (*http.Response, map[string]any) {
@@ -154,20 +189,20 @@ func decode(t *testing.T, resp *http.Response) map[string]any {
 }
 
 // start asks for a challenge for key.
-func (e *env) start(t *testing.T, key *ecdsa.PrivateKey) (id, digits string) {
+func (e *env) start(t *testing.T, key *ecdsa.PrivateKey) (id string, c chal) {
 	t.Helper()
 	jwk, _ := proofing.PublicJWK(&key.PublicKey)
 	resp, m := postJSON(t, e.srv.URL+"/api/enrollments", map[string]json.RawMessage{"device_key": jwk})
-	if resp.StatusCode != http.StatusCreated {
+	if resp.StatusCode != http.StatusCreated || m["language"] != "en" {
 		t.Fatalf("start: %d %v", resp.StatusCode, m)
 	}
-	return m["id"].(string), m["digits"].(string)
+	return m["id"].(string), chal{digits: m["digits"].(string), light: parseLight(t, m)}
 }
 
 // submit posts the parts signed by key for enrollment id.
-func (e *env) submit(t *testing.T, key *ecdsa.PrivateKey, id, digits string, p parts) (*http.Response, map[string]any) {
+func (e *env) submit(t *testing.T, key *ecdsa.PrivateKey, id string, c chal, p parts) (*http.Response, map[string]any) {
 	t.Helper()
-	body, ctype := multipartBody(t, key, id, digits, p, time.Now())
+	body, ctype := multipartBody(t, key, id, c, p, time.Now())
 	resp, err := http.Post(e.srv.URL+"/api/enrollments/"+id+"/submission", ctype, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -175,11 +210,15 @@ func (e *env) submit(t *testing.T, key *ecdsa.PrivateKey, id, digits string, p p
 	return resp, decode(t, resp)
 }
 
-func multipartBody(t testing.TB, key *ecdsa.PrivateKey, id, digits string, p parts, now time.Time) ([]byte, string) {
-	audio := p.audio(digits)
+func multipartBody(t testing.TB, key *ecdsa.PrivateKey, id string, c chal, p parts, now time.Time) ([]byte, string) {
+	audio := p.audio(c.digits)
+	clip := p.video(c, audio)
+	if p.capture != nil {
+		p.selfie = p.capture()
+	}
 	claims := proofing.RequestClaims{EnrollmentID: id, IDNumber: p.id, Name: p.name, IssuedAt: now.Unix(),
-		Selfie: proofing.Digest(p.selfie), Audio: proofing.Digest(audio)}
-	for _, f := range p.frames {
+		Selfie: proofing.Digest(p.selfie), Audio: proofing.Digest(audio), FrameTimesMS: clip.Times, Language: "en"}
+	for _, f := range clip.Frames {
 		claims.Frames = append(claims.Frames, proofing.Digest(f))
 	}
 	var buf bytes.Buffer
@@ -197,7 +236,7 @@ func multipartBody(t testing.TB, key *ecdsa.PrivateKey, id, digits string, p par
 	}
 	add("selfie", "selfie.png", p.selfie)
 	add("audio", "digits.wav", audio)
-	for _, f := range p.frames {
+	for _, f := range clip.Frames {
 		add("frame", "frame.png", f)
 	}
 	mw.Close()
@@ -368,6 +407,18 @@ func problemOf(resp *http.Response, m map[string]any) string {
 		m["detail"].(string)}, "|")
 }
 
+// spoilt is the honest video of person made with options o and then
+// edited by fix (when not nil).
+func spoilt(person registry.Record, o proofingtest.ClipOptions, fix func(c *proofingtest.Clip)) func(chal, []byte) proofingtest.Clip {
+	return func(ch chal, _ []byte) proofingtest.Clip {
+		c := proofingtest.GenuineClip(proofingtest.FaceColor(person.FaceTemplate), ch.digits, ch.light, o)
+		if fix != nil {
+			fix(&c)
+		}
+		return c
+	}
+}
+
 func TestSubmissionRefusals(t *testing.T) {
 	e := doubleEnv(t)
 	other := proofingtest.FaceColor([]byte{10, 200, 10})
@@ -387,11 +438,37 @@ func TestSubmissionRefusals(t *testing.T) {
 		{"one digit changed", func(p *parts) {
 			p.audio = func(d string) []byte { return []byte("said:" + d[:3] + string('0'+(d[3]-'0'+1)%10)) }
 		}, "speech-mismatch"},
-		{"static photo", func(p *parts) {
-			c := proofingtest.FaceColor(e.person.FaceTemplate)
-			p.frames = [][]byte{proofingtest.Image(c, c), proofingtest.Image(c, c), proofingtest.Image(c, c)}
-		}, "liveness-failed"},
-		{"frame not an image", func(p *parts) { p.frames[1] = []byte("not an image") }, "unsupported-media"},
+		{"still photo", func(p *parts) { p.video = spoilt(e.person, proofingtest.ClipOptions{Still: true}, nil) }, "enrollment-refused"},
+		{"blind to the light", func(p *parts) { p.video = spoilt(e.person, proofingtest.ClipOptions{Blind: true}, nil) }, "enrollment-refused"},
+		{"someone else in the video", func(p *parts) {
+			p.video = func(ch chal, _ []byte) proofingtest.Clip {
+				return proofingtest.GenuineClip(other, ch.digits, ch.light, proofingtest.ClipOptions{})
+			}
+		}, "enrollment-refused"},
+		{"the portrait as selfie", func(p *parts) { p.selfie = proofingtest.PortraitCopy(proofingtest.FaceColor(e.person.FaceTemplate)) }, "enrollment-refused"},
+		{"frame not an image", func(p *parts) {
+			p.video = spoilt(e.person, proofingtest.ClipOptions{}, func(c *proofingtest.Clip) { c.Frames[1] = []byte("not an image") })
+		}, "unsupported-media"},
+		{"too few frames", func(p *parts) {
+			p.video = spoilt(e.person, proofingtest.ClipOptions{}, func(c *proofingtest.Clip) { c.Frames, c.Times = c.Frames[:39], c.Times[:39] })
+		}, "bad-request"},
+		{"frame times missing", func(p *parts) {
+			p.video = spoilt(e.person, proofingtest.ClipOptions{}, func(c *proofingtest.Clip) { c.Times = nil })
+		}, "bad-request"},
+		{"frame times not increasing", func(p *parts) {
+			p.video = spoilt(e.person, proofingtest.ClipOptions{}, func(c *proofingtest.Clip) { c.Times[9] = c.Times[8] })
+		}, "bad-request"},
+		{"gap in the frames", func(p *parts) {
+			p.video = spoilt(e.person, proofingtest.ClipOptions{}, func(c *proofingtest.Clip) {
+				c.Frames, c.Times = append(c.Frames[:10:10], c.Frames[14:]...), append(c.Times[:10:10], c.Times[14:]...)
+			})
+		}, "bad-request"},
+		{"frames end before the speech", func(p *parts) {
+			p.video = spoilt(e.person, proofingtest.ClipOptions{}, func(c *proofingtest.Clip) { c.Frames, c.Times = c.Frames[:40], c.Times[:40] })
+		}, "bad-request"},
+		{"frame too large", func(p *parts) {
+			p.video = spoilt(e.person, proofingtest.ClipOptions{}, func(c *proofingtest.Clip) { c.Frames[2] = make([]byte, proofing.MaxFrameBytes+1) })
+		}, "too-large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			key := credtest.HolderKey()

@@ -78,6 +78,12 @@ type RequestClaims struct {
 	Selfie       string   `json:"selfie"`
 	Audio        string   `json:"audio"`
 	Frames       []string `json:"frames"`
+	// FrameTimesMS are the frames' times in milliseconds since the start
+	// of the recording (sample 0 of the audio), in the order of Frames.
+	FrameTimesMS []int64 `json:"frame_times_ms,omitempty"`
+	// Language is the challenge's language ("en" or "zh"); when present it
+	// must be the one the enrollment was started in.
+	Language string `json:"language,omitempty"`
 }
 
 // Digest is the base64url SHA-256 of b, as the request carries it.

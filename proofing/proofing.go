@@ -2,9 +2,11 @@ package proofing
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"time"
 
+	"github.com/shenfen/shenfen/biometric/presence"
 	"github.com/shenfen/shenfen/registry"
 )
 
@@ -27,13 +29,12 @@ var (
 	// ErrSignature: the signed request is missing or does not verify with
 	// the bound device key, or does not cover these parts.
 	ErrSignature = errorString("proofing: bad signature")
-	// ErrRefused: record, status, name or face did not confirm the
-	// identity. Deliberately one error for all of them.
+	// ErrRefused: record, status, name, face or genuine presence (the
+	// video's face, lip sync, light, replay) did not confirm the identity.
+	// Deliberately one error for all of them.
 	ErrRefused = errorString("proofing: identity not confirmed")
 	// ErrSpeech: the spoken digits are not the challenge's.
 	ErrSpeech = errorString("proofing: spoken digits do not match")
-	// ErrLiveness: the frames do not show the same person speaking.
-	ErrLiveness = errorString("proofing: liveness check failed")
 	// ErrFaceUnusable is what a FaceChecker wraps when the selfie has no
 	// face, several faces, or a face of too low quality (a refusal, not an
 	// internal error).
@@ -46,7 +47,7 @@ func (e errorString) Error() string { return string(e) }
 
 // RateLimitError says an attempt was over a rate limit and when to retry.
 type RateLimitError struct {
-	// Scope is "device", "client" or "id_number".
+	// Scope is "device", "client", "id_number" or "id_device".
 	Scope      string
 	RetryAfter time.Duration
 }
@@ -75,7 +76,11 @@ type Session struct {
 	DeviceKey   []byte
 	DeviceThumb string
 	// Digits is the challenge: four decimal digits.
-	Digits    string
+	Digits string
+	// Language is the language the digits are read in.
+	Language Language
+	// Light is the light challenge shown while recording.
+	Light     presence.Light
 	State     State
 	CreatedAt time.Time
 	ExpiresAt time.Time
@@ -101,8 +106,38 @@ const (
 	ReasonFaceUnusable    Reason = "selfie-face-unusable"
 	ReasonFaceMismatch    Reason = "face-mismatch"
 	ReasonSpeech          Reason = "speech-mismatch"
-	ReasonLiveness        Reason = "liveness-failed"
+	// ReasonPortraitCopy: the selfie or a frame is (nearly) the registry
+	// portrait itself: a live capture never is.
+	ReasonPortraitCopy Reason = "portrait-copy"
+	// ReasonFramesFace: the frames do not show one face, the selfie's.
+	ReasonFramesFace Reason = "frames-face"
+	// ReasonSync: the mouth does not move with the speech.
+	ReasonSync Reason = "av-sync"
+	// ReasonLight: the face's colour does not follow the light challenge.
+	ReasonLight Reason = "light"
+	// ReasonReplay: media of an earlier submission reused.
+	ReasonReplay Reason = "replay"
 )
+
+// Language is a language the challenge digits can be read in.
+type Language string
+
+// Languages.
+const (
+	English  Language = "en"
+	Mandarin Language = "zh"
+)
+
+// ParseLanguage accepts "en" and "zh"; empty means English.
+func ParseLanguage(s string) (Language, error) {
+	switch Language(s) {
+	case "", English:
+		return English, nil
+	case Mandarin:
+		return Mandarin, nil
+	}
+	return "", fmt.Errorf("%w: language %q, want \"en\" or \"zh\"", ErrBadRequest, s)
+}
 
 // Decision is what is kept of a decided enrollment: no evidence, only the
 // outcome, the scores, the model versions and the times.
@@ -114,13 +149,18 @@ type Decision struct {
 	// empty when the ID number was not in the registry.
 	Subject string
 	// FaceDistance is the selfie-to-template distance (-1 when not
-	// computed); SpeechConfidence the recogniser's confidence; Liveness the
-	// liveness score (-1 when not computed).
+	// computed); SpeechConfidence the speech engine's score; Liveness the
+	// weaker of the lip-sync and light correlations (-1 when not
+	// computed). Checks has every figure.
 	FaceDistance     float64
 	SpeechConfidence float64
 	Liveness         float64
 	// Models names the engine versions used ("face=...; speech=...").
-	Models    string
+	Models string
+	// Language is the challenge's language.
+	Language Language
+	// Checks holds every check's scores as JSON (see [Checks]).
+	Checks    string
 	StartedAt time.Time
 	DecidedAt time.Time
 }
@@ -221,8 +261,13 @@ type Store interface {
 	UseSecret(ctx context.Context, kind string, hash []byte, now time.Time) (string, error)
 	// PeekSecret returns the ref of an unexpired, unused secret.
 	PeekSecret(ctx context.Context, kind string, hash []byte, now time.Time) (string, error)
+	// RememberMedia stores the keyed hashes of one submission's media for
+	// the replay window (until expires) and returns those of them already
+	// stored for another session, in one transaction.
+	RememberMedia(ctx context.Context, sessionID string, hashes [][]byte, expires time.Time) ([][]byte, error)
 	// Sweep deletes evidence of sessions whose challenge expired before
-	// now minus grace, expired pending sessions, and expired secrets.
+	// now minus grace, expired pending sessions, expired secrets and
+	// expired media hashes.
 	Sweep(ctx context.Context, now time.Time) (int64, error)
 }
 
@@ -240,12 +285,36 @@ type Probe struct {
 	Quality  float64
 }
 
-// LivenessResult is the outcome of the frames check.
-type LivenessResult struct {
-	// Live is true when the frames show the probe's person and the mouth
-	// moves; Score is the engine's score (higher is more alive).
-	Live  bool
-	Score float64
+// Match is the comparison of a selfie with a registry template.
+type Match struct {
+	// Distance is the descriptor distance; Same is true when it is the
+	// same person.
+	Distance float64
+	Same     bool
+	// Copy is true when the distance is so small that the selfie is the
+	// registry portrait itself (or a copy of it): two live captures of a
+	// face are never that close.
+	Copy bool
+}
+
+// Video is what the face engine saw in the video frames.
+type Video struct {
+	// Frames has one entry per frame, in order (At left zero: the caller
+	// knows the times).
+	Frames []presence.Frame
+	// ProbeDistance is the largest descriptor distance between a checked
+	// frame's face and the selfie's; Same is true when every checked frame
+	// shows the selfie's person.
+	ProbeDistance float64
+	Same          bool
+	// TemplateDistance is the smallest distance between a checked frame's
+	// face and the registry template (-1 without a template); TemplateCopy
+	// is true when a checked frame is a copy of the portrait (see
+	// Match.Copy).
+	TemplateDistance float64
+	TemplateCopy     bool
+	// Checked is the number of frames whose descriptor was computed.
+	Checked int
 }
 
 // FaceChecker is the face engine as the decision needs it.
@@ -253,28 +322,43 @@ type FaceChecker interface {
 	// Probe finds exactly one face of sufficient quality in the selfie;
 	// failures of that kind wrap ErrFaceUnusable.
 	Probe(ctx context.Context, selfie image.Image) (Probe, error)
-	// Match compares a probe with a registry template and returns the
-	// distance and whether it is the same person.
-	Match(p Probe, template []byte) (distance float64, same bool, err error)
-	// Liveness checks that the frames show the probe's person speaking.
-	Liveness(ctx context.Context, frames []image.Image, p Probe) (LivenessResult, error)
+	// Match compares a probe with a registry template.
+	Match(p Probe, template []byte) (Match, error)
+	// Video tracks the face through the frames (mouth opening, skin
+	// colour per frame) and compares it with the probe and, when template
+	// is not nil, the registry template. Frames without a usable face are
+	// reported, not errors.
+	Video(ctx context.Context, frames []image.Image, p Probe, template []byte) (Video, error)
 	// Version names the models.
 	Version() string
 }
 
-// Spoken is what the recogniser heard.
+// Spoken is the speech engine's verdict on the recording.
 type Spoken struct {
-	Digits     string
-	Confidence float64
-	// Rejected is true when the recogniser judged the audio not to be
-	// spoken digits (or too uncertain).
-	Rejected bool
+	// Accepted is true when the recording reads the challenge.
+	Accepted bool
+	// Score is the engine's score (recorded with the decision).
+	Score float64
+	// Reason is the engine's word for the outcome ("match", "mismatch",
+	// "silent", ...).
+	Reason string
+	// Words are the challenge digits' time spans when accepted (may be
+	// empty when the engine gives no times).
+	Words []presence.Word
+	// Envelope is the recording's energy over time.
+	Envelope presence.Envelope
+	// Fingerprint identifies the decoded samples (a replay of the same
+	// audio in another WAV container has the same one).
+	Fingerprint []byte
+	// Duration is the recording's length.
+	Duration time.Duration
 }
 
 // DigitRecognizer is the speech engine as the decision needs it: it decodes
-// the WAV recording (failures wrap ErrMedia) and recognises the digits.
+// the WAV recording (failures wrap ErrMedia) and checks that it reads the
+// challenge digits in the language.
 type DigitRecognizer interface {
-	Recognize(ctx context.Context, wav []byte) (Spoken, error)
+	Verify(ctx context.Context, wav []byte, challenge string, lang Language) (Spoken, error)
 	Version() string
 }
 
@@ -291,10 +375,13 @@ type StatusLists interface {
 	Revoke(ctx context.Context, ref StatusRef) error
 }
 
-// Sealer encrypts evidence and ID numbers at rest (package seal).
+// Sealer encrypts evidence and ID numbers at rest and computes keyed
+// hashes (package seal).
 type Sealer interface {
 	Seal(plaintext, ad []byte) []byte
 	Open(sealed, ad []byte) ([]byte, error)
+	// Index is a keyed hash (HMAC) of data for a purpose.
+	Index(purpose string, data []byte) []byte
 }
 
 // Submission is what the wallet sends for a challenge.

@@ -8,11 +8,15 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"image"
 	"image/color"
+	"image/png"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/shenfen/shenfen/biometric/presence"
 	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/proofing/proofingtest"
 	"github.com/shenfen/shenfen/registry"
@@ -63,19 +67,35 @@ func newHarness(t *testing.T, limits proofing.Limits) *harness {
 
 // attempt is one wallet's submission, with knobs to spoil it.
 type attempt struct {
-	id, name   string
-	selfie     []byte
-	audio      string // "" = say the challenge digits
+	id, name string
+	selfie   []byte
+	audio    string // "" = say the challenge digits
+	// person is whom the video shows; clip spoils the genuine video;
+	// frames and times, when set, replace it.
+	person     color.RGBA
+	clip       proofingtest.ClipOptions
 	frames     [][]byte
-	signWith   *ecdsa.PrivateKey // nil = the device key
+	times      []int64
+	fix        func(c *proofingtest.Clip) // edits the clip before signing
+	signWith   *ecdsa.PrivateKey          // nil = the device key
 	unsigned   bool
 	forSession string // sign for another enrollment id
+	lang       string // sign for another language
+}
+
+// bigPNG is a frame of more pixels than a frame may have.
+func bigPNG(t *testing.T) []byte {
+	img := image.NewGray(image.Rect(0, 0, proofing.MaxFrameSide+1, 200))
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 func honest(r registry.Record) attempt {
 	c := proofingtest.FaceColor(r.FaceTemplate)
-	return attempt{id: string(r.IDNumber), name: r.Name, selfie: proofingtest.Image(c, c),
-		frames: [][]byte{proofingtest.Image(c, color.RGBA{0, 0, 0, 255}), proofingtest.Image(c, color.RGBA{255, 255, 255, 255}), proofingtest.Image(c, color.RGBA{0, 0, 0, 255}), proofingtest.Image(c, color.RGBA{255, 255, 255, 255})}}
+	return attempt{id: string(r.IDNumber), name: r.Name, selfie: proofingtest.Selfie(c), person: c}
 }
 
 func (h *harness) enroll(t *testing.T, key *ecdsa.PrivateKey, a attempt) (proofing.Challenge, proofing.Submission) {
@@ -84,7 +104,7 @@ func (h *harness) enroll(t *testing.T, key *ecdsa.PrivateKey, a attempt) (proofi
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err := h.svc.Start(context.Background(), jwk, "192.0.2.1")
+	ch, err := h.svc.Start(context.Background(), jwk, proofing.English, "192.0.2.1")
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -95,11 +115,22 @@ func (h *harness) submission(t *testing.T, key *ecdsa.PrivateKey, ch proofing.Ch
 	t.Helper()
 	audio := a.audio
 	if audio == "" {
-		audio = "said:" + ch.Digits
+		audio = "said:" + ch.Digits + "#" + proofing.RandomID(6)
 	}
-	sub := proofing.Submission{Selfie: a.selfie, Audio: []byte(audio), Frames: a.frames, Client: "192.0.2.1"}
+	clip := proofingtest.GenuineClip(a.person, ch.Digits, ch.Light, a.clip)
+	if a.frames != nil {
+		clip = proofingtest.Clip{Frames: a.frames, Times: a.times}
+	}
+	if a.fix != nil {
+		a.fix(&clip)
+	}
+	sub := proofing.Submission{Selfie: a.selfie, Audio: []byte(audio), Frames: clip.Frames, Client: "192.0.2.1"}
 	claims := proofing.RequestClaims{EnrollmentID: ch.ID, IDNumber: a.id, Name: a.name, IssuedAt: h.clock.Unix(),
-		Selfie: proofing.Digest(sub.Selfie), Audio: proofing.Digest(sub.Audio)}
+		Selfie: proofing.Digest(sub.Selfie), Audio: proofing.Digest(sub.Audio), FrameTimesMS: clip.Times,
+		Language: string(ch.Language)}
+	if a.lang != "" {
+		claims.Language = a.lang
+	}
 	for _, f := range sub.Frames {
 		claims.Frames = append(claims.Frames, proofing.Digest(f))
 	}
@@ -140,6 +171,7 @@ func TestDecisions(t *testing.T) {
 		{"approved", func(a *attempt) {}, nil, proofing.ReasonApproved},
 		{"name with spaces and full-width", func(a *attempt) { a.name = " 张　三 " }, nil, proofing.ReasonApproved},
 		{"other person's photo", func(a *attempt) { a.selfie = proofingtest.Image(other, other) }, proofing.ErrRefused, proofing.ReasonFaceMismatch},
+		{"the registry portrait as selfie", func(a *attempt) { a.selfie = proofingtest.PortraitCopy(a.person) }, proofing.ErrRefused, proofing.ReasonPortraitCopy},
 		{"no face", func(a *attempt) { a.selfie = proofingtest.Image(gray, gray) }, proofing.ErrRefused, proofing.ReasonFaceUnusable},
 		{"unknown ID number", func(a *attempt) { a.id = "110105194912310038" }, proofing.ErrRefused, proofing.ReasonNoRecord},
 		{"malformed ID number", func(a *attempt) { a.id = "12345" }, proofing.ErrRefused, proofing.ReasonNoRecord},
@@ -148,13 +180,17 @@ func TestDecisions(t *testing.T) {
 		{"expired ID card", func(a *attempt) { *a = honest(zhao) }, proofing.ErrRefused, proofing.ReasonDocumentExpired},
 		{"wrong digits", func(a *attempt) { a.audio = "said:9999x" }, proofing.ErrSpeech, proofing.ReasonSpeech},
 		{"not digits", func(a *attempt) { a.audio = "hello there" }, proofing.ErrSpeech, proofing.ReasonSpeech},
-		{"static photo", func(a *attempt) {
-			c := proofingtest.FaceColor(zhang.FaceTemplate)
-			a.frames = [][]byte{proofingtest.Image(c, c), proofingtest.Image(c, c), proofingtest.Image(c, c)}
-		}, proofing.ErrLiveness, proofing.ReasonLiveness},
-		{"frames of someone else", func(a *attempt) {
-			a.frames = [][]byte{proofingtest.Image(other, gray), proofingtest.Image(other, other), proofingtest.Image(other, gray)}
-		}, proofing.ErrLiveness, proofing.ReasonLiveness},
+		{"still photo lit by the screen", func(a *attempt) { a.clip.Still = true }, proofing.ErrRefused, proofing.ReasonSync},
+		{"mouth one second late", func(a *attempt) { a.clip.Lag = time.Second }, proofing.ErrRefused, proofing.ReasonSync},
+		{"mouth reading other digits", func(a *attempt) { a.clip.Digits = "1" }, proofing.ErrRefused, proofing.ReasonSync},
+		{"lips synced, blind to the light", func(a *attempt) { a.clip.Blind = true }, proofing.ErrRefused, proofing.ReasonLight},
+		{"lips synced, light guessed", func(a *attempt) {
+			guess, _ := presence.NewLight(rand.Reader)
+			a.clip.Light = &guess
+		}, proofing.ErrRefused, proofing.ReasonLight},
+		{"frames of someone else", func(a *attempt) { a.person = other }, proofing.ErrRefused, proofing.ReasonFramesFace},
+		{"no face in the frames", func(a *attempt) { a.person = gray }, proofing.ErrRefused, proofing.ReasonSync},
+		{"wrong digits and wrong name", func(a *attempt) { a.audio = "said:9999x"; a.name = "张四" }, proofing.ErrSpeech, proofing.ReasonSpeech},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -227,7 +263,46 @@ func TestRequestProblems(t *testing.T) {
 			parts[2] = strings.Repeat("A", len(parts[2]))
 			sub.Request = strings.Join(parts, ".")
 		}, proofing.ErrSignature},
-		{"too few frames", func(a *attempt) { a.frames = a.frames[:2] }, nil, proofing.ErrBadRequest},
+		{"too few frames", func(a *attempt) {
+			a.fix = func(c *proofingtest.Clip) {
+				c.Frames, c.Times = c.Frames[:proofing.MinFrames-1], c.Times[:proofing.MinFrames-1]
+			}
+		}, nil, proofing.ErrBadRequest},
+		{"too many frames", func(a *attempt) {
+			a.fix = func(c *proofingtest.Clip) {
+				for len(c.Frames) <= proofing.MaxFrames {
+					c.Frames = append(c.Frames, c.Frames[len(c.Frames)-1])
+					c.Times = append(c.Times, c.Times[len(c.Times)-1]+10)
+				}
+			}
+		}, nil, proofing.ErrBadRequest},
+		{"frame times missing", func(a *attempt) { a.fix = func(c *proofingtest.Clip) { c.Times = nil } }, nil, proofing.ErrBadRequest},
+		{"one frame time short", func(a *attempt) { a.fix = func(c *proofingtest.Clip) { c.Times = c.Times[1:] } }, nil, proofing.ErrBadRequest},
+		{"frame times not increasing", func(a *attempt) { a.fix = func(c *proofingtest.Clip) { c.Times[5] = c.Times[4] } }, nil, proofing.ErrBadRequest},
+		{"frame times backwards", func(a *attempt) {
+			a.fix = func(c *proofingtest.Clip) { c.Times[5], c.Times[6] = c.Times[6], c.Times[5] }
+		}, nil, proofing.ErrBadRequest},
+		{"gap in the frames", func(a *attempt) {
+			a.fix = func(c *proofingtest.Clip) {
+				c.Frames = append(c.Frames[:20:20], c.Frames[24:]...)
+				c.Times = append(c.Times[:20:20], c.Times[24:]...)
+			}
+		}, nil, proofing.ErrBadRequest},
+		{"first frame late", func(a *attempt) {
+			a.fix = func(c *proofingtest.Clip) { c.Frames, c.Times = c.Frames[4:], c.Times[4:] }
+		}, nil, proofing.ErrBadRequest},
+		{"negative frame time", func(a *attempt) { a.fix = func(c *proofingtest.Clip) { c.Times[0] = -1 } }, nil, proofing.ErrBadRequest},
+		{"frames stop before the speech ends", func(a *attempt) {
+			a.fix = func(c *proofingtest.Clip) { c.Frames, c.Times = c.Frames[:40], c.Times[:40] } // up to 3.3 s; speech to 3.55 s
+		}, nil, proofing.ErrBadRequest},
+		{"frame not an image", func(a *attempt) { a.fix = func(c *proofingtest.Clip) { c.Frames[3] = []byte("\xff\xd8\xff junk") } }, nil, proofing.ErrMedia},
+		{"frame too large", func(a *attempt) {
+			a.fix = func(c *proofingtest.Clip) { c.Frames[3] = make([]byte, proofing.MaxFrameBytes+1) }
+		}, nil, proofing.ErrTooLarge},
+		{"frame too many pixels", func(a *attempt) {
+			a.fix = func(c *proofingtest.Clip) { c.Frames[3] = bigPNG(t) }
+		}, nil, proofing.ErrMedia},
+		{"signed for another language", func(a *attempt) { a.lang = "zh" }, nil, proofing.ErrBadRequest},
 		{"selfie not an image", func(a *attempt) { a.selfie = []byte("GIF89a....") }, nil, proofing.ErrMedia},
 		{"selfie too large", func(a *attempt) { a.selfie = make([]byte, proofing.MaxSelfieBytes+1) }, nil, proofing.ErrTooLarge},
 		{"audio not decodable", func(a *attempt) { a.audio = "broken" }, nil, proofing.ErrMedia},
@@ -284,7 +359,7 @@ func TestChallenge(t *testing.T) {
 	// Bad device keys.
 	for _, jwk := range []string{``, `{}`, `[]`, `{"kty":"EC","crv":"P-384","x":"AA","y":"AA"}`,
 		`{"kty":"oct","k":"AAAA"}`, `{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}`} {
-		if _, err := h.svc.Start(ctx, []byte(jwk), "c"); !errors.Is(err, proofing.ErrBadRequest) {
+		if _, err := h.svc.Start(ctx, []byte(jwk), proofing.English, "c"); !errors.Is(err, proofing.ErrBadRequest) {
 			t.Errorf("device key %s: %v", jwk, err)
 		}
 	}
@@ -360,39 +435,101 @@ func TestReenrollmentRevokesOldCard(t *testing.T) {
 
 func TestRateLimits(t *testing.T) {
 	ctx := context.Background()
-	h := newHarness(t, proofing.Limits{
-		Device:   proofing.NewLimiter(time.Minute, 3, 100),
-		Client:   proofing.NewLimiter(time.Minute, 100, 100),
-		IDNumber: proofing.NewLimiter(time.Minute, 2, 100),
-	})
+	h := newHarness(t, proofing.Limits{Device: proofing.NewLimiter(time.Minute, 3, 100)})
 	key := newKey(t)
 	jwk, _ := proofing.PublicJWK(&key.PublicKey)
 	for i := 0; i < 3; i++ {
-		if _, err := h.svc.Start(ctx, jwk, "c"); err != nil {
+		if _, err := h.svc.Start(ctx, jwk, proofing.English, "c"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err := h.svc.Start(ctx, jwk, "c")
+	_, err := h.svc.Start(ctx, jwk, proofing.English, "c")
 	var rl *proofing.RateLimitError
 	if !errors.As(err, &rl) || rl.Scope != "device" || rl.RetryAfter <= 0 || rl.RetryAfter > time.Minute {
 		t.Fatalf("4th start: %v", err)
 	}
-	// Per ID number: two decisions, whichever the device keys.
-	for i := 0; i < 2; i++ {
+}
+
+// Strangers without the citizen's face cannot lock the citizen out: their
+// submissions for the citizen's ID number never spend the ID number's
+// budget. Submissions whose selfie matched the citizen's portrait (the
+// citizen, or someone holding their photo) do, per device key and per ID
+// number.
+func TestNoLockoutByStrangers(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, proofing.Limits{
+		IDNumber: proofing.NewLimiter(time.Hour, 4, 100),
+		IDDevice: proofing.NewLimiter(time.Hour, 2, 100),
+	})
+	other := proofingtest.FaceColor(li.FaceTemplate)
+	gray := color.RGBA{90, 90, 90, 255}
+	junk := []func(a *attempt){
+		func(a *attempt) { a.selfie = proofingtest.Selfie(other); a.person = other },
+		func(a *attempt) { a.selfie = proofingtest.Selfie(gray) },
+		func(a *attempt) { a.name = "张四" },
+		func(a *attempt) { a.selfie = proofingtest.Selfie(other); a.name = "Mallory" },
+	}
+	key := newKey(t) // one stranger's device, and fresh ones
+	for i := 0; i < 40; i++ {
 		a := honest(zhang)
-		a.name = "wrong"
-		ch, sub := h.enroll(t, newKey(t), a)
+		junk[i%len(junk)](&a)
+		k := key
+		if i%2 == 1 {
+			k = newKey(t)
+		}
+		ch, sub := h.enroll(t, k, a)
 		if _, err := h.svc.Submit(ctx, ch.ID, sub); err != proofing.ErrRefused {
-			t.Fatal(err)
+			t.Fatalf("junk %d: %v", i, err)
 		}
 	}
+	// The citizen, after 40 strangers' attempts with their ID number.
 	ch, sub := h.enroll(t, newKey(t), honest(zhang))
-	if _, err := h.svc.Submit(ctx, ch.ID, sub); !errors.As(err, &rl) || rl.Scope != "id_number" {
-		t.Fatalf("3rd decision for one ID: %v", err)
+	if _, err := h.svc.Submit(ctx, ch.ID, sub); err != nil {
+		t.Fatalf("citizen after strangers' junk: %v", err)
 	}
-	*h.clock = h.clock.Add(time.Minute)
-	if _, err := h.svc.Submit(ctx, ch.ID, h.submission(t, newKey(t), ch, honest(zhang))); err == nil {
-		t.Fatal("submission signed by a key other than the bound one was accepted")
+
+	// Someone with the citizen's face (a photo: synced lips, blind to the
+	// light) from one device: 2 matched attempts, then the device's limit.
+	attack := honest(zhang)
+	attack.clip.Blind = true
+	key = newKey(t)
+	for i := 0; i < 2; i++ {
+		ch, sub := h.enroll(t, key, attack)
+		if _, err := h.svc.Submit(ctx, ch.ID, sub); err != proofing.ErrRefused {
+			t.Fatalf("matched attack %d: %v", i, err)
+		}
+	}
+	var rl *proofing.RateLimitError
+	ch, sub = h.enroll(t, key, attack)
+	if _, err := h.svc.Submit(ctx, ch.ID, sub); !errors.As(err, &rl) || rl.Scope != "id_device" {
+		t.Fatalf("3rd matched attempt from one device: %v", err)
+	}
+	// The limited attempt was not decided: its challenge is still usable.
+	if _, err := h.store.Decision(ctx, ch.ID); !errors.Is(err, proofing.ErrNotFound) {
+		t.Fatalf("limited attempt decided: %v", err)
+	}
+	// From a new device: the ID number's budget (4: the citizen's
+	// approval, the 2 attacks and this one) is then spent.
+	ch, sub = h.enroll(t, newKey(t), attack)
+	if _, err := h.svc.Submit(ctx, ch.ID, sub); err != proofing.ErrRefused {
+		t.Fatalf("4th matched attempt: %v", err)
+	}
+	ch, sub = h.enroll(t, newKey(t), honest(zhang))
+	if _, err := h.svc.Submit(ctx, ch.ID, sub); !errors.As(err, &rl) || rl.Scope != "id_number" {
+		t.Fatalf("5th matched attempt for one ID number: %v", err)
+	}
+	// Strangers' junk is still answered as before, not limited.
+	a := honest(zhang)
+	a.selfie = proofingtest.Selfie(other)
+	ch, sub = h.enroll(t, newKey(t), a)
+	if _, err := h.svc.Submit(ctx, ch.ID, sub); err != proofing.ErrRefused {
+		t.Fatalf("junk after the limit: %v", err)
+	}
+	// An hour later the citizen can enroll again.
+	*h.clock = h.clock.Add(time.Hour)
+	ch, sub = h.enroll(t, newKey(t), honest(zhang))
+	if _, err := h.svc.Submit(ctx, ch.ID, sub); err != nil {
+		t.Fatalf("citizen an hour later: %v", err)
 	}
 }
 
@@ -462,4 +599,77 @@ func FuzzParseDeviceKey(f *testing.F) {
 			t.Fatalf("accepted %q as %+v", b, key)
 		}
 	})
+}
+
+// zeros is a random source that always draws the same challenge.
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
+
+// A submission that reuses an earlier one's media is refused even under the
+// same digits and light (here: a broken random source that repeats the
+// challenge, the only way a replay could pass the speech and light checks).
+func TestReplayRefused(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, proofing.Limits{})
+	var err error
+	h.svc, err = proofing.New(proofing.Config{Store: h.store, Records: proofingtest.Records{zhang.IDNumber: zhang}, Face: h.face,
+		Speech: proofingtest.Speech{}, Status: h.status, Sealer: testSealer(t), Random: zeros{}, Clock: func() time.Time { return *h.clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := newKey(t)
+	ch1, sub1 := h.enroll(t, key, honest(zhang))
+	if _, err := h.svc.Submit(ctx, ch1.ID, sub1); err != nil {
+		t.Fatalf("first: %v", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		reuse func(a *attempt, s1 proofing.Submission)
+	}{
+		{"the same audio", func(a *attempt, s1 proofing.Submission) { a.audio = string(s1.Audio) }},
+		{"the same selfie", func(a *attempt, s1 proofing.Submission) { a.selfie = s1.Selfie }},
+		{"one frame of it", func(a *attempt, s1 proofing.Submission) {
+			a.fix = func(c *proofingtest.Clip) { c.Frames[7] = s1.Frames[7] }
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := honest(zhang)
+			tc.reuse(&a, sub1)
+			ch, sub := h.enroll(t, newKey(t), a)
+			if ch.Digits != ch1.Digits || !reflect.DeepEqual(ch.Light, ch1.Light) {
+				t.Fatal("challenge not repeated")
+			}
+			if _, err := h.svc.Submit(ctx, ch.ID, sub); err != proofing.ErrRefused {
+				t.Fatalf("replay: %v", err)
+			}
+			if d, _ := h.store.Decision(ctx, ch.ID); d.Reason != proofing.ReasonReplay || strings.Contains(d.Checks, `"replay":{"seen":0}`) {
+				t.Fatalf("decision %+v", d)
+			}
+		})
+	}
+	// Fresh media under the same challenge pass.
+	ch, sub := h.enroll(t, newKey(t), honest(zhang))
+	if _, err := h.svc.Submit(ctx, ch.ID, sub); err != nil {
+		t.Fatalf("fresh media: %v", err)
+	}
+	// After the replay window the hashes are swept.
+	*h.clock = h.clock.Add(time.Hour + time.Minute)
+	if err := h.svc.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a := honest(zhang)
+	a.selfie = sub1.Selfie
+	ch, sub = h.enroll(t, newKey(t), a)
+	if _, err := h.svc.Submit(ctx, ch.ID, sub); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+}
+
+func testSealer(t *testing.T) *seal.Sealer {
+	s, err := seal.New(map[byte][]byte{1: bytes.Repeat([]byte{7}, seal.KeySize)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

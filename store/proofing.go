@@ -115,8 +115,13 @@ func proofingNotFound(err error) error {
 
 // CreateSession stores a new session.
 func (p *Proofing) CreateSession(ctx context.Context, s proofing.Session) error {
-	_, err := p.db.Exec(ctx, `INSERT INTO proofing_sessions (id, device_key, device_thumb, digits, state, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, s.ID, string(s.DeviceKey), s.DeviceThumb, s.Digits, string(s.State), ms(s.CreatedAt), ms(s.ExpiresAt))
+	lang := s.Language
+	if lang == "" {
+		lang = proofing.English
+	}
+	_, err := p.db.Exec(ctx, `INSERT INTO proofing_sessions (id, device_key, device_thumb, digits, language, light, state, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.ID, string(s.DeviceKey), s.DeviceThumb, s.Digits, string(lang), encodeLight(s.Light),
+		string(s.State), ms(s.CreatedAt), ms(s.ExpiresAt))
 	if isUniqueViolation(err) {
 		return proofing.ErrConflict
 	}
@@ -126,14 +131,17 @@ func (p *Proofing) CreateSession(ctx context.Context, s proofing.Session) error 
 // Session returns a session.
 func (p *Proofing) Session(ctx context.Context, id string) (proofing.Session, error) {
 	var s proofing.Session
-	var key, state string
+	var key, state, lang, light string
 	var created, expires, lease, decided int64
-	err := p.db.QueryRow(ctx, `SELECT id, device_key, device_thumb, digits, state, created_at, expires_at, lease_until, decided_at
-		FROM proofing_sessions WHERE id = ?`, id).Scan(&s.ID, &key, &s.DeviceThumb, &s.Digits, &state, &created, &expires, &lease, &decided)
+	err := p.db.QueryRow(ctx, `SELECT id, device_key, device_thumb, digits, language, light, state, created_at, expires_at, lease_until, decided_at
+		FROM proofing_sessions WHERE id = ?`, id).Scan(&s.ID, &key, &s.DeviceThumb, &s.Digits, &lang, &light, &state, &created, &expires, &lease, &decided)
 	if err != nil {
 		return s, proofingNotFound(err)
 	}
-	s.DeviceKey, s.State = []byte(key), proofing.State(state)
+	if s.Light, err = decodeLight(light); err != nil {
+		return s, err
+	}
+	s.DeviceKey, s.State, s.Language = []byte(key), proofing.State(state), proofing.Language(lang)
 	s.CreatedAt, s.ExpiresAt, s.LeaseUntil, s.DecidedAt = fromMS(created), fromMS(expires), fromMS(lease), fromMS(decided)
 	return s, nil
 }
@@ -198,9 +206,9 @@ func (p *Proofing) Finish(ctx context.Context, f proofing.Finish) error {
 			approved = 1
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO proofing_decisions (session_id, approved, reason, subject, face_distance,
-			speech_confidence, liveness, models, started_at, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			speech_confidence, liveness, models, language, checks, started_at, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.SessionID, approved, string(d.Reason), d.Subject, d.FaceDistance, d.SpeechConfidence, d.Liveness, d.Models,
-			ms(d.StartedAt), ms(d.DecidedAt)); err != nil {
+			string(d.Language), d.Checks, ms(d.StartedAt), ms(d.DecidedAt)); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM proofing_evidence WHERE session_id = ?`, d.SessionID); err != nil {
@@ -231,15 +239,16 @@ func (p *Proofing) Finish(ctx context.Context, f proofing.Finish) error {
 func (p *Proofing) Decision(ctx context.Context, id string) (proofing.Decision, error) {
 	var d proofing.Decision
 	var approved int
-	var reason string
+	var reason, lang string
 	var started, decided int64
 	err := p.db.QueryRow(ctx, `SELECT session_id, approved, reason, subject, face_distance, speech_confidence, liveness, models,
-		started_at, decided_at FROM proofing_decisions WHERE session_id = ?`, id).Scan(&d.SessionID, &approved, &reason, &d.Subject,
-		&d.FaceDistance, &d.SpeechConfidence, &d.Liveness, &d.Models, &started, &decided)
+		language, checks, started_at, decided_at FROM proofing_decisions WHERE session_id = ?`, id).Scan(&d.SessionID, &approved, &reason, &d.Subject,
+		&d.FaceDistance, &d.SpeechConfidence, &d.Liveness, &d.Models, &lang, &d.Checks, &started, &decided)
 	if err != nil {
 		return d, proofingNotFound(err)
 	}
 	d.Approved, d.Reason, d.StartedAt, d.DecidedAt = approved == 1, proofing.Reason(reason), fromMS(started), fromMS(decided)
+	d.Language = proofing.Language(lang)
 	return d, nil
 }
 
@@ -365,6 +374,7 @@ func (p *Proofing) Sweep(ctx context.Context, now time.Time) (int64, error) {
 				AND id NOT IN (SELECT session_id FROM proofing_evidence)`, now.Add(-time.Hour)},
 			{`DELETE FROM proofing_secrets WHERE expires_at <= ?`, now},
 			{`DELETE FROM verifier_requests WHERE expires_at <= ?`, now},
+			{`DELETE FROM proofing_media_hashes WHERE expires_at <= ?`, now},
 		} {
 			r, err := tx.Exec(ctx, q.sql, ms(q.at))
 			if err != nil {

@@ -24,7 +24,7 @@ func TestRecentDecisions(t *testing.T) {
 			{true, "", 800 * time.Millisecond},
 			{false, proofing.ReasonSpeech, 1200 * time.Millisecond},
 			{true, "", 950 * time.Millisecond},
-			{false, proofing.ReasonLiveness, 700 * time.Millisecond},
+			{false, proofing.ReasonLight, 700 * time.Millisecond},
 		}
 		for i, d := range decide {
 			id := fmt.Sprintf("st%d", i)
@@ -46,14 +46,14 @@ func TestRecentDecisions(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []store.DecisionOutcome{
-			{string(proofing.ReasonLiveness), 700 * time.Millisecond},
+			{string(proofing.ReasonLight), 700 * time.Millisecond},
 			{"approved", 950 * time.Millisecond},
 			{string(proofing.ReasonSpeech), 1200 * time.Millisecond},
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("got %v, want %v", got, want)
 		}
-		if got, _ := p.RecentDecisions(ctx, t0, 1); len(got) != 1 || got[0].Outcome != string(proofing.ReasonLiveness) {
+		if got, _ := p.RecentDecisions(ctx, t0, 1); len(got) != 1 || got[0].Outcome != string(proofing.ReasonLight) {
 			t.Fatalf("limit 1: %v", got)
 		}
 	})

@@ -3,15 +3,71 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/shenfen/shenfen/biometric/presence"
 	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/store"
 	"github.com/shenfen/shenfen/store/storetest"
 )
+
+// The session keeps its language and light challenge; media hashes are
+// remembered per session, reported when another session had them, and
+// swept at their expiry.
+func TestProofingPresence(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		p := db.Proofing()
+		t0 := time.UnixMilli(1_800_000_000_000).UTC()
+		light, err := presence.NewLight(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess := proofing.Session{ID: "p1", DeviceKey: []byte(`{}`), DeviceThumb: "t", Digits: "1234", Language: proofing.Mandarin,
+			Light: light, State: proofing.StatePending, CreatedAt: t0, ExpiresAt: t0.Add(2 * time.Minute)}
+		if err := p.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.Session(ctx, "p1")
+		if err != nil || got.Language != proofing.Mandarin || !reflect.DeepEqual(got.Light, light) {
+			t.Fatalf("session %+v %v, want light %+v", got, err, light)
+		}
+		// A session made without a language reads as English.
+		if err := p.CreateSession(ctx, proofing.Session{ID: "p2", DeviceKey: []byte(`{}`), DeviceThumb: "t", Digits: "1",
+			State: proofing.StatePending, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := p.Session(ctx, "p2"); err != nil || got.Language != proofing.English || len(got.Light.Steps) != 0 {
+			t.Fatalf("session without language: %+v %v", got, err)
+		}
+
+		a, b, c := []byte("hash-a"), []byte("hash-b"), []byte("hash-c")
+		exp := t0.Add(time.Hour)
+		if seen, err := p.RememberMedia(ctx, "p1", [][]byte{a, b}, exp); err != nil || len(seen) != 0 {
+			t.Fatalf("first media: %q %v", seen, err)
+		}
+		// The same session again (a retried decision) is no replay.
+		if seen, err := p.RememberMedia(ctx, "p1", [][]byte{a, b}, exp); err != nil || len(seen) != 0 {
+			t.Fatalf("same session again: %q %v", seen, err)
+		}
+		seen, err := p.RememberMedia(ctx, "p2", [][]byte{b, c}, t0.Add(2*time.Hour))
+		if err != nil || len(seen) != 1 || !bytes.Equal(seen[0], b) {
+			t.Fatalf("other session: %q %v", seen, err)
+		}
+		// Swept at expiry: p1's hashes go, p2's (later) stay.
+		if _, err := p.Sweep(ctx, exp); err != nil {
+			t.Fatal(err)
+		}
+		if seen, err := p.RememberMedia(ctx, "p3", [][]byte{a, b, c}, exp); err != nil || len(seen) != 2 {
+			t.Fatalf("after sweep: %q %v", seen, err)
+		}
+	})
+}
 
 func TestProofingStore(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -109,7 +165,8 @@ func TestProofingStore(t *testing.T) {
 			DeviceThumb: "thumb1", StatusURI: "https://x/status/a", StatusIndex: 8, State: proofing.CardActive, CreatedAt: t0.Add(80 * time.Second)}
 		offer := &proofing.Secret{Kind: proofing.SecretOffer, Hash: proofing.Hash("code"), Ref: "c1", ExpiresAt: t0.Add(10 * time.Minute)}
 		dec := proofing.Decision{SessionID: "s1", Approved: true, Reason: proofing.ReasonApproved, Subject: "subj", FaceDistance: 0.31,
-			SpeechConfidence: 0.9, Liveness: 0.7, Models: "face=f; speech=s", StartedAt: t0.Add(70 * time.Second), DecidedAt: t0.Add(80 * time.Second)}
+			SpeechConfidence: 0.9, Liveness: 0.7, Models: "face=f; speech=s", Language: proofing.Mandarin, Checks: `{"sync":{"corr":0.61}}`,
+			StartedAt: t0.Add(70 * time.Second), DecidedAt: t0.Add(80 * time.Second)}
 		if err := p.Finish(ctx, proofing.Finish{Decision: dec, Card: card, Offer: offer}); err != nil {
 			t.Fatal(err)
 		}

@@ -111,5 +111,6 @@ func (a *app) enrollmentLimits() proofing.Limits {
 		Device:   a.rateLimiter("enroll-device", proofing.DeviceEvery, proofing.DeviceBurst),
 		Client:   a.rateLimiter("enroll-client", proofing.ClientEvery, proofing.ClientBurst),
 		IDNumber: a.rateLimiter("enroll-id-number", proofing.IDNumberEvery, proofing.IDNumberBurst),
+		IDDevice: a.rateLimiter("enroll-id-device", proofing.IDDeviceEvery, proofing.IDDeviceBurst),
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,15 +119,25 @@ func runEnroll(ctx context.Context, args []string) error {
 	audio := fl.String("audio", "", "WAV recording of the digits read aloud (read after the digits are shown)")
 	audioCmd := fl.String("audio-cmd", "", "instead of --audio: shell command writing the WAV to stdout; $SHENFEN_DIGITS holds the digits")
 	wait := fl.Bool("wait", false, "wait for Enter after showing the digits before reading --audio (record it meanwhile)")
-	frames := fl.String("frames", "", "comma-separated video frames taken while reading (3 to 8)")
+	frames := fl.String("frames", "", "comma-separated JPEG video frames of the reading (40 to 160, at most 320 px a side)")
+	frameTimes := fl.String("frame-times", "", "comma-separated times of the frames, ms since the start of the recording")
+	lang := fl.String("language", "en", "language the digits are read in (en or zh)")
 	keyFile := fl.String("key", "", "device key file (PEM); made if missing (default: a new key, not kept)")
 	card := fl.String("card", "", "write the collected SD-JWT VC here")
 	mdocOut := fl.String("mdoc", "", "write the collected mdoc (base64url IssuerSigned) here")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	if *id == "" || *name == "" || *selfie == "" || *frames == "" || (*audio == "") == (*audioCmd == "") {
-		return errors.New("enroll: --id, --name, --selfie, --frames and one of --audio or --audio-cmd are required")
+	if *id == "" || *name == "" || *selfie == "" || *frames == "" || *frameTimes == "" || (*audio == "") == (*audioCmd == "") {
+		return errors.New("enroll: --id, --name, --selfie, --frames, --frame-times and one of --audio or --audio-cmd are required")
+	}
+	var times []int64
+	for _, f := range strings.Split(*frameTimes, ",") {
+		v, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			return fmt.Errorf("enroll: --frame-times: %w", err)
+		}
+		times = append(times, v)
 	}
 	base := strings.TrimSuffix(*server, "/")
 	key, err := deviceKey(*keyFile)
@@ -139,15 +150,18 @@ func runEnroll(ctx context.Context, args []string) error {
 		return err
 	}
 	var ch struct {
-		ID        string    `json:"id"`
-		Digits    string    `json:"digits"`
-		ExpiresAt time.Time `json:"expires_at"`
+		ID        string          `json:"id"`
+		Digits    string          `json:"digits"`
+		Language  string          `json:"language"`
+		Light     json.RawMessage `json:"light"`
+		ExpiresAt time.Time       `json:"expires_at"`
 	}
-	body, _ := json.Marshal(map[string]json.RawMessage{"device_key": jwk})
+	body, _ := json.Marshal(map[string]any{"device_key": json.RawMessage(jwk), "language": *lang})
 	if err := call(ctx, c, "POST", base+"/api/enrollments", "application/json", body, "", &ch); err != nil {
 		return err
 	}
 	fmt.Printf("Read these digits aloud: %s (before %s)\n", ch.Digits, ch.ExpiresAt.Local().Format(time.TimeOnly))
+	fmt.Printf("Light the face with this sequence while recording: %s\n", ch.Light)
 	if *wait {
 		fmt.Print("Press Enter when the recording is ready... ")
 		fmt.Scanln()
@@ -176,7 +190,7 @@ func runEnroll(ctx context.Context, args []string) error {
 		fbs = append(fbs, b)
 	}
 	claims := proofing.RequestClaims{EnrollmentID: ch.ID, IDNumber: *id, Name: *name, IssuedAt: time.Now().Unix(),
-		Selfie: proofing.Digest(sb), Audio: proofing.Digest(wav)}
+		Selfie: proofing.Digest(sb), Audio: proofing.Digest(wav), FrameTimesMS: times, Language: ch.Language}
 	for _, f := range fbs {
 		claims.Frames = append(claims.Frames, proofing.Digest(f))
 	}

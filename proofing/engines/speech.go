@@ -2,16 +2,23 @@ package engines
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/shenfen/shenfen/biometric/presence"
 	"github.com/shenfen/shenfen/biometric/speech"
 	"github.com/shenfen/shenfen/proofing"
 )
 
 // Speech is a speech.Recognizer as a proofing.DigitRecognizer: it decodes
 // the WAV upload (bounded by speech.DefaultLimits and proofing's part
-// size), refuses silence, resamples to 16 kHz and recognises the digits.
+// size), refuses silence, computes the energy envelope and the samples'
+// fingerprint, resamples to 16 kHz and recognises the digits. The
+// recogniser reads English digits only and gives no word times (the
+// presence checks then find the speech in the envelope).
 type Speech struct {
 	Recognizer speech.Recognizer
 	// Model names the recogniser (speech.ModelVersion by default).
@@ -20,15 +27,21 @@ type Speech struct {
 
 var _ proofing.DigitRecognizer = Speech{}
 
-// Recognize implements proofing.DigitRecognizer.
-func (s Speech) Recognize(ctx context.Context, wav []byte) (proofing.Spoken, error) {
+// Verify implements proofing.DigitRecognizer.
+func (s Speech) Verify(ctx context.Context, wav []byte, challenge string, lang proofing.Language) (proofing.Spoken, error) {
+	if lang != proofing.English {
+		return proofing.Spoken{}, fmt.Errorf("%w: this server's recogniser reads English digits only", proofing.ErrBadRequest)
+	}
 	a, err := speech.Decode(wav, speech.Limits{})
 	if err != nil {
 		return proofing.Spoken{}, fmt.Errorf("%w: audio: %v", proofing.ErrMedia, err)
 	}
+	sp := proofing.Spoken{Envelope: presence.NewEnvelope(a.Samples, a.Rate), Fingerprint: fingerprint(a.Samples),
+		Duration: time.Duration(a.Duration() * float64(time.Second))}
 	if _, err := speech.CheckActivity(a); err != nil {
 		if errors.Is(err, speech.ErrSilent) {
-			return proofing.Spoken{Rejected: true}, nil
+			sp.Reason = "silent"
+			return sp, nil
 		}
 		return proofing.Spoken{}, fmt.Errorf("%w: audio: %v", proofing.ErrMedia, err)
 	}
@@ -37,7 +50,27 @@ func (s Speech) Recognize(ctx context.Context, wav []byte) (proofing.Spoken, err
 	if err != nil {
 		return proofing.Spoken{}, fmt.Errorf("engines: recognise: %w", err)
 	}
-	return proofing.Spoken{Digits: res.Digits, Confidence: res.Confidence, Rejected: !res.Accepted}, nil
+	sp.Score = res.Confidence
+	switch {
+	case !res.Accepted:
+		sp.Reason = "rejected"
+	case res.Digits != challenge:
+		sp.Reason = "mismatch"
+	default:
+		sp.Accepted, sp.Reason = true, "match"
+	}
+	return sp, nil
+}
+
+// fingerprint is SHA-256 of the samples (little-endian), the same for the
+// same audio in any WAV container.
+func fingerprint(pcm []int16) []byte {
+	b := make([]byte, 2*len(pcm))
+	for i, v := range pcm {
+		binary.LittleEndian.PutUint16(b[2*i:], uint16(v))
+	}
+	h := sha256.Sum256(b)
+	return h[:]
 }
 
 // Version implements proofing.DigitRecognizer.
