@@ -22,30 +22,19 @@ func echoClient(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, ClientKey(r)+" "+r.Header.Get("X-Forwarded-Proto")+" "+r.Header.Get("X-Forwarded-For")+r.Header.Get("Forwarded"))
 }
 
-// TestTrustedProxies: forwarding headers are believed from trusted proxies
-// only; a stranger cannot pick the address it is limited under, nor claim
-// https.
-func TestTrustedProxies(t *testing.T) {
+// proxyCase is a request from remote with headers and the client
+// address, scheme and forwarding headers the handler must see.
+type proxyCase struct {
+	name, remote string
+	headers      map[string]string
+	want         string
+}
+
+func runProxyCases(t *testing.T, tests []proxyCase) {
+	t.Helper()
 	s := New(quiet())
 	s.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	s.HandleFunc("GET /who", echoClient)
-	tests := []struct {
-		name, remote string
-		headers      map[string]string
-		want         string
-	}{
-		{"direct, no headers", "203.0.113.9:5000", nil, "203.0.113.9  "},
-		{"stranger sets XFF", "203.0.113.9:5000", map[string]string{"X-Forwarded-For": "198.51.100.1", "X-Forwarded-Proto": "https"}, "203.0.113.9  "},
-		{"stranger sets Forwarded", "203.0.113.9:5000", map[string]string{"Forwarded": "for=198.51.100.1;proto=https"}, "203.0.113.9  "},
-		{"trusted proxy XFF", "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "198.51.100.1", "X-Forwarded-Proto": "https"}, "198.51.100.1 https "},
-		{"spoofed hop before the real client", "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "1.1.1.1, 198.51.100.1"}, "198.51.100.1  "},
-		{"two trusted hops", "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "198.51.100.1, 10.9.9.9"}, "198.51.100.1  "},
-		{"Forwarded wins over XFF", "10.1.2.3:5000", map[string]string{"Forwarded": `for="[2001:db8:1:2::7]:4711";proto=https`, "X-Forwarded-For": "1.1.1.1"}, "2001:db8:1:2::/64 https "},
-		{"garbage hop", "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "198.51.100.1, not-an-ip"}, "10.1.2.3  "},
-		{"bad proto ignored", "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "198.51.100.1", "X-Forwarded-Proto": "javascript"}, "198.51.100.1  "},
-		{"IPv6 groups by /64", "[2001:db8:aa:bb:1:2:3:4]:5000", nil, "2001:db8:aa:bb::/64  "},
-		{"IPv6 loopback proxy", "[::1]:5000", map[string]string{"X-Forwarded-For": "192.0.2.44"}, "192.0.2.44  "},
-	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest("GET", "/who", nil)
@@ -62,10 +51,63 @@ func TestTrustedProxies(t *testing.T) {
 	}
 }
 
-// TestBodyLimits: a route's own limit applies in full (the default does not
-// undercut it), the default applies elsewhere, and an over-limit body gets
+// TestTrustedProxies: forwarding headers are believed from trusted proxies
+// only; a stranger cannot pick the address it is limited under, nor claim
+// https, nor hide behind a spoofed hop or an address of its /64.
+func TestTrustedProxies(t *testing.T) {
+	runProxyCases(t, []proxyCase{
+		{"stranger sets XFF", "203.0.113.9:5000", map[string]string{"X-Forwarded-For": "198.51.100.1", "X-Forwarded-Proto": "https"}, "203.0.113.9  "},
+		{"stranger sets Forwarded", "203.0.113.9:5000", map[string]string{"Forwarded": "for=198.51.100.1;proto=https"}, "203.0.113.9  "},
+		{"spoofed hop before the real client", "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "1.1.1.1, 198.51.100.1"}, "198.51.100.1  "},
+		{"garbage hop", "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "198.51.100.1, not-an-ip"}, "10.1.2.3  "},
+		{"bad proto ignored", "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "198.51.100.1", "X-Forwarded-Proto": "javascript"}, "198.51.100.1  "},
+		{"IPv6 groups by /64", "[2001:db8:aa:bb:1:2:3:4]:5000", nil, "2001:db8:aa:bb::/64  "},
+	})
+}
+
+// TestForwardedFromProxies: what a trusted proxy says is what handlers see.
+func TestForwardedFromProxies(t *testing.T) {
+	runProxyCases(t, []proxyCase{
+		{"direct, no headers", "203.0.113.9:5000", nil, "203.0.113.9  "},
+		{"trusted proxy XFF", "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "198.51.100.1", "X-Forwarded-Proto": "https"}, "198.51.100.1 https "},
+		{"two trusted hops", "10.1.2.3:5000", map[string]string{"X-Forwarded-For": "198.51.100.1, 10.9.9.9"}, "198.51.100.1  "},
+		{"Forwarded wins over XFF", "10.1.2.3:5000", map[string]string{"Forwarded": `for="[2001:db8:1:2::7]:4711";proto=https`, "X-Forwarded-For": "1.1.1.1"}, "2001:db8:1:2::/64 https "},
+		{"IPv6 loopback proxy", "[::1]:5000", map[string]string{"X-Forwarded-For": "192.0.2.44"}, "192.0.2.44  "},
+	})
+}
+
+type bodyCase struct {
+	name, path string
+	body       []byte
+	chunked    bool
+	wantCode   int
+}
+
+// TestBodyLimits: a body over its route's limit (declared or chunked) gets
 // 413 problem+json naming the limit.
 func TestBodyLimits(t *testing.T) {
+	runBodyCases(t, []bodyCase{
+		{"selfie on a default route", "/default", selfie, false, 413},
+		{"selfie chunked on a default route", "/default", selfie, true, 413},
+		{"over the small limit", "/small", make([]byte, 1025), false, 413},
+		{"over the small limit chunked", "/small", make([]byte, 1025), true, 413},
+	})
+}
+
+// TestRouteBodyLimitReplacesDefault: a route's own limit applies in full
+// (the default does not undercut it).
+func TestRouteBodyLimitReplacesDefault(t *testing.T) {
+	runBodyCases(t, []bodyCase{
+		{"selfie on the 16 MiB route", "/big", selfie, false, 200},
+		{"selfie chunked on the 16 MiB route", "/big", selfie, true, 200},
+		{"at the small limit", "/small", make([]byte, 1024), false, 200},
+	})
+}
+
+var selfie = bytes.Repeat([]byte{0xff}, 1_080_000) // a phone selfie over the old 1 MiB cap
+
+func runBodyCases(t *testing.T, tests []bodyCase) {
+	t.Helper()
 	s := New(quiet())
 	read := func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(io.Discard, r.Body)
@@ -81,21 +123,6 @@ func TestBodyLimits(t *testing.T) {
 	s.HandleFunc("POST /default", read)
 	s.SetBodyLimit("POST /big", 16<<20)
 	s.SetBodyLimit("POST /small", 1024)
-	selfie := bytes.Repeat([]byte{0xff}, 1_080_000) // a phone selfie over the old 1 MiB cap
-	tests := []struct {
-		name, path string
-		body       []byte
-		chunked    bool
-		wantCode   int
-	}{
-		{"selfie on the 16 MiB route", "/big", selfie, false, 200},
-		{"selfie chunked on the 16 MiB route", "/big", selfie, true, 200},
-		{"selfie on a default route", "/default", selfie, false, 413},
-		{"selfie chunked on a default route", "/default", selfie, true, 413},
-		{"at the small limit", "/small", make([]byte, 1024), false, 200},
-		{"over the small limit", "/small", make([]byte, 1025), false, 413},
-		{"over the small limit chunked", "/small", make([]byte, 1025), true, 413},
-	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var body io.Reader = bytes.NewReader(tc.body)
@@ -162,9 +189,9 @@ func TestPublicHandlerHidesAdmin(t *testing.T) {
 	}
 }
 
-// TestProblemCauseLoggedNotSent: a problem's cause reaches the access log
+// TestProblemCauseNeverSent: a problem's cause reaches the access log
 // line and never the client.
-func TestProblemCauseLoggedNotSent(t *testing.T) {
+func TestProblemCauseNeverSent(t *testing.T) {
 	var logs bytes.Buffer
 	s := New(slog.New(slog.NewTextHandler(&logs, nil)))
 	s.HandleFunc("POST /parse", func(w http.ResponseWriter, r *http.Request) {

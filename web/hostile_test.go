@@ -58,50 +58,55 @@ func TestWalletNonceFlood(t *testing.T) {
 		json.NewDecoder(rec.Body).Decode(&v)
 		return v.Nonce, rec.Code
 	}
-	// The flood: 2 000 requests from one address, half to each server.
-	granted := 0
-	var last *httptest.ResponseRecorder
-	for i := range 2000 {
-		m := a
-		if i%2 == 1 {
-			m = b
+	t.Run("one client's flood stops at its burst", func(t *testing.T) {
+		// The flood: 2 000 requests from one address, half to each server.
+		granted := 0
+		var last *httptest.ResponseRecorder
+		for i := range 2000 {
+			m := a
+			if i%2 == 1 {
+				m = b
+			}
+			last = do(m, "POST", "/api/wallet/nonce", "203.0.113.66:1234", "")
+			if last.Code == 200 {
+				granted++
+			}
 		}
-		last = do(m, "POST", "/api/wallet/nonce", "203.0.113.66:1234", "")
-		if last.Code == 200 {
-			granted++
+		if granted != NonceClientBurst {
+			t.Fatalf("the flooding client got %d nonces, want its burst of %d", granted, NonceClientBurst)
 		}
-	}
-	if granted != NonceClientBurst {
-		t.Fatalf("the flooding client got %d nonces, want its burst of %d", granted, NonceClientBurst)
-	}
-	if last.Code != 429 || last.Header().Get("Retry-After") == "" || last.Header().Get("Content-Type") != "application/problem+json" {
-		t.Fatalf("flood answer: %d %v", last.Code, last.Header())
-	}
-	// An IPv6 client cannot escape by rotating addresses within its /64.
-	granted = 0
-	for i := range 200 {
-		if _, code := nonce(a, fmt.Sprintf("[2001:db8:5:6::%x]:443", i+1)); code == 200 {
-			granted++
+		if last.Code != 429 || last.Header().Get("Retry-After") == "" || last.Header().Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("flood answer: %d %v", last.Code, last.Header())
 		}
-	}
-	if granted != NonceClientBurst {
-		t.Fatalf("a /64 rotating addresses got %d nonces, want %d", granted, NonceClientBurst)
-	}
-	// Every other citizen is unaffected: 50 citizens, each signs in.
-	for i := range 50 {
-		remote := fmt.Sprintf("198.51.100.%d:5000", i+1)
-		n, code := nonce(a, remote)
-		if code != 200 {
-			t.Fatalf("citizen %d got %d after the flood", i, code)
+	})
+	t.Run("rotating addresses within an IPv6 /64", func(t *testing.T) {
+		granted := 0
+		for i := range 200 {
+			if _, code := nonce(a, fmt.Sprintf("[2001:db8:5:6::%x]:443", i+1)); code == 200 {
+				granted++
+			}
 		}
-		auth := "Card card:11010519491231002X~" + kbFor(n, aud)
-		if rec := do(b, "GET", "/api/wallet/history", remote, auth); rec.Code != 200 {
-			t.Fatalf("citizen %d: nonce from server A refused by server B: %d %s", i, rec.Code, rec.Body)
+		if granted != NonceClientBurst {
+			t.Fatalf("a /64 rotating addresses got %d nonces, want %d", granted, NonceClientBurst)
 		}
-		if rec := do(a, "GET", "/api/wallet/history", remote, auth); rec.Code != 401 {
-			t.Fatalf("citizen %d: replay on the other server: %d", i, rec.Code)
+	})
+	t.Run("replay on another server, other citizens unaffected", func(t *testing.T) {
+		// Every other citizen is unaffected: 50 citizens, each signs in.
+		for i := range 50 {
+			remote := fmt.Sprintf("198.51.100.%d:5000", i+1)
+			n, code := nonce(a, remote)
+			if code != 200 {
+				t.Fatalf("citizen %d got %d after the flood", i, code)
+			}
+			auth := "Card card:11010519491231002X~" + kbFor(n, aud)
+			if rec := do(b, "GET", "/api/wallet/history", remote, auth); rec.Code != 200 {
+				t.Fatalf("citizen %d: nonce from server A refused by server B: %d %s", i, rec.Code, rec.Body)
+			}
+			if rec := do(a, "GET", "/api/wallet/history", remote, auth); rec.Code != 401 {
+				t.Fatalf("citizen %d: replay on the other server: %d", i, rec.Code)
+			}
 		}
-	}
+	})
 	// Forged and stale nonces.
 	good, _ := nonce(a, "192.0.2.1:1")
 	raw, _ := b64dec(good)
@@ -134,18 +139,22 @@ func TestWalletNonceFlood(t *testing.T) {
 		NonceMAC: testMAC, Used: db.SingleUse()}
 	lm := http.NewServeMux()
 	late.Mount(lm)
-	if rec := do(lm, "GET", "/api/wallet/history", "192.0.2.1:1", "Card card:11010519491231002X~"+kbFor(good, aud)); rec.Code != 401 {
-		t.Fatalf("expired nonce accepted: %d", rec.Code)
-	}
+	t.Run("expired", func(t *testing.T) {
+		if rec := do(lm, "GET", "/api/wallet/history", "192.0.2.1:1", "Card card:11010519491231002X~"+kbFor(good, aud)); rec.Code != 401 {
+			t.Fatalf("expired nonce accepted: %d", rec.Code)
+		}
+	})
 	// A citizen's request that fails verification records no use: the nonce
 	// stays good for the real presentation.
-	n, _ := nonce(a, "192.0.2.2:1")
-	if rec := do(a, "GET", "/api/wallet/history", "192.0.2.2:1", "Card bad:signature~"+kbFor(n, aud)); rec.Code != 401 {
-		t.Fatalf("forged card: %d", rec.Code)
-	}
-	if rec := do(a, "GET", "/api/wallet/history", "192.0.2.2:1", "Card card:11010519491231002X~"+kbFor(n, aud)); rec.Code != 200 {
-		t.Fatalf("a forged presentation spent the citizen's nonce: %d", rec.Code)
-	}
+	t.Run("a forged presentation does not spend the citizen's nonce", func(t *testing.T) {
+		n, _ := nonce(a, "192.0.2.2:1")
+		if rec := do(a, "GET", "/api/wallet/history", "192.0.2.2:1", "Card bad:signature~"+kbFor(n, aud)); rec.Code != 401 {
+			t.Fatalf("forged card: %d", rec.Code)
+		}
+		if rec := do(a, "GET", "/api/wallet/history", "192.0.2.2:1", "Card card:11010519491231002X~"+kbFor(n, aud)); rec.Code != 200 {
+			t.Fatalf("a forged presentation spent the citizen's nonce: %d", rec.Code)
+		}
+	})
 }
 
 // TestConsoleSignInNotLockedOut: strangers spamming wrong tokens from many

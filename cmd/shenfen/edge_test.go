@@ -135,7 +135,7 @@ func TestBodyLimitsDocumented(t *testing.T) {
 }
 
 // The operators' status change is a JSON endpoint too.
-func TestAdminStatusNeedsJSON(t *testing.T) {
+func TestAdminStatusContentType(t *testing.T) {
 	a := testApp(t)
 	srv := server.New(a.log, a.db)
 	if err := mount(context.Background(), a, srv); err != nil {
