@@ -2,6 +2,8 @@ package face
 
 import (
 	"fmt"
+
+	"github.com/shenfen/shenfen/biometric/face/internal/gemm"
 )
 
 // tensor is one image's activations in HWC (NHWC without the batch) layout,
@@ -17,7 +19,7 @@ func newTensor(h, w, c int) tensor { return tensor{h, w, c, make([]float32, h*w*
 // (per-channel multiply and add).
 type convLayer struct {
 	k, in, out int
-	filters    matrix // [k][k][in][out], row-major: a (k*k*in) x out matrix
+	filters    gemm.Matrix // [k][k][in][out], row-major: a (k*k*in) x out matrix
 	bias       []float32
 	scaleW     []float32
 	scaleB     []float32
@@ -76,7 +78,7 @@ func loadRecognitionNet(dir string) (*recognitionNet, error) {
 		if err != nil {
 			return l, err
 		}
-		l.filters = newMatrix(k*k*in, out, f)
+		l.filters = gemm.New(k*k*in, out, f)
 		if l.bias, err = get(prefix+"/conv/bias", out); err != nil {
 			return l, err
 		}
@@ -203,10 +205,10 @@ func (ws *workspace) conv(x tensor, l *convLayer, stride int, same, relu bool) t
 	m := oh * ow
 	// Rows are allocated in multiples of 4 for the 4-row GEMM kernel; the
 	// rows past m hold stale values whose products are discarded.
-	if cap(ws.cols) < roundUp(m, 4)*kk {
-		ws.cols = make([]float32, roundUp(m, 4)*kk)
+	if cap(ws.cols) < gemm.RoundUp(m, 4)*kk {
+		ws.cols = make([]float32, gemm.RoundUp(m, 4)*kk)
 	}
-	cols := ws.cols[:roundUp(m, 4)*kk]
+	cols := ws.cols[:gemm.RoundUp(m, 4)*kk]
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
 			row := cols[(oy*ow+ox)*kk : (oy*ow+ox+1)*kk]
@@ -234,8 +236,8 @@ func (ws *workspace) conv(x tensor, l *convLayer, stride int, same, relu bool) t
 			}
 		}
 	}
-	buf := ws.out(roundUp(m, 4) * l.out) // every element is written by mul
-	l.filters.mul(m, cols, buf)
+	buf := ws.out(gemm.RoundUp(m, 4) * l.out) // every element is written by mul
+	l.filters.Mul(m, cols, buf)
 	y := tensor{oh, ow, l.out, buf[:m*l.out]}
 	scaleShift(y.d, l, relu)
 	return y

@@ -3,7 +3,9 @@
 # photos (genuine/impostor distances, FNMR and FMR at several thresholds,
 # confidence bounds) and the CPU time per decision on one core (descriptor
 # alone, a whole Analyze of a photo, a 6-frame liveness decision), with the
-# GEMM kernel against gonum's Sgemm in the same run. The landmark search is
+# GEMM kernel against gonum's Sgemm in the same run, and the landmark stack of
+# biometric/face/mesh (BlazeFace detection, FaceMesh tracking per video frame)
+# against the descriptor in the same run. The landmark search is
 # deterministic (fixed perturbation sets), so the calibration is repeated to
 # show it: every run prints a digest of all its pair distances, which must be
 # the same from run to run. The reference check against face-api
@@ -39,4 +41,10 @@ if [ "${SHENFEN_FACE_PIPELINE:-}" = 1 ]; then
   SHENFEN_FACE_PIPELINE=1 go test -count=1 -timeout 60m -run 'TestPipelineFaceAPI' -v ./biometric/face/ | grep -vE '^=== RUN' || true
 fi
 log "face: CPU time per op on one core (cpu-ms/op is the process's CPU time, robust to a shared machine)"
-go test -run '^$' -bench 'Descriptor|Analyze|Liveness|GEMM' -cpu 1 -benchtime "${SHENFEN_BENCH_FACE_TIME:-20x}" ./biometric/face/
+go test -run '^$' -bench 'Descriptor|Analyze|Liveness' -cpu 1 -benchtime "${SHENFEN_BENCH_FACE_TIME:-20x}" ./biometric/face/
+go test -run '^$' -bench 'GEMM' -cpu 1 -benchtime "${SHENFEN_BENCH_FACE_TIME:-20x}" ./biometric/face/internal/gemm/
+log "face: landmark stack (biometric/face/mesh): detection counts against pigo, CPU per detect and per track"
+go test -count=1 -run 'TestCompareDetectors' -v ./biometric/face/mesh/ | grep -vE '^=== RUN' || true
+go test -run '^$' -bench . -cpu 1 -benchtime "${SHENFEN_BENCH_FACE_TIME:-20x}" ./biometric/face/mesh/
+log "face: landmark graph reference check against tfjs (cpu backend)"
+bash "$ROOT/scripts/test.d/mesh-reference.sh" || true

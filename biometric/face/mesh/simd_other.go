@@ -1,0 +1,18 @@
+//go:build !amd64
+
+package mesh
+
+// haveSIMD is false: without the amd64 assembly the Go loops run.
+const haveSIMD = false
+
+func dwRow(o, x, f *float32, pixels, c, xstride int) {
+	panic("mesh: dwRow without an assembly implementation")
+}
+
+func addAct(o, a, b, alpha *float32, n, c, mode int, perChannel bool) {
+	panic("mesh: addAct without an assembly implementation")
+}
+
+func maxRow(o, x *float32, pixels, c, xstride int) {
+	panic("mesh: maxRow without an assembly implementation")
+}
