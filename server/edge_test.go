@@ -94,9 +94,9 @@ func TestBodyLimits(t *testing.T) {
 	})
 }
 
-// TestRouteBodyLimitReplacesDefault: a route's own limit applies in full
+// TestRouteBodySizeReplacesDefault: a route's own limit applies in full
 // (the default does not undercut it).
-func TestRouteBodyLimitReplacesDefault(t *testing.T) {
+func TestRouteBodySizeReplacesDefault(t *testing.T) {
 	runBodyCases(t, []bodyCase{
 		{"selfie on the 16 MiB route", "/big", selfie, false, 200},
 		{"selfie chunked on the 16 MiB route", "/big", selfie, true, 200},
