@@ -69,26 +69,20 @@ import (
 )
 
 // ModelVersion names the recogniser, acoustic model, grammar and rejection
-// settings; decisions record it so a change of any of them is visible. v2:
-// silence trimmed before decoding, narrower phone-loop beams.
-const ModelVersion = "pocketsphinx-5prealpha/cmusphinx-en-us-ptm/jsgf-4digits+phoneloop-llr/v2"
+// settings of [Sphinx.Digits]; decisions record it so a change of any of
+// them is visible. v3: the four digits heard are verified as a challenge
+// (see [VerifyModelVersion]).
+const ModelVersion = "pocketsphinx-5prealpha/cmusphinx-en-us-ptm/jsgf-4digits+verify/v3"
 
 // DefaultModelDir is where Debian's pocketsphinx-en-us package puts the
 // US English model.
 const DefaultModelDir = "/usr/share/pocketsphinx/model/en-us"
-
-// DefaultThreshold is the confidence below which [Sphinx] refuses a
-// recording: exp(-0.3), a per-frame score of -3 (see [Result]).
-// docs/biometrics.md shows how it was calibrated.
-var DefaultThreshold = math.Exp(-0.3)
 
 // SphinxConfig configures [NewSphinx]. Zero fields take defaults.
 type SphinxConfig struct {
 	// ModelDir holds en-us/ (the acoustic model), cmudict-en-us.dict and
 	// en-us-phone.lm.bin.
 	ModelDir string
-	// Threshold is the minimum Result.Confidence accepted.
-	Threshold float64
 	// Decoders bounds how many recognitions run at once (each decoder holds
 	// its own copy of the model, about 40 MB); default GOMAXPROCS.
 	Decoders int
@@ -97,14 +91,13 @@ type SphinxConfig struct {
 // Sphinx is the PocketSphinx [Recognizer]. Decoders are not thread-safe, so
 // Sphinx keeps a pool of them, created on demand up to SphinxConfig.Decoders.
 type Sphinx struct {
-	args      []string
-	phoneLM   string
-	threshold float64
-	size      int
-	idle      chan *decoder
-	mu        sync.Mutex
-	created   int
-	closed    bool
+	args    []string
+	phoneLM string
+	size    int
+	idle    chan *decoder
+	mu      sync.Mutex
+	created int
+	closed  bool
 }
 
 type decoder struct {
@@ -172,9 +165,6 @@ func NewSphinx(cfg SphinxConfig) (*Sphinx, error) {
 	if cfg.ModelDir == "" {
 		cfg.ModelDir = DefaultModelDir
 	}
-	if cfg.Threshold == 0 {
-		cfg.Threshold = DefaultThreshold
-	}
 	if cfg.Decoders <= 0 {
 		cfg.Decoders = runtime.GOMAXPROCS(0)
 	}
@@ -195,13 +185,21 @@ func NewSphinx(cfg SphinxConfig) (*Sphinx, error) {
 			// first frames; on clean recordings it eats fricatives
 			// ("seven" heard as "one").
 			"-remove_noise", "no",
+			// The front end's voice activity detector drops frames it
+			// takes for silence; word times must count every frame.
+			"-remove_silence", "no",
+			// Every senone is scored in every frame, so that each
+			// frame's scores are relative to the same best senone in
+			// every search and paths of different searches compare.
+			"-compallsen", "yes",
+			"-bestpath", "no",
+			"-topn", "2",
 			"-logfn", os.DevNull,
 		},
-		phoneLM:   phoneLM,
-		threshold: cfg.Threshold,
-		size:      cfg.Decoders,
-		idle:      make(chan *decoder, cfg.Decoders),
-		created:   1,
+		phoneLM: phoneLM,
+		size:    cfg.Decoders,
+		idle:    make(chan *decoder, cfg.Decoders),
+		created: 1,
 	}
 	d, err := s.newDecoder()
 	if err != nil {
@@ -236,6 +234,10 @@ func (s *Sphinx) newDecoder() (*decoder, error) {
 		return nil, errors.New("speech: pocketsphinx rejected the digit grammar")
 	}
 	if err := addPhones(ps); err != nil {
+		d.free()
+		return nil, err
+	}
+	if err := addVocabularies(ps); err != nil {
 		d.free()
 		return nil, err
 	}
@@ -328,26 +330,13 @@ type segment struct {
 	ascr   int32
 }
 
-// run decodes pcm with the named search and returns its best path.
-func (d *decoder) run(search string, pcm []int16) ([]segment, error) {
-	cs := C.CString(search)
-	defer C.free(unsafe.Pointer(cs))
-	rc := C.sf_decode(d.ps, cs, (*C.int16)(unsafe.Pointer(&pcm[0])), C.size_t(len(pcm)))
-	if rc < 0 {
-		return nil, fmt.Errorf("speech: pocketsphinx %s search failed (%d)", search, int(rc))
-	}
-	var segs []segment
-	for it := C.ps_seg_iter(d.ps); it != nil; it = C.ps_seg_next(it) {
-		var sf, ef C.int
-		var ascr, lscr, lback C.int32
-		C.ps_seg_frames(it, &sf, &ef)
-		C.ps_seg_prob(it, &ascr, &lscr, &lback)
-		segs = append(segs, segment{word: C.GoString(C.ps_seg_word(it)), sf: int(sf), ef: int(ef), ascr: int32(ascr)})
-	}
-	return segs, nil
-}
-
-// Digits implements [Recognizer]. pcm must be 16 kHz.
+// Digits implements [Recognizer]. pcm must be 16 kHz. It recognises four
+// digits with a free four-digit grammar, then verifies them as if they were
+// the challenge (see [Sphinx.Verify]): Result.Score is the verification's
+// margin and Confidence is exp(Score/10), capped at 1.
+//
+// Deprecated: use [Sphinx.Verify], which checks the challenge itself and
+// gives word times.
 func (s *Sphinx) Digits(ctx context.Context, pcm []int16, sampleRate int) (Result, error) {
 	if sampleRate != SampleRate {
 		return Result{}, fmt.Errorf("%w: recogniser needs %d Hz, got %d", ErrUnsupportedFormat, SampleRate, sampleRate)
@@ -364,44 +353,28 @@ func (s *Sphinx) Digits(ctx context.Context, pcm []int16, sampleRate int) (Resul
 		return Result{}, err
 	}
 	defer s.release(d)
-	// Leading and trailing silence only costs decoding time.
 	from, to := voicedSpan(pcm, sampleRate)
-	pcm = pcm[from:to]
-	gram, err := d.run(searchDigits, pcm)
+	cep, err := d.cepstra(pcm[from:to])
 	if err != nil {
 		return Result{}, err
 	}
-	res.Frames = int(C.ps_get_n_frames(d.ps))
-	var digits strings.Builder
-	var gAscr int64
-	for _, sg := range gram {
-		gAscr += int64(sg.ascr)
-		w := sg.word
-		if i := strings.IndexByte(w, '('); i > 0 {
-			w = w[:i]
-		}
-		if c, ok := digitWords[w]; ok {
-			digits.WriteByte(c)
-			res.SpeechFrames += sg.ef - sg.sf + 1
-		}
+	defer cep.free()
+	gram, err := d.runCep(searchDigits, cep)
+	if err != nil {
+		return Result{}, err
 	}
-	if digits.Len() != ChallengeLen || res.SpeechFrames == 0 {
+	res.Frames = cep.n
+	_, heard, frames := pathScore(gram)
+	if len(heard) != ChallengeLen || frames == 0 {
 		return res, nil
 	}
-	res.Digits = digits.String()
-	if err := ctx.Err(); err != nil {
-		return Result{}, err
-	}
-	phones, err := d.run(searchPhones, pcm)
+	res.Digits, res.SpeechFrames = heard, frames
+	v, err := s.verifyCep(ctx, d, cep, from, heard, English)
 	if err != nil {
 		return Result{}, err
 	}
-	var pAscr int64
-	for _, sg := range phones {
-		pAscr += int64(sg.ascr)
-	}
-	res.Score = float64(gAscr-pAscr) / float64(res.SpeechFrames)
+	res.Score = v.Score
 	res.Confidence = math.Min(1, math.Exp(res.Score/10))
-	res.Accepted = res.Confidence >= s.threshold
+	res.Accepted = v.Accepted
 	return res, nil
 }

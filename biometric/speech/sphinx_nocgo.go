@@ -32,3 +32,11 @@ func (*Sphinx) Digits(context.Context, []int16, int) (Result, error) { return Re
 
 // Close does nothing.
 func (*Sphinx) Close() error { return nil }
+
+// VerifyModelVersion names the verifier; without cgo there is none.
+const VerifyModelVersion = ModelVersion
+
+// Verify always fails without cgo.
+func (*Sphinx) Verify(context.Context, []int16, int, string, Lang) (Verification, error) {
+	return Verification{}, ErrUnavailable
+}

@@ -6,12 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -168,126 +164,6 @@ func cpuTime() time.Duration {
 	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
 }
 
-// TestAccuracy measures digit accuracy and refusals on generated clips. It
-// runs only when SHENFEN_SPEECH_CLIPS is set (scripts/bench.d/speech.sh);
-// docs/biometrics.md reports its output.
-func TestAccuracy(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("SHENFEN_SPEECH_CLIPS"))
-	if n <= 0 {
-		t.Skip("set SHENFEN_SPEECH_CLIPS=N to measure accuracy on N generated clips")
-	}
-	needTools(t)
-	rec := recognizer(t)
-	r := rand.New(rand.NewPCG(2026, 5))
-	dir := t.TempDir()
-	type tally struct{ n, exact, accepted int }
-	byVoice := map[string]*tally{}
-	var all tally
-	var cpu time.Duration
-	// Confidences for the threshold table: digit clips heard right, digit
-	// clips heard wrong, non-digit clips (0 when no four digits were heard).
-	var confRight, confWrong, confOther []float64
-	for i := range n {
-		d := randomDigits(r)
-		c := clip{text: spoken(d), voice: voices[i%len(voices)], speed: speeds[r.IntN(len(speeds))],
-			noise: []float64{0, 0, 0.005, 0.01}[r.IntN(4)], rate: []int{16000, 22050, 44100, 48000}[r.IntN(4)]}
-		b := generate(t, dir, c)
-		start := cpuTime()
-		v, err := Check(context.Background(), rec, b, d)
-		cpu += cpuTime() - start
-		if err != nil {
-			t.Fatalf("%v: %v", c, err)
-		}
-		tv := byVoice[c.voice]
-		if tv == nil {
-			tv = &tally{}
-			byVoice[c.voice] = tv
-		}
-		for _, x := range []*tally{tv, &all} {
-			x.n++
-			if v.Heard == d {
-				x.exact++
-			}
-			if v.Match {
-				x.accepted++
-			}
-		}
-		switch {
-		case v.Reason == "silent":
-		case v.Heard == d:
-			confRight = append(confRight, v.Confidence)
-		default:
-			confWrong = append(confWrong, v.Confidence)
-		}
-		if !v.Match {
-			t.Logf("miss %v: heard %s, %s, confidence %.3f", c, v.Heard, v.Reason, v.Confidence)
-		}
-	}
-	for _, v := range voices {
-		if x := byVoice[v]; x != nil {
-			t.Logf("voice %-14s clips %3d  exact %3d (%.1f%%)  accepted %3d (%.1f%%)", v, x.n, x.exact, 100*float64(x.exact)/float64(x.n), x.accepted, 100*float64(x.accepted)/float64(x.n))
-		}
-	}
-	t.Logf("ALL digits clips %d  exact %d (%.1f%%)  accepted %d (%.1f%%)  cpu/decision %.0f ms", all.n, all.exact, 100*float64(all.exact)/float64(all.n), all.accepted, 100*float64(all.accepted)/float64(all.n), float64(cpu.Milliseconds())/float64(all.n))
-	// Refusals: non-digit speech read by the same voices must not pass for
-	// the digits the grammar heard in it (the best case for an attacker).
-	texts := []string{
-		"the quick brown fox jumps over the lazy dog", "hello, my name is john", "please open the door",
-		"I would like a cup of tea", "what time does the train leave", "my card number is on the back",
-		"good morning, how are you", "ninety one, twenty three", "wait for it, then go", "thank you very much",
-	}
-	var falseAccept, trials int
-	for i, text := range texts {
-		for j, v := range voices {
-			c := clip{text: text, voice: v, speed: speeds[(i+j)%len(speeds)], noise: []float64{0, 0.01}[(i+j)%2]}
-			b := generate(t, dir, c)
-			a, _ := Decode(b, Limits{})
-			a = Resample(a, SampleRate)
-			res, err := rec.Digits(context.Background(), a.Samples, a.Rate)
-			if err != nil {
-				t.Fatal(err)
-			}
-			trials++
-			confOther = append(confOther, res.Confidence)
-			if res.Accepted {
-				falseAccept++
-				t.Logf("accepted non-digit speech %v as %s (confidence %.3f)", c, res.Digits, res.Confidence)
-			}
-		}
-	}
-	t.Logf("ALL non-digit clips %d  accepted as their own best digits %d (%.1f%%)", trials, falseAccept, 100*float64(falseAccept)/float64(trials))
-	t.Logf("threshold table (confidence = exp(score/10)):\n%s", thresholdTable(confRight, confWrong, confOther, n))
-}
-
-// thresholdTable shows, for several confidence thresholds, how many digit
-// clips would be accepted with the right digits (of all n clips), how many
-// would be accepted with wrong digits (a "mismatch" refusal rather than a
-// "rejected" one), and how many non-digit clips would pass as four digits.
-func thresholdTable(right, wrong, other []float64, n int) string {
-	count := func(v []float64, th float64) int {
-		k := 0
-		for _, c := range v {
-			if c >= th {
-				k++
-			}
-		}
-		return k
-	}
-	var b strings.Builder
-	b.WriteString("| score | confidence | right digits accepted | wrong digits accepted | non-digit speech accepted |\n|---|---|---|---|---|\n")
-	for _, score := range []float64{-10, -6, -4, -3, -2, -1, 0} {
-		th := math.Exp(score / 10)
-		mark := ""
-		if math.Abs(th-DefaultThreshold) < 1e-9 {
-			mark = " (chosen)"
-		}
-		r, w, o := count(right, th), count(wrong, th), count(other, th)
-		fmt.Fprintf(&b, "| %.0f%s | %.3f | %d/%d = %.1f%% | %d/%d = %.1f%% | %d/%d = %.1f%% |\n", score, mark, th,
-			r, n, 100*float64(r)/float64(n), w, n, 100*float64(w)/float64(n), o, len(other), 100*float64(o)/float64(len(other)))
-	}
-	return b.String()
-}
-
 // BenchmarkDigits measures the recogniser on one 4-digit clip (both
 // passes); run with -cpu 1 for single-core figures.
 func BenchmarkDigits(b *testing.B) {
@@ -334,5 +210,21 @@ func BenchmarkDecodeResample(b *testing.B) {
 			b.Fatal(err)
 		}
 		Resample(a, SampleRate)
+	}
+}
+
+// BenchmarkVerify measures the whole enrollment speech check of the clip
+// of BenchmarkCheck (a 44.1 kHz WAV of four digits): decode, checks,
+// resample, forced alignment and the two competing searches.
+func BenchmarkVerify(b *testing.B) {
+	needTools(b)
+	rec := recognizer(b)
+	wav := generate(b, b.TempDir(), clip{text: spoken("3778"), voice: "en-us+klatt", speed: 160, rate: 44100})
+	b.ResetTimer()
+	defer reportCPU(b)()
+	for b.Loop() {
+		if _, err := VerifyWAV(context.Background(), rec, wav, "3778", English); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
