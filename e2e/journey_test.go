@@ -25,6 +25,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/shenfen/shenfen/biometric/face"
+	"github.com/shenfen/shenfen/internal/synth"
 )
 
 // hotelName is the example relying party's display name: the citizen's
@@ -146,16 +147,28 @@ func TestJourney(t *testing.T) {
 	who, selfie, dist := pickCitizen(t, ctx, engine, faces, s.residents())
 	t.Logf("citizen: %s (%s), camera photo %s, face distance %.3f (threshold %.2f)",
 		who.Person, who.File, filepath.Base(selfie), dist, face.Threshold)
-	video := filepath.Join(tmp, "camera.y4m")
-	if err := speakingVideo(ctx, engine, selfie, video); err != nil {
+	raw, err := os.ReadFile(selfie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo, err := synth.LoadPhoto(ctx, synth.EngineLocator{Engine: engine}, filepath.Base(selfie), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fake camera and microphone: files Chromium reads whenever the
+	// wallet opens the devices. Until the challenge is known they show the
+	// citizen looking at the phone in a quiet room.
+	video, wav := filepath.Join(tmp, "camera.y4m"), filepath.Join(tmp, "microphone.wav")
+	if err := previewFiles(ctx, photo, video, wav); err != nil {
 		t.Fatal(err)
 	}
 	profile := filepath.Join(tmp, "profile")
 
 	// 1. The wallet, first start.
-	b := newBrowser(t, profile, video, "")
+	b := newBrowser(t, profile, video, wav)
 	w, wcancel := b.tab()
 	j.watch(w)
+	keepForm(t, w)
 	j.run(w, "open wallet", 30*time.Second, chromedp.Navigate(s.URL+"/wallet/"), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
 	j.shot(w, "wallet-home")
 
@@ -172,38 +185,24 @@ func TestJourney(t *testing.T) {
 		j.run(w, "challenge", 30*time.Second,
 			chromedp.Click(chromedp.ID("enroll-start")),
 			chromedp.WaitVisible(chromedp.ID("view-challenge")),
-			chromedp.Poll[chromedp.Void](`/^[0-9]{4}$/.test(document.getElementById("digits").textContent)`))
-		digits, err := chromedp.Run(w, chromedp.Text(chromedp.ID("digits")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		digits = strings.TrimSpace(digits)
+			chromedp.Poll[chromedp.Void](`/^[0-9]{4}$/.test(document.getElementById("digits").textContent) && `+
+				`!document.getElementById("record").disabled && document.getElementById("preview").readyState >= 2`))
+		ch := pendingChallenge(t, w)
 		if try == 1 {
 			j.shot(w, "challenge")
 		}
-		t.Logf("enrollment try %d: challenge digits shown: %s", try, digits)
+		t.Logf("enrollment try %d: challenge digits shown: %s (%s), %d light steps over %v", try, ch.Digits, ch.Lang, len(ch.Light), ch.Length())
 
-		// 3. The microphone file can only be made now: restart the
-		// browser on the same profile with the citizen reading these
-		// digits.
-		wav := filepath.Join(tmp, fmt.Sprintf("digits-%d.wav", try))
-		reading, err := spokenDigits(ctx, s.Bin, digits, wav)
+		// 3. The camera and microphone files can only be made now (the
+		// light steps are the server's): the citizen reading these digits
+		// under these colours. The wallet opens the devices anew for the
+		// reading, and Chromium reads the files from their start.
+		reading, err := readingFiles(ctx, s.Bin, ch, photo, uint64(try), video, wav)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("enrollment try %d: the citizen reads in %s", try, reading)
-		wcancel()
-		b.cancel()
-		b = newBrowser(t, profile, video, wav)
-		w, wcancel = b.tab()
-		j.watch(w)
-		keepAudio(t, w)
-		j.run(w, "resume challenge", 30*time.Second,
-			chromedp.Navigate(s.URL+"/wallet/"),
-			chromedp.WaitVisible(chromedp.ID("view-challenge")),
-			chromedp.Poll[chromedp.Void](`document.getElementById("digits").textContent === `+jsString(digits)+
-				` && !document.getElementById("record").disabled && document.getElementById("preview").readyState >= 2`),
-			chromedp.Click(chromedp.ID("record")))
+		j.run(w, "record", 10*time.Second, chromedp.Click(chromedp.ID("record")))
 		if try == 1 {
 			time.Sleep(1500 * time.Millisecond)
 			j.shot(w, "recording")
@@ -211,7 +210,16 @@ func TestJourney(t *testing.T) {
 		j.run(w, "enrollment decision and card", 150*time.Second,
 			chromedp.Poll[chromedp.Void](`!document.getElementById("view-card").hidden || !document.getElementById("retry").hidden`))
 		refused, _ := chromedp.Run(w, chromedp.Evaluate[bool](`!document.getElementById("retry").hidden`))
-		checkRecording(t, w, s.Bin, digits, filepath.Join(j.dir, fmt.Sprintf("recording-%d.wav", try)))
+		// The screen took the server's colours, in order.
+		shown, _ := chromedp.Run(w, chromedp.Evaluate[[]string](`window.__e2eLight`))
+		var want []string
+		for _, st := range ch.Light {
+			want = append(want, fmt.Sprintf("#%02x%02x%02x", st.Color.R, st.Color.G, st.Color.B))
+		}
+		if strings.Join(shown, " ") != strings.Join(want, " ") {
+			t.Errorf("e2e: the light screen showed %v, the server's steps are %v", shown, want)
+		}
+		checkRecording(t, w, s.Bin, ch.Digits, filepath.Join(j.dir, fmt.Sprintf("recording-%d", try)))
 		if !refused {
 			break
 		}
@@ -225,12 +233,15 @@ func TestJourney(t *testing.T) {
 		if !misheard {
 			t.Fatalf("e2e: enrollment refused: %q", msg)
 		}
-		t.Logf("enrollment try %d: the digits %s were not recognised (%q)", try, digits, msg)
+		t.Logf("enrollment try %d: the digits %s were not recognised (%q)", try, ch.Digits, msg)
 		if try == maxEnrollTries {
 			t.Fatalf("e2e: the spoken digits were not recognised in %d tries", try)
 		}
-		// Try again, as the wallet offers: the form (empty after the
-		// browser restart), the same ID number and name, new digits.
+		// Try again, as the wallet offers: the same ID number and name,
+		// new digits; the camera shows the citizen waiting again.
+		if err := previewFiles(ctx, photo, video, wav); err != nil {
+			t.Fatal(err)
+		}
 		j.run(w, "retry", 20*time.Second,
 			chromedp.Click(chromedp.ID("retry")),
 			chromedp.WaitVisible(chromedp.ID("id-number")),
@@ -323,11 +334,10 @@ func TestJourney(t *testing.T) {
 const sameShot = 0.25
 
 // pickCitizen chooses, among the demo residents, the one and the camera
-// photo (another photograph of the same person) whose faces are closest,
-// as the camera will show it (fitted into the video frame).
+// photo (another photograph of the same person) whose faces are closest.
 func pickCitizen(t *testing.T, ctx context.Context, engine *face.Engine, faces string, residents []resident) (resident, string, float64) {
 	t.Helper()
-	describe := func(path string, frame bool) (face.Descriptor, bool) {
+	describe := func(path string) (face.Descriptor, bool) {
 		f, err := os.Open(path)
 		if err != nil {
 			return face.Descriptor{}, false
@@ -337,9 +347,6 @@ func pickCitizen(t *testing.T, ctx context.Context, engine *face.Engine, faces s
 		if err != nil {
 			return face.Descriptor{}, false
 		}
-		if frame {
-			img = fit(img)
-		}
 		fc, err := engine.Analyze(ctx, img)
 		return fc.Descriptor, err == nil
 	}
@@ -347,7 +354,7 @@ func pickCitizen(t *testing.T, ctx context.Context, engine *face.Engine, faces s
 	var selfie string
 	best := math.Inf(1)
 	for _, r := range residents {
-		portrait, ok := describe(filepath.Join(faces, r.File), false)
+		portrait, ok := describe(filepath.Join(faces, r.File))
 		if !ok {
 			continue
 		}
@@ -356,7 +363,7 @@ func pickCitizen(t *testing.T, ctx context.Context, engine *face.Engine, faces s
 			if filepath.Base(o) == filepath.Base(r.File) || strings.Contains(o, "small") {
 				continue
 			}
-			d, ok := describe(o, true)
+			d, ok := describe(o)
 			if !ok {
 				continue
 			}
@@ -419,38 +426,102 @@ func jsString(s string) string {
 	return string(b)
 }
 
-// keepAudio installs keepAudioJS in every page the tab opens.
-func keepAudio(t *testing.T, tab context.Context) {
+// keepForm installs keepFormJS in every page the tab opens.
+func keepForm(t *testing.T, tab context.Context) {
 	t.Helper()
 	err := chromedp.Do(tab, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: keepAudioJS})
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: keepFormJS})
 		return err
 	}))
 	if err != nil {
-		t.Fatalf("e2e: install the audio keeper: %v", err)
+		t.Fatalf("e2e: install the form keeper: %v", err)
 	}
 }
 
-// checkRecording saves the recording the wallet sent as a test artifact
-// and logs what `shenfen speech check` hears in it, so that a refused
+// pendingChallenge reads the challenge the wallet keeps while it is shown
+// (IndexedDB "pending": digits, language, light steps).
+func pendingChallenge(t *testing.T, tab context.Context) synth.Challenge {
+	t.Helper()
+	js, err := chromedp.Run(tab, chromedp.Evaluate[string](`import("/web/idb.js").then((kv) => kv.get("pending")).then((p) => JSON.stringify(p))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("e2e: the pending challenge: %v", err)
+	}
+	var p struct {
+		Digits   string `json:"digits"`
+		Language string `json:"language"`
+		Light    *struct {
+			Steps []struct {
+				Color      string `json:"color"`
+				StartMS    int64  `json:"start_ms"`
+				DurationMS int64  `json:"duration_ms"`
+			} `json:"steps"`
+		} `json:"light"`
+	}
+	if err := json.Unmarshal([]byte(js), &p); err != nil {
+		t.Fatalf("e2e: the pending challenge %q: %v", js, err)
+	}
+	if p.Light == nil || len(p.Light.Steps) == 0 {
+		t.Fatalf("e2e: the challenge has no light steps: %s", js)
+	}
+	ch := synth.Challenge{Digits: p.Digits, Lang: synth.Lang(p.Language)}
+	if ch.Lang == "" {
+		ch.Lang = synth.English
+	}
+	for _, st := range p.Light.Steps {
+		c, err := synth.ParseColor(st.Color)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch.Light = append(ch.Light, synth.Step{Color: c, Start: time.Duration(st.StartMS) * time.Millisecond, Duration: time.Duration(st.DurationMS) * time.Millisecond})
+	}
+	return ch
+}
+
+// checkRecording saves what the wallet sent as test artifacts (out.wav,
+// and the frames as out-frames/NNN-<ms>.jpg named by their times) and logs
+// what `shenfen speech check` hears in the recording, so that a refused
 // reading can be told apart as a capture problem (digits cut off, silence,
-// glitches) or a recogniser miss.
+// glitches, frames missing) or a recogniser miss.
 func checkRecording(t *testing.T, tab context.Context, bin, digits, out string) {
 	t.Helper()
-	b64, err := chromedp.Run(tab, chromedp.Evaluate[string](readAudioJS, chromedp.EvalAwaitPromise))
-	if err != nil || b64 == "" {
+	js, err := chromedp.Run(tab, chromedp.Evaluate[string](readFormJS, chromedp.EvalAwaitPromise))
+	if err != nil || js == "" {
 		t.Logf("e2e: the recording is not available: %v", err)
 		return
 	}
-	wav, err := base64.StdEncoding.DecodeString(b64)
+	var form struct {
+		Audio  string   `json:"audio"`
+		Frames []string `json:"frames"`
+		Times  []int64  `json:"times"`
+	}
+	if err := json.Unmarshal([]byte(js), &form); err != nil {
+		t.Logf("e2e: the recording: %v", err)
+		return
+	}
+	wav, err := base64.StdEncoding.DecodeString(form.Audio)
 	if err != nil {
 		t.Logf("e2e: the recording: %v", err)
 		return
 	}
-	if err := os.WriteFile(out, wav, 0o644); err != nil {
+	if err := os.WriteFile(out+".wav", wav, 0o644); err != nil {
 		t.Logf("e2e: save the recording: %v", err)
 		return
 	}
-	res, _ := exec.Command(bin, "speech", "check", out, digits).CombinedOutput()
-	t.Logf("e2e: recording saved as %s (%d bytes); shenfen speech check: %s", filepath.Base(out), len(wav), strings.TrimSpace(string(res)))
+	dir := out + "-frames"
+	os.RemoveAll(dir)
+	os.MkdirAll(dir, 0o755)
+	for i, f := range form.Frames {
+		b, err := base64.StdEncoding.DecodeString(f)
+		if err != nil || i >= len(form.Times) {
+			continue
+		}
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("%03d-%05dms.jpg", i, form.Times[i])), b, 0o644)
+	}
+	var first, last int64
+	if n := len(form.Times); n > 0 {
+		first, last = form.Times[0], form.Times[n-1]
+	}
+	res, _ := exec.Command(bin, "speech", "check", out+".wav", digits).CombinedOutput()
+	t.Logf("e2e: recording saved as %s.wav (%d bytes) with %d frames from %d to %d ms in %s; shenfen speech check: %s",
+		filepath.Base(out), len(wav), len(form.Frames), first, last, filepath.Base(dir), strings.TrimSpace(string(res)))
 }

@@ -1,205 +1,221 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"image"
-	"image/color"
-	"image/draw"
-	"image/png"
-	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
+	"time"
 
-	_ "image/jpeg" // face photos
-
-	xdraw "golang.org/x/image/draw"
-
-	"github.com/shenfen/shenfen/biometric/face"
+	"github.com/shenfen/shenfen/internal/synth"
 )
 
-// Video frame size and rate of the fake camera.
+// The fake camera: Chromium reads the camera file (.y4m) and the microphone
+// file (.wav) named on its command line each time a page opens the device,
+// from their start. The journey writes them when the challenge is known
+// (the light steps are drawn by the server), before the wallet opens the
+// camera and microphone for the reading: the citizen, simulated by
+// package internal/synth from another photo of the person (never the
+// registry portrait), reads the digits aloud with the jaw moving with the
+// voice and the face lit by the screen's colours.
 const (
 	camW, camH = 640, 480
-	camFPS     = 10
+	camFPS     = 15
+	// screenLatency is when, after a colour is due on the screen, the
+	// simulated camera sees it on the face; the wallet's recording starts
+	// a little after the camera does, which the server's latency search
+	// (0..400 ms) absorbs.
+	screenLatency = 250 * time.Millisecond
 )
 
-// jaw is the mouth opening of each frame of the fake camera's loop, in
-// mouth widths: a person reading digits (closed, open, half-open...).
-var jaw = []float64{0, 0.2, 0.4, 0.3, 0.1, 0, 0.25, 0.45, 0.2, 0.05, 0.35, 0.15}
+// y4m writes uncompressed 4:2:0 video (YUV4MPEG2, BT.601 limited range, as
+// ffmpeg writes yuv420p), the format of Chromium's fake camera file.
+type y4m struct {
+	f *os.File
+	w *bufio.Writer
+}
 
-// speakingVideo writes a .y4m video (ffmpeg) of the face in photo reading
-// aloud: the photo fitted into 640x480, and in each frame the part of the
-// face below the mouth pulled down by the jaw opening of that frame. The
-// mouth is located with shenfen's face engine.
-func speakingVideo(ctx context.Context, engine *face.Engine, photo, out string) error {
-	f, err := os.Open(photo)
+func newY4M(path string, w, h, fps int) (*y4m, error) {
+	f, err := os.Create(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	src, _, err := image.Decode(f)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("e2e: decode %s: %w", photo, err)
+	y := &y4m{f: f, w: bufio.NewWriterSize(f, 1<<20)}
+	fmt.Fprintf(y.w, "YUV4MPEG2 W%d H%d F%d:1 Ip A1:1 C420jpeg\n", w, h, fps)
+	return y, nil
+}
+
+func (y *y4m) frame(img *image.RGBA) error {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	y.w.WriteString("FRAME\n")
+	px := func(x, yy int) (float64, float64, float64) {
+		o := img.PixOffset(b.Min.X+x, b.Min.Y+yy)
+		return float64(img.Pix[o]) / 255, float64(img.Pix[o+1]) / 255, float64(img.Pix[o+2]) / 255
 	}
-	frame := fit(src)
-	fc, err := engine.Analyze(ctx, frame)
-	if err != nil {
-		return fmt.Errorf("e2e: no usable face in %s: %w", photo, err)
-	}
-	dir, err := os.MkdirTemp(filepath.Dir(out), "frames")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	for i, open := range jaw {
-		img := openJaw(frame, fc.Landmarks, open)
-		p := filepath.Join(dir, fmt.Sprintf("f%03d.png", i))
-		w, err := os.Create(p)
-		if err != nil {
-			return err
+	for yy := 0; yy < h; yy++ {
+		for x := 0; x < w; x++ {
+			r, g, bl := px(x, yy)
+			y.w.WriteByte(uint8(16 + 65.481*r + 128.553*g + 24.966*bl + 0.5))
 		}
-		if err := png.Encode(w, img); err != nil {
-			w.Close()
-			return err
-		}
-		w.Close()
 	}
-	cmd := exec.CommandContext(ctx, "ffmpeg", "-y", "-loglevel", "error", "-framerate", fmt.Sprint(camFPS),
-		"-i", filepath.Join(dir, "f%03d.png"), "-pix_fmt", "yuv420p", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("e2e: ffmpeg: %v: %s", err, b)
+	for plane := 0; plane < 2; plane++ {
+		for yy := 0; yy < h; yy += 2 {
+			for x := 0; x < w; x += 2 {
+				var r, g, bl float64
+				for _, d := range [4][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+					r1, g1, b1 := px(min(x+d[0], w-1), min(yy+d[1], h-1))
+					r, g, bl = r+r1/4, g+g1/4, bl+b1/4
+				}
+				if plane == 0 {
+					y.w.WriteByte(uint8(128 - 37.797*r - 74.203*g + 112*bl + 0.5))
+				} else {
+					y.w.WriteByte(uint8(128 + 112*r - 93.786*g - 18.214*bl + 0.5))
+				}
+			}
+		}
 	}
 	return nil
 }
 
-// fit scales img into a grey 640x480 frame, keeping its aspect ratio.
-func fit(img image.Image) *image.RGBA {
-	out := image.NewRGBA(image.Rect(0, 0, camW, camH))
-	draw.Draw(out, out.Bounds(), &image.Uniform{color.RGBA{90, 90, 90, 255}}, image.Point{}, draw.Src)
-	b := img.Bounds()
-	s := math.Min(float64(camW)/float64(b.Dx()), float64(camH)/float64(b.Dy()))
-	w, h := int(float64(b.Dx())*s), int(float64(b.Dy())*s)
-	r := image.Rect((camW-w)/2, (camH-h)/2, (camW-w)/2+w, (camH-h)/2+h)
-	xdraw.CatmullRom.Scale(out, r, img, b, xdraw.Src, nil)
-	return out
+func (y *y4m) close() error {
+	if err := y.w.Flush(); err != nil {
+		y.f.Close()
+		return err
+	}
+	return y.f.Close()
 }
 
-// openJaw returns img with the chin region below the mouth centre shifted
-// down by open mouth-widths, fading out towards the region's edge, and the
-// gap darkened like an open mouth.
-func openJaw(img *image.RGBA, lm face.Landmarks, open float64) *image.RGBA {
-	out := image.NewRGBA(img.Bounds())
-	copy(out.Pix, img.Pix)
-	if open == 0 {
-		return out
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 10)) }
+
+// writeAtomically makes a file with fill at a temporary name and renames
+// it over path, so that the browser never reads half a file.
+func writeAtomically(path string, fill func(tmp string) error) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := fill(tmp); err != nil {
+		os.Remove(tmp)
+		return err
 	}
-	mc := lm.MouthCenter()
-	mw := math.Hypot(lm.MouthRight.X-lm.MouthLeft.X, lm.MouthRight.Y-lm.MouthLeft.Y)
-	shift := open * mw
-	b := img.Bounds()
-	for y := int(mc.Y); y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			dx := (float64(x) - mc.X) / (0.85 * mw)
-			dy := (float64(y) - mc.Y) / (1.4 * mw)
-			r := dx*dx + dy*dy
-			if r >= 1 {
-				continue
-			}
-			k := shift * (1 - r) * (1 - r)
-			sy := float64(y) - k
-			var c color.RGBA
-			if sy < mc.Y {
-				// Inside the opened mouth: dark.
-				c = color.RGBA{40, 20, 20, 255}
-			} else {
-				c = img.RGBAAt(x, int(sy))
-			}
-			out.SetRGBA(x, y, c)
-		}
-	}
-	return out
+	return os.Rename(tmp, path)
 }
 
-var digitWords = []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
-
-// readings are the ways the synthetic citizen can read the digits:
-// espeak-ng Klatt voices and speeds, klatt3 at 140 words a minute first.
-// espeak-ng's default voice is read poorly by the recogniser's CMU model
-// (docs/biometrics.md), and klatt3 read with commas was misheard more often
-// than without them when this was written.
-var readings = []struct {
-	voice string
-	speed int
-}{{"en-us+klatt3", 140}, {"en-us+klatt3", 120}, {"en-us+klatt", 160}, {"en-us+klatt3", 160}, {"en-us+klatt2", 120}}
-
-// spokenDigits writes a 16 kHz mono WAV of espeak-ng reading digits, with
-// 0.8 s of silence before and enough after that Chromium's looping of the
-// fake microphone file does not repeat the digits inside one recording.
-// It is the first of readings that `shenfen speech check` (the binary bin,
-// the server's recogniser) hears right on its own: a citizen who speaks
-// clearly. Some digit strings in some synthetic voices are misheard (about
-// one in thirteen in the first voice); the journey tests the way from the
-// microphone to the decision, and docs/biometrics.md measures the
-// recogniser. When no reading is heard right the first is used, and the
-// journey retries with new digits as a citizen would. It returns the
-// reading used.
-func spokenDigits(ctx context.Context, bin, digits, out string) (string, error) {
-	var words []string
-	for _, c := range digits {
-		if c < '0' || c > '9' {
-			return "", fmt.Errorf("e2e: challenge %q is not digits", digits)
+// cameraVideo writes the camera file for session species sp of challenge
+// ch from photo, and returns the session (its Audio is the microphone's).
+func cameraVideo(ctx context.Context, sp synth.Species, ch synth.Challenge, photo *synth.Photo, v synth.Voice, seed uint64, video string) (synth.Session, error) {
+	var s synth.Session
+	err := writeAtomically(video, func(tmp string) error {
+		y, err := newY4M(tmp, camW, camH, camFPS)
+		if err != nil {
+			return err
 		}
-		words = append(words, digitWords[c-'0'])
-	}
-	raw := out + ".raw.wav"
-	defer os.Remove(raw)
-	render := func(voice string, speed int) error {
-		for _, c := range [][]string{
-			{"espeak-ng", "-v", voice, "-s", fmt.Sprint(speed), "-w", raw, strings.Join(words, " ")},
-			{"sox", raw, "-r", "16000", "-c", "1", "-b", "16", out, "pad", "0.8", "6"},
-		} {
-			if b, err := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput(); err != nil {
-				return fmt.Errorf("e2e: %s: %v: %s", c[0], err, b)
-			}
+		g := &synth.Generator{Voice: v, FPS: camFPS, W: camW, H: camH, Latency: screenLatency,
+			Camera: func(_ time.Duration, img *image.RGBA) error { return y.frame(img) }}
+		s, err = g.Make(ctx, sp, ch, synth.Cast{Photo: photo}, newRand(seed))
+		if cerr := y.close(); err == nil {
+			err = cerr
 		}
-		return nil
+		return err
+	})
+	return s, err
+}
+
+// previewFiles writes the camera and microphone files the wallet's
+// preview (and the selfie taken from it) sees before a challenge is known:
+// the person looking at the phone, no screen light, the room quiet.
+func previewFiles(ctx context.Context, photo *synth.Photo, video, audio string) error {
+	s, err := cameraVideo(ctx, synth.TTSStill, synth.Challenge{Digits: "0", Lang: synth.English}, photo, synth.Voices[synth.English][0], 1, video)
+	if err != nil {
+		return err
 	}
-	for _, r := range readings {
-		if err := render(r.voice, r.speed); err != nil {
+	pcm, rate, err := synth.DecodeWAV(s.Audio)
+	if err != nil {
+		return err
+	}
+	for i := range pcm {
+		pcm[i] /= 64 // the room, not the word
+	}
+	return writeAtomically(audio, func(tmp string) error { return os.WriteFile(tmp, synth.EncodeWAV(pcm, rate), 0o644) })
+}
+
+// readingFiles writes the camera and microphone files of the citizen
+// reading challenge ch: the first synthetic voice that `shenfen speech
+// check` (the binary bin, the server's recogniser) hears right on its own
+// (a citizen who speaks clearly; when none is, the first), and the
+// genuine simulation of package synth. It returns the voice used.
+func readingFiles(ctx context.Context, bin string, ch synth.Challenge, photo *synth.Photo, seed uint64, video, audio string) (string, error) {
+	voices := synth.Voices[ch.Lang]
+	if len(voices) == 0 {
+		return "", fmt.Errorf("e2e: no synthetic voice reads %q", ch.Lang)
+	}
+	voice := voices[0]
+	note := " (no voice heard right on its own)"
+	probe := filepath.Join(filepath.Dir(audio), "probe.wav")
+	defer os.Remove(probe)
+	for _, v := range voices {
+		pcm, err := synth.Speak(ctx, v, ch.Digits)
+		if err != nil {
 			return "", err
 		}
-		if exec.CommandContext(ctx, bin, "speech", "check", out, digits).Run() == nil {
-			return fmt.Sprintf("%s at %d wpm", r.voice, r.speed), nil
+		pad := make([]int16, synth.Rate/2)
+		if err := os.WriteFile(probe, synth.EncodeWAV(append(append(append([]int16(nil), pad...), pcm...), pad...), synth.Rate), 0o644); err != nil {
+			return "", err
+		}
+		if exec.CommandContext(ctx, bin, "speech", "check", probe, ch.Digits).Run() == nil {
+			voice, note = v, ""
+			break
 		}
 	}
-	r := readings[0]
-	if err := render(r.voice, r.speed); err != nil {
+	s, err := cameraVideo(ctx, synth.Genuine, ch, photo, voice, seed, video)
+	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s at %d wpm (no reading heard right on its own)", r.voice, r.speed), nil
+	if err := writeAtomically(audio, func(tmp string) error { return os.WriteFile(tmp, s.Audio, 0o644) }); err != nil {
+		return "", err
+	}
+	return voice.String() + note, nil
 }
 
-// keepAudioJS keeps the last recording the wallet sends (the "audio" part
-// of its enrollment form) in window.__e2eAudio, so that a test can see what
-// the server heard when it refuses the digits. It is installed through the
-// DevTools protocol and is not part of the product's pages.
-const keepAudioJS = `(() => {
+// keepFormJS keeps the last enrollment form the wallet sends (the one with
+// an "audio" part) in window.__e2eForm, so that a test can see what the
+// server got (the recording, the frames and their times) when it refuses,
+// and lists the colours the wallet's light screen took, in order, in
+// window.__e2eLight. It is installed through the DevTools protocol and is
+// not part of the product's pages.
+const keepFormJS = `(() => {
+  window.__e2eLight = [];
+  document.addEventListener("DOMContentLoaded", () => {
+    const el = document.getElementById("light");
+    if (!el) return;
+    new MutationObserver(() => {
+      const c = el.dataset.color;
+      if (c && window.__e2eLight[window.__e2eLight.length - 1] !== c) window.__e2eLight.push(c);
+    }).observe(el, { attributes: true, attributeFilter: ["data-color"] });
+  });
   const send = window.fetch;
   window.fetch = function (url, opts) {
     try {
-      if (opts && opts.body instanceof FormData && opts.body.get("audio")) window.__e2eAudio = opts.body.get("audio");
+      if (opts && opts.body instanceof FormData && opts.body.get("audio")) window.__e2eForm = opts.body;
     } catch (e) {}
     return send.apply(this, arguments);
   };
 })();`
 
-// readAudioJS resolves to the kept recording as base64, "" if none.
-const readAudioJS = `new Promise((resolve) => {
-  if (!window.__e2eAudio) return resolve("");
-  const r = new FileReader();
-  r.onload = () => resolve(String(r.result).split(",")[1] || "");
-  r.readAsDataURL(window.__e2eAudio);
-})`
+// readFormJS resolves to the kept form as JSON: {audio: base64 WAV,
+// frames: [base64 JPEG], times: frame_times_ms of the signed request}, or
+// "" if none.
+const readFormJS = `(async () => {
+  const f = window.__e2eForm;
+  if (!f) return "";
+  const b64 = (blob) => new Promise((resolve) => {
+    const r = new FileReader();
+    r.onload = () => resolve(String(r.result).split(",")[1] || "");
+    r.readAsDataURL(blob);
+  });
+  const payload = JSON.parse(atob(f.get("request").split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  return JSON.stringify({ audio: await b64(f.get("audio")), frames: await Promise.all(f.getAll("frame").map(b64)),
+    times: payload.frame_times_ms || [] });
+})()`

@@ -6,7 +6,7 @@ import * as i18n from "/web/i18n.js";
 import * as kv from "/web/idb.js";
 import { deviceKey, newDeviceKey, publicJwk, sign } from "/web/jws.js";
 import { b64u, parseB64uJSON, sha256, unb64u } from "/web/b64.js";
-import { openMedia, closeMedia, record, frame } from "/web/media.js";
+import { askPermission, openMedia, closeMedia, recordReading, frame } from "/web/media.js";
 import { drawQR, scanQR } from "/web/qr.js";
 import * as sdjwt from "/web/sdjwt.js";
 import * as mdocqr from "/web/mdocqr.js";
@@ -77,14 +77,24 @@ async function startEnrollment(ev) {
   }
   $("enroll-start").disabled = true;
   try {
+    // The browser asks for the camera and microphone before the digits'
+    // timer starts.
+    try {
+      await askPermission();
+    } catch (e) {
+      throw new Error(t("err.camera"));
+    }
     const key = await deviceKey();
     const resp = await api("/api/enrollments", {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ device_key: await publicJwk(key) }),
+      body: JSON.stringify({ device_key: await publicJwk(key), language: i18n.current() }),
     });
     const ch = await resp.json();
     // Kept across a reload or browser restart until submitted or expired.
-    await kv.set("pending", { id: ch.id, digits: ch.digits, expires_at: ch.expires_at, id_number: id, name });
+    await kv.set("pending", {
+      id: ch.id, digits: ch.digits, expires_at: ch.expires_at, id_number: id, name,
+      language: ch.language || i18n.current(), light: ch.light || null,
+    });
     await showChallenge();
   } catch (e) {
     fail(e.message);
@@ -127,7 +137,17 @@ async function recordAndSubmit() {
   document.body.dataset.recording = "1";
   try {
     const selfie = await frame($("preview"), 0.92);
-    const rec = await record($("preview"), RECORD_MS, [0.15, 0.4, 0.65, 0.9], (f) => { $("progress").value = f; });
+    // The camera and microphone open together for the reading (the
+    // preview's camera is closed first), the screen shows the light.
+    closeMedia(media);
+    media = null;
+    let rec;
+    showLight(p.digits);
+    try {
+      rec = await recordReading($("light-video"), RECORD_MS, p.light, setLight, (f) => { $("progress").value = f; });
+    } finally {
+      hideLight();
+    }
     delete document.body.dataset.recording;
     $("phase").textContent = t("enroll.sending");
     const digest = async (blob) => b64u(await sha256(new Uint8Array(await blob.arrayBuffer())));
@@ -135,7 +155,7 @@ async function recordAndSubmit() {
     const req = await sign(key, { typ: "shenfen-enrollment+jwt" }, {
       enrollment_id: p.id, id_number: p.id_number, name: p.name, iat: Math.floor(Date.now() / 1000),
       selfie: await digest(selfie), audio: await digest(rec.wav),
-      frames: await Promise.all(rec.frames.map(digest)),
+      frames: await Promise.all(rec.frames.map(digest)), frame_times_ms: rec.times, language: p.language,
     });
     const form = new FormData();
     form.append("request", req);
@@ -158,8 +178,6 @@ async function recordAndSubmit() {
     $("phase").textContent = t("enroll.collect");
     await collect(decision.credential_offer);
     await fetchRevocationCode().catch(() => {}); // settings can ask again
-    closeMedia(media);
-    media = null;
     await showCard();
   } catch (e) {
     delete document.body.dataset.recording;
@@ -168,6 +186,36 @@ async function recordAndSubmit() {
     $("record").hidden = true;
     $("retry").hidden = false;
   }
+}
+
+// The light: while the reading is recorded the whole screen shows the
+// server's colours (they light the face), with the digits still on it and
+// a small mirror of the camera. The colours change no faster than the
+// server's steps (at least half a second each).
+function showLight(digits) {
+  $("light-digits").textContent = digits;
+  $("light").hidden = false;
+  document.body.dataset.light = "1";
+  const el = document.documentElement;
+  if (el.requestFullscreen && !document.fullscreenElement) el.requestFullscreen({ navigationUI: "hide" }).catch(() => {});
+}
+
+function hideLight() {
+  $("light").hidden = true;
+  delete document.body.dataset.light;
+  $("light-video").srcObject = null;
+  if (document.fullscreenElement && document.exitFullscreen) document.exitFullscreen().catch(() => {});
+}
+
+// setLight paints the screen in color ("#rrggbb") with text that stays
+// readable on it (dark on light colours, white on dark ones).
+function setLight(color) {
+  const box = $("light");
+  box.style.backgroundColor = color;
+  const v = parseInt(color.slice(1), 16);
+  const lum = 0.2126 * ((v >> 16) & 255) + 0.7152 * ((v >> 8) & 255) + 0.0722 * (v & 255);
+  box.style.color = lum > 140 ? "#000" : "#fff";
+  box.dataset.color = color;
 }
 
 // ---------- OpenID4VCI: collect the card ----------

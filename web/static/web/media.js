@@ -1,13 +1,32 @@
 // Camera and microphone capture for enrollment: a live preview, JPEG
 // frames drawn from the video, and the microphone recorded as 16 kHz mono
 // 16-bit PCM in a WAV file (what the server's speech recogniser reads).
+// The reading is recorded as video too: frames at about 12 a second, each
+// with its time on the audio's clock (ms since the first recorded sample),
+// while the screen shows the server's light sequence (docs/api.md 1.2).
+
+// The front camera: small frames are enough (the face fills the picture).
+const CAMERA = { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } };
+// The microphone, with the browser's own clean-up of echo, noise and level.
+export const MICROPHONE = { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+
+// Frames sent with the reading: at most FRAME_SIDE pixels a side and
+// FRAME_BYTES bytes each, one every FRAME_MS (12 a second).
+const FRAME_SIDE = 320;
+const FRAME_BYTES = 90 * 1024;
+const FRAME_MS = 1000 / 12;
+
+// askPermission opens the camera and microphone once and closes them: the
+// browser asks the citizen now, before the digits' timer starts.
+export async function askPermission() {
+  closeMedia(await navigator.mediaDevices.getUserMedia({ video: CAMERA, audio: MICROPHONE }));
+}
 
 // openMedia starts the front camera preview. The microphone is opened
-// only while recording (record), so it is live no longer than needed.
+// only while recording (recordReading), so it is live no longer than
+// needed.
 export async function openMedia(video) {
-  const stream = await navigator.mediaDevices.getUserMedia({
-    video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } },
-  });
+  const stream = await navigator.mediaDevices.getUserMedia({ video: CAMERA });
   video.srcObject = stream;
   video.muted = true;
   await video.play();
@@ -18,73 +37,154 @@ export function closeMedia(stream) {
   if (stream) stream.getTracks().forEach((t) => t.stop());
 }
 
-// frame draws the current video picture into a JPEG blob.
-export function frame(video, quality = 0.9) {
+// draw copies the current video picture into a canvas, at most maxSide
+// pixels a side (0: the video's size).
+function draw(video, maxSide) {
   const c = document.createElement("canvas");
-  c.width = video.videoWidth || 640;
-  c.height = video.videoHeight || 480;
+  const w = video.videoWidth || 640, h = video.videoHeight || 480;
+  const s = maxSide ? Math.min(1, maxSide / Math.max(w, h)) : 1;
+  c.width = Math.round(w * s);
+  c.height = Math.round(h * s);
   c.getContext("2d").drawImage(video, 0, 0, c.width, c.height);
-  return new Promise((resolve) => c.toBlob(resolve, "image/jpeg", quality));
+  return c;
 }
 
-// record opens the microphone and captures ms milliseconds of it, calling
-// onProgress(fraction) as it goes and grabbing a video frame at each of
-// frameAt (fractions of the recording). It resolves to {wav, frames}.
-export async function record(video, ms, frameAt, onProgress) {
-  // The audio graph is built before the microphone opens: the citizen
-  // starts reading when the button is pressed, and sound that arrives
-  // while the worklet module loads would be lost (the first digit).
+const jpeg = (c, quality) => new Promise((resolve) => c.toBlob(resolve, "image/jpeg", quality));
+
+// frame draws the current video picture into a JPEG blob.
+export function frame(video, quality = 0.9) {
+  return jpeg(draw(video, 0), quality);
+}
+
+// smallFrame is a frame of the reading: the picture of this instant, at
+// most FRAME_SIDE pixels a side, re-encoded at a lower quality when it
+// would be larger than FRAME_BYTES.
+async function smallFrame(video) {
+  const c = draw(video, FRAME_SIDE);
+  let q = 0.8;
+  let b = await jpeg(c, q);
+  while (b && b.size > FRAME_BYTES && q > 0.4) {
+    q -= 0.15;
+    b = await jpeg(c, q);
+  }
+  return b;
+}
+
+// recordReading opens the camera and microphone together, shows the
+// camera in video, and records for ms milliseconds (at least the light
+// sequence's length): the audio, and a frame about every 83 ms with its
+// time on the audio's clock. light is the server's sequence
+// ({steps: [{color, start_ms, duration_ms}], total_ms}); onLight(color) is
+// called whenever the screen must change colour, onProgress(fraction) as
+// the recording goes. It resolves to {wav, frames, times} (times in ms
+// since the first recorded sample, strictly increasing).
+export async function recordReading(video, ms, light, onLight, onProgress) {
+  const steps = (light && light.steps) || [];
+  const total = Math.max(ms, (light && light.total_ms) || 0);
+  // The audio graph is built before the microphone opens: sound that
+  // arrives while the worklet module loads would be lost (the first digit).
   const ctx = new AudioContext();
   const chunks = [];
+  let firstFrame = -1; // the context's sample frame of the first recorded sample
   let node;
   try {
     await ctx.audioWorklet.addModule(new URL("./pcm-worklet.js", import.meta.url));
     node = new AudioWorkletNode(ctx, "pcm-tap");
-    node.port.onmessage = (e) => chunks.push(e.data);
+    node.port.onmessage = (e) => {
+      if (firstFrame < 0) firstFrame = e.data.frame;
+      chunks.push(e.data.samples);
+    };
   } catch (e) {
     // Fallback where AudioWorklet is missing: the deprecated processor.
     node = ctx.createScriptProcessor(4096, 1, 1);
-    node.onaudioprocess = (e) => chunks.push(e.inputBuffer.getChannelData(0).slice(0));
+    node.onaudioprocess = (e) => {
+      if (firstFrame < 0) firstFrame = Math.round(e.playbackTime * ctx.sampleRate);
+      chunks.push(e.inputBuffer.getChannelData(0).slice(0));
+    };
   }
   const sink = ctx.createGain();
   sink.gain.value = 0; // keep the graph pulling without playing anything
   node.connect(sink);
   sink.connect(ctx.destination);
   if (ctx.state === "suspended") await ctx.resume().catch(() => {});
-  let mic;
+  let stream, src;
   try {
-    mic = await navigator.mediaDevices.getUserMedia({
-      audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
-    });
+    stream = await navigator.mediaDevices.getUserMedia({ video: CAMERA, audio: MICROPHONE });
+    // Recording starts as soon as both devices run: the camera's first
+    // frames and the first samples are close in time.
+    src = ctx.createMediaStreamSource(new MediaStream(stream.getAudioTracks()));
+    src.connect(node);
+    video.srcObject = stream;
+    video.muted = true;
+    await video.play();
   } catch (e) {
+    if (src) src.disconnect();
+    closeMedia(stream);
     await ctx.close();
     throw e;
   }
-  const src = ctx.createMediaStreamSource(mic);
-  src.connect(node);
-  const frames = [];
-  const start = performance.now();
-  const pending = frameAt.slice().sort();
-  await new Promise((resolve) => {
-    const tick = async () => {
-      const f = Math.min(1, (performance.now() - start) / ms);
-      onProgress && onProgress(f);
-      while (pending.length && f >= pending[0]) {
-        pending.shift();
-        frames.push(frame(video));
-      }
-      if (f >= 1) resolve();
-      else setTimeout(tick, 100);
-    };
-    tick();
-  });
-  src.disconnect();
-  node.disconnect();
-  closeMedia(mic);
+  // now is the audio clock in ms since the first recorded sample, NaN
+  // until it arrives. The clock is the context's rendering time: its output
+  // timestamp (advanced by the page's clock since) plus the output latency;
+  // the first sample was captured the input latency before it was rendered.
+  const inLatency = (stream.getAudioTracks()[0].getSettings().latency || 0) * 1000;
+  const now = () => {
+    if (firstFrame < 0) return NaN;
+    const ts = ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null;
+    const sec = ts && ts.performanceTime
+      ? ts.contextTime + (performance.now() - ts.performanceTime) / 1000 + (ctx.outputLatency || 0)
+      : ctx.currentTime;
+    return sec * 1000 - (firstFrame / ctx.sampleRate) * 1000 + inLatency;
+  };
+  const colorAt = (t) => {
+    if (!steps.length) return "";
+    for (const s of steps) if (t < s.start_ms + s.duration_ms) return s.color;
+    return steps[steps.length - 1].color;
+  };
+  const frames = [], times = [];
+  let shown = null, lastShot = -Infinity;
+  if (steps.length) { shown = steps[0].color; onLight && onLight(shown); }
+  try {
+    await new Promise((resolve) => {
+      let raf = 0;
+      // The light follows the audio clock at the screen's refresh.
+      const paint = () => {
+        const t = now();
+        if (!Number.isNaN(t)) {
+          const c = colorAt(t);
+          if (c && c !== shown) { shown = c; onLight && onLight(c); }
+        }
+        raf = requestAnimationFrame(paint);
+      };
+      raf = requestAnimationFrame(paint);
+      const timer = setInterval(() => {
+        const t = now();
+        if (Number.isNaN(t)) return;
+        onProgress && onProgress(Math.min(1, t / total));
+        if (t - lastShot >= FRAME_MS - 8 && video.readyState >= 2) {
+          lastShot = t;
+          const ms = Math.round(t);
+          if (!times.length || ms > times[times.length - 1]) {
+            times.push(ms);
+            frames.push(smallFrame(video));
+          }
+        }
+        if (t >= total) {
+          clearInterval(timer);
+          cancelAnimationFrame(raf);
+          resolve();
+        }
+      }, 20);
+    });
+  } finally {
+    src.disconnect();
+    node.disconnect();
+    closeMedia(stream);
+  }
   const rate = ctx.sampleRate;
   await ctx.close();
   const pcm = await resample(concat(chunks), rate, 16000);
-  return { wav: wav(pcm, 16000), frames: await Promise.all(frames) };
+  return { wav: wav(pcm, 16000), frames: await Promise.all(frames), times };
 }
 
 function concat(chunks) {
