@@ -301,3 +301,29 @@ func BenchmarkGenuine(b *testing.B) {
 		}
 	}
 }
+
+func TestSpeak(t *testing.T) {
+	needTools(t)
+	if w, err := Words("4071", Mandarin); err != nil || w != "四 零 七 一" {
+		t.Errorf("Words zh: %q %v", w, err)
+	}
+	if w, err := Words("4071", English); err != nil || w != "four zero seven one" {
+		t.Errorf("Words en: %q %v", w, err)
+	}
+	for _, v := range []Voice{Voices[English][0], Voices[Mandarin][0], {"flite", "slt", 0, English}} {
+		if _, err := exec.LookPath(v.Engine); err != nil {
+			t.Logf("%s: not installed", v.Engine)
+			continue
+		}
+		pcm, err := Speak(context.Background(), v, "4071")
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		if d := time.Duration(len(pcm)) * time.Second / Rate; d < 800*time.Millisecond || d > 5*time.Second {
+			t.Errorf("%s: %v of speech for four digits", v, d)
+		}
+	}
+	if _, err := Speak(context.Background(), Voice{Engine: "nope"}, "1"); err == nil {
+		t.Error("an unknown engine spoke")
+	}
+}

@@ -20,3 +20,38 @@ log "enrollment: CPU per whole decision on one core (load $(cut -d' ' -f1-3 /pro
 go test -run '^$' -bench '^BenchmarkDecision$' -cpu 1 \
   -benchtime "${SHENFEN_BENCH_DECISIONS:-20}x" -count "${SHENFEN_BENCH_COUNT:-3}" ./oid4vc/
 log "enrollment: done (load $(cut -d' ' -f1-3 /proc/loadavg))"
+
+# The presentation-attack suite (internal/pad): every attack species of
+# issue 10 and genuine sessions, made by internal/synth from the shared face
+# photos and submitted through the enrollment HTTP API to the real engines.
+# It writes APCER per species and BPCER (counts, 95% upper bounds) into
+# docs/biometrics.md between the pad markers. A failed run (an attack
+# approved) still writes its table: that is the finding.
+#
+#   SHENFEN_PAD_ATTEMPTS=20   attempts per attack species
+#   SHENFEN_PAD_GENUINE=60    genuine sessions
+pad_n="${SHENFEN_PAD_ATTEMPTS:-20}"
+pad_g="${SHENFEN_PAD_GENUINE:-60}"
+report="$(mktemp)"
+log "enrollment: presentation-attack suite, $pad_n attempts per species, $pad_g genuine sessions (load $(cut -d' ' -f1-3 /proc/loadavg))"
+cmd="SHENFEN_PAD_ATTEMPTS=$pad_n SHENFEN_PAD_GENUINE=$pad_g go test -count=1 -timeout 4h -run '^TestPresentationAttacks\$' -v ./internal/pad/"
+set +e
+SHENFEN_PAD_ATTEMPTS="$pad_n" SHENFEN_PAD_GENUINE="$pad_g" SHENFEN_PAD_REPORT="$report" \
+  go test -count=1 -timeout 4h -run '^TestPresentationAttacks$' -v ./internal/pad/ | grep -E '^(---|===|ok|FAIL|PASS)|APPROVED|results|\|'
+status=${PIPESTATUS[0]}
+set -e
+if [ -s "$report" ]; then
+  {
+    echo "Measured by \`scripts/bench.sh enrollment\` (\`$cmd\`, exit status $status), load $(cut -d' ' -f1-3 /proc/loadavg) at the end:"
+    echo
+    cat "$report"
+  } > "$report.md"
+  awk -v f="$report.md" '
+    /<!-- pad:begin -->/ { print; while ((getline l < f) > 0) print l; skip = 1; next }
+    /<!-- pad:end -->/ { skip = 0 }
+    !skip { print }' docs/biometrics.md > "$report.doc" && mv "$report.doc" docs/biometrics.md
+  log "enrollment: presentation-attack table written into docs/biometrics.md"
+  rm -f "$report.md"
+fi
+rm -f "$report"
+log "enrollment: presentation attacks done (exit status $status, load $(cut -d' ' -f1-3 /proc/loadavg))"
