@@ -26,10 +26,11 @@ const (
 	camW, camH = 640, 480
 	camFPS     = 15
 	// screenLatency is when, after a colour is due on the screen, the
-	// simulated camera sees it on the face; the wallet's recording starts
-	// a little after the camera does, which the server's latency search
-	// (0..400 ms) absorbs.
-	screenLatency = 250 * time.Millisecond
+	// simulated camera sees it on the face. The wallet opens the camera,
+	// waits for its pictures, then opens the microphone: the recording
+	// (audio sample 0) starts a little after the camera file does, which
+	// shortens the latency the server sees (its search spans 0..400 ms).
+	screenLatency = 300 * time.Millisecond
 )
 
 // y4m writes uncompressed 4:2:0 video (YUV4MPEG2, BT.601 limited range, as

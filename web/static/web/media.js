@@ -11,10 +11,12 @@ const CAMERA = { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480
 export const MICROPHONE = { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true };
 
 // Frames sent with the reading: at most FRAME_SIDE pixels a side and
-// FRAME_BYTES bytes each, one every FRAME_MS (12 a second).
+// FRAME_BYTES bytes each (the server's bounds: 320 px, 96 KiB), one every
+// FRAME_MS (13 a second: the server wants at least 10 a second and no gap
+// over 250 ms, with a margin for a busy phone).
 const FRAME_SIDE = 320;
 const FRAME_BYTES = 90 * 1024;
-const FRAME_MS = 1000 / 12;
+const FRAME_MS = 1000 / 13;
 
 // askPermission opens the camera and microphone once and closes them: the
 // browser asks the citizen now, before the digits' timer starts.
@@ -70,9 +72,22 @@ async function smallFrame(video) {
   return b;
 }
 
-// recordReading opens the camera and microphone together, shows the
-// camera in video, and records for ms milliseconds (at least the light
-// sequence's length): the audio, and a frame about every 83 ms with its
+// running resolves when video shows pictures (at most 5 s).
+function running(video) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const poll = () => {
+      if (video.readyState >= 2 && video.videoWidth > 0) return resolve();
+      if (performance.now() - t0 > 5000) return reject(new Error("the camera shows no picture"));
+      setTimeout(poll, 20);
+    };
+    poll();
+  });
+}
+
+// recordReading opens the camera (shown in video), then once it runs the
+// microphone, and records for ms milliseconds (at least the light
+// sequence's length): the audio, and a frame about every 77 ms with its
 // time on the audio's clock. light is the server's sequence
 // ({steps: [{color, start_ms, duration_ms}], total_ms}); onLight(color) is
 // called whenever the screen must change colour, onProgress(fraction) as
@@ -107,19 +122,23 @@ export async function recordReading(video, ms, light, onLight, onProgress) {
   node.connect(sink);
   sink.connect(ctx.destination);
   if (ctx.state === "suspended") await ctx.resume().catch(() => {});
-  let stream, src;
+  // The camera first: the recording starts once it delivers pictures
+  // (a camera can take half a second to start), then the microphone, so
+  // that the first frames and the first samples are close in time.
+  let cam, mic, src;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: CAMERA, audio: MICROPHONE });
-    // Recording starts as soon as both devices run: the camera's first
-    // frames and the first samples are close in time.
-    src = ctx.createMediaStreamSource(new MediaStream(stream.getAudioTracks()));
-    src.connect(node);
-    video.srcObject = stream;
+    cam = await navigator.mediaDevices.getUserMedia({ video: CAMERA });
+    video.srcObject = cam;
     video.muted = true;
     await video.play();
+    await running(video);
+    mic = await navigator.mediaDevices.getUserMedia({ audio: MICROPHONE });
+    src = ctx.createMediaStreamSource(mic);
+    src.connect(node);
   } catch (e) {
     if (src) src.disconnect();
-    closeMedia(stream);
+    closeMedia(cam);
+    closeMedia(mic);
     await ctx.close();
     throw e;
   }
@@ -127,7 +146,7 @@ export async function recordReading(video, ms, light, onLight, onProgress) {
   // until it arrives. The clock is the context's rendering time: its output
   // timestamp (advanced by the page's clock since) plus the output latency;
   // the first sample was captured the input latency before it was rendered.
-  const inLatency = (stream.getAudioTracks()[0].getSettings().latency || 0) * 1000;
+  const inLatency = (mic.getAudioTracks()[0].getSettings().latency || 0) * 1000;
   const now = () => {
     if (firstFrame < 0) return NaN;
     const ts = ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null;
@@ -161,7 +180,7 @@ export async function recordReading(video, ms, light, onLight, onProgress) {
         const t = now();
         if (Number.isNaN(t)) return;
         onProgress && onProgress(Math.min(1, t / total));
-        if (t - lastShot >= FRAME_MS - 8 && video.readyState >= 2) {
+        if (t - lastShot >= FRAME_MS - 10 && video.readyState >= 2) {
           lastShot = t;
           const ms = Math.round(t);
           if (!times.length || ms > times[times.length - 1]) {
@@ -179,7 +198,8 @@ export async function recordReading(video, ms, light, onLight, onProgress) {
   } finally {
     src.disconnect();
     node.disconnect();
-    closeMedia(stream);
+    closeMedia(mic);
+    closeMedia(cam);
   }
   const rate = ctx.sampleRate;
   await ctx.close();
