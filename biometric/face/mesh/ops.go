@@ -345,7 +345,16 @@ func im2col(a, x []float32, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow int) {
 					continue
 				}
 				if ix := ox*sw - pl; ix >= 0 && ix+kw <= w {
-					copy(seg, x[(iy*w+ix)*c:(iy*w+ix+kw)*c])
+					src := x[(iy*w+ix)*c : (iy*w+ix+kw)*c]
+					if len(src) <= 16 {
+						// A few values (an RGB input): element by element
+						// beats copy's call.
+						for i, v := range src {
+							seg[i] = v
+						}
+						continue
+					}
+					copy(seg, src)
 					continue
 				}
 				for kx := 0; kx < kw; kx++ {

@@ -30,6 +30,13 @@ func newPlane(img image.Image, r image.Rectangle, f int, buf []float32) plane {
 	if n == 0 {
 		return p
 	}
+	if f == 1 {
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			j := y - r.Min.Y
+			readRow(img, b.Min.X+r.Min.X, b.Min.Y+y, p.d[3*j*p.w:3*(j+1)*p.w])
+		}
+		return p
+	}
 	row := make([]float32, 3*r.Dx())
 	counts := make([]float32, p.h)
 	for y := r.Min.Y; y < r.Max.Y; y++ {
@@ -37,12 +44,6 @@ func newPlane(img image.Image, r image.Rectangle, f int, buf []float32) plane {
 		j := (y - r.Min.Y) / f
 		counts[j]++
 		dst := p.d[3*j*p.w : 3*(j+1)*p.w]
-		if f == 1 {
-			for i, v := range row {
-				dst[i] += v
-			}
-			continue
-		}
 		for x := 0; x < r.Dx(); x++ {
 			i := x / f
 			dst[3*i] += row[3*x]
@@ -107,27 +108,6 @@ func (p *plane) at(i, j int) (float32, float32, float32) {
 	return s[0], s[1], s[2]
 }
 
-// bilinear samples the image at (x, y) (image pixel centres at integer +
-// 0.5) from the plane.
-func (p *plane) bilinear(x, y float64) (float32, float32, float32) {
-	f := float64(p.f)
-	x = (x-float64(p.x0))/f - 0.5
-	y = (y-float64(p.y0))/f - 0.5
-	x0, y0 := math.Floor(x), math.Floor(y)
-	fx, fy := float32(x-x0), float32(y-y0)
-	ix, iy := int(x0), int(y0)
-	r00, g00, b00 := p.at(ix, iy)
-	r10, g10, b10 := p.at(ix+1, iy)
-	r01, g01, b01 := p.at(ix, iy+1)
-	r11, g11, b11 := p.at(ix+1, iy+1)
-	lerp := func(a, b, c, d float32) float32 {
-		top := a + (b-a)*fx
-		bot := c + (d-c)*fx
-		return top + (bot-top)*fy
-	}
-	return lerp(r00, r10, r01, r11), lerp(g00, g10, g01, g11), lerp(b00, b10, b01, b11)
-}
-
 // roi is a square region of an image, possibly rotated: centre, side in
 // pixels and the angle (radians, clockwise in image coordinates) of its x
 // axis.
@@ -158,14 +138,48 @@ func crop(img image.Image, r roi, n int, scale, shift float32, dst, buf []float3
 	p := newPlane(img, r.bounds(), f, buf)
 	c, sn := math.Cos(r.angle), math.Sin(r.angle)
 	s := r.side / float64(n)
+	// Plane coordinates (pixel centres at integer + 0.5 removed) of crop
+	// pixel (u, v): origin + u*du + v*dv.
+	pf := float64(p.f)
+	ox := (r.cx-float64(p.x0))/pf - 0.5
+	oy := (r.cy-float64(p.y0))/pf - 0.5
+	dux, duy := c*s/pf, sn*s/pf
+	dvx, dvy := -sn*s/pf, c*s/pf
+	half := 0.5 - float64(n)/2
+	w3 := 3 * p.w
 	for v := 0; v < n; v++ {
+		fv := float64(v) + half
 		for u := 0; u < n; u++ {
-			du, dv := (float64(u)+0.5-float64(n)/2)*s, (float64(v)+0.5-float64(n)/2)*s
-			rr, gg, bb := p.bilinear(r.cx+du*c-dv*sn, r.cy+du*sn+dv*c)
-			o := dst[(v*n+u)*3 : (v*n+u)*3+3]
-			o[0] = rr*scale + shift
-			o[1] = gg*scale + shift
-			o[2] = bb*scale + shift
+			fu := float64(u) + half
+			x := ox + fu*dux + fv*dvx
+			y := oy + fu*duy + fv*dvy
+			x0, y0 := math.Floor(x), math.Floor(y)
+			fx, fy := float32(x-x0), float32(y-y0)
+			ix, iy := int(x0), int(y0)
+			o := dst[(v*n+u)*3 : (v*n+u)*3+3 : (v*n+u)*3+3]
+			if ix >= 0 && iy >= 0 && ix+1 < p.w && iy+1 < p.h {
+				k := iy*w3 + 3*ix
+				a := p.d[k : k+6 : k+6]
+				b := p.d[k+w3 : k+w3+6 : k+w3+6]
+				for ch := 0; ch < 3; ch++ {
+					top := a[ch] + (a[ch+3]-a[ch])*fx
+					bot := b[ch] + (b[ch+3]-b[ch])*fx
+					o[ch] = (top+(bot-top)*fy)*scale + shift
+				}
+				continue
+			}
+			r00, g00, b00 := p.at(ix, iy)
+			r10, g10, b10 := p.at(ix+1, iy)
+			r01, g01, b01 := p.at(ix, iy+1)
+			r11, g11, b11 := p.at(ix+1, iy+1)
+			lerp := func(a, b, c, d float32) float32 {
+				top := a + (b-a)*fx
+				bot := c + (d-c)*fx
+				return top + (bot-top)*fy
+			}
+			o[0] = lerp(r00, r10, r01, r11)*scale + shift
+			o[1] = lerp(g00, g10, g01, g11)*scale + shift
+			o[2] = lerp(b00, b10, b01, b11)*scale + shift
 		}
 	}
 	return p.d
