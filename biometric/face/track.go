@@ -42,8 +42,9 @@ const (
 	// takes perturbs).
 	trackStarts = 16
 	// redetectEvery: every so many frames the whole frame is scanned
-	// again, so that a second face or a lost one is noticed.
-	redetectEvery = 10
+	// again, so that a second face is noticed (a lost one is noticed by
+	// the tracked landmarks' plausibility).
+	redetectEvery = 25
 )
 
 // Track follows the face through the frames of a short video. The first
@@ -117,9 +118,11 @@ func (e *Engine) Track(ctx context.Context, frames []image.Image, describe int) 
 
 // track finds the landmarks in g starting from the previous frame's: the
 // face box a detection would have given (the pupils lie 0.185 of its side
-// either side of its centre and 0.085 above it), then the localisers as in
-// landmarks, with trackStarts starts each. It returns false when the
-// points are not plausible (the caller then scans the frame).
+// either side of its centre and 0.085 above it), then the pupil and lip
+// localisers as in landmarks, with trackStarts starts each. The mouth
+// corners, which the mouth opening does not use, are the previous frame's
+// moved with the eyes. It returns false when the points are not plausible
+// (the caller then scans the frame).
 func (d *detector) track(g grayImage, prev Landmarks) (Landmarks, image.Rectangle, bool) {
 	ed := prev.LeftEye.dist(prev.RightEye)
 	s := float32(ed / 0.37)
@@ -135,18 +138,17 @@ func (d *detector) track(g grayImage, prev Landmarks) (Landmarks, image.Rectangl
 	ed2 := float32(left.dist(right))
 	mr := float32(left.Y+right.Y)/2 + 0.25*ed2
 	mc := float32(left.X+right.X)/2 + 0.15*ed2
-	var ok [4]bool
-	lm.MouthLeft, ok[0] = d.corner.locateN(g, mr, mc, 3*ed2, false, trackStarts)
-	lm.MouthRight, ok[1] = d.corner.locateN(g, mr, mc, 3*ed2, true, trackStarts)
-	lm.UpperLip, ok[2] = d.upperLip.locateN(g, mr, mc, 3*ed2, false, trackStarts)
-	lm.LowerLip, ok[3] = d.lowerLip.locateN(g, mr, mc, 3*ed2, false, trackStarts)
-	if lm.MouthLeft.X > lm.MouthRight.X {
-		lm.MouthLeft, lm.MouthRight = lm.MouthRight, lm.MouthLeft
-	}
+	var ok [2]bool
+	lm.UpperLip, ok[0] = d.upperLip.locateN(g, mr, mc, 3*ed2, false, trackStarts)
+	lm.LowerLip, ok[1] = d.lowerLip.locateN(g, mr, mc, 3*ed2, false, trackStarts)
 	if lm.LeftEye.X > lm.RightEye.X {
 		lm.LeftEye, lm.RightEye = lm.RightEye, lm.LeftEye
 	}
-	if !(ok[0] && ok[1] && ok[2] && ok[3]) || !plausible(lm, float64(s)) {
+	dx := (lm.LeftEye.X + lm.RightEye.X - prev.LeftEye.X - prev.RightEye.X) / 2
+	dy := (lm.LeftEye.Y + lm.RightEye.Y - prev.LeftEye.Y - prev.RightEye.Y) / 2
+	lm.MouthLeft = Point{prev.MouthLeft.X + dx, prev.MouthLeft.Y + dy}
+	lm.MouthRight = Point{prev.MouthRight.X + dx, prev.MouthRight.Y + dy}
+	if !(ok[0] && ok[1]) || !plausible(lm, float64(s)) {
 		return Landmarks{}, image.Rectangle{}, false
 	}
 	half := float64(s) / 2

@@ -2,7 +2,6 @@ package presence
 
 import (
 	"math"
-	"sort"
 	"time"
 )
 
@@ -16,9 +15,9 @@ const (
 	// MinSyncCorr is the least correlation of the mouth opening with the
 	// audio loudness, at the best lag.
 	MinSyncCorr = 0.3
-	// MinWordActivity is how far, in noise deviations, the mouth's
-	// opening inside a digit's span (the mean of the span's widest third of
-	// frames) must lie above its opening outside speech.
+	// MinWordActivity is how far, in noise deviations, the mouth's median
+	// opening inside a digit's span must lie above its opening outside
+	// speech.
 	MinWordActivity = 3.0
 	// MinFoundShare is the least share of frames with the face tracked.
 	MinFoundShare = 0.9
@@ -100,15 +99,23 @@ func Sync(frames []Frame, env Envelope, words []Word) SyncResult {
 		return -1
 	}
 	// Baseline: the mouth outside speech; noise: the frame-to-frame
-	// change there (a robust deviation).
-	var out, diffs []float64
+	// change there (a robust deviation; over all frames when there are
+	// too few outside speech).
+	var out, diffs, all []float64
 	for i, f := range found {
 		if inside(f.At) < 0 {
 			out = append(out, f.Mouth)
 		}
 		if i > 0 {
-			diffs = append(diffs, math.Abs(f.Mouth-found[i-1].Mouth))
+			d := math.Abs(f.Mouth - found[i-1].Mouth)
+			all = append(all, d)
+			if inside(f.At) < 0 && inside(found[i-1].At) < 0 {
+				diffs = append(diffs, d)
+			}
 		}
+	}
+	if len(diffs) < 5 {
+		diffs = all
 	}
 	if len(out) < 3 {
 		// No silence to compare with: every frame is speech. Fall back to
@@ -136,15 +143,10 @@ func Sync(frames []Frame, env Envelope, words []Word) SyncResult {
 		}
 		act := 0.0
 		if len(in) > 0 {
-			// The opening of the word: the mean of its widest third (at
-			// least two frames), since the mouth opens on the vowel only.
-			sort.Sort(sort.Reverse(sort.Float64Slice(in)))
-			k := min(len(in), max(2, len(in)/3))
-			var s float64
-			for _, m := range in[:k] {
-				s += m
-			}
-			act = (s/float64(k) - base) / noise
+			// The word's opening: the median over its span, robust to a
+			// stray frame (noise, or the neighbouring word's tail in the
+			// margin).
+			act = (median(in) - base) / noise
 		}
 		r.MinActivity = math.Min(r.MinActivity, act)
 		if act >= MinWordActivity {
@@ -164,9 +166,10 @@ func Sync(frames []Frame, env Envelope, words []Word) SyncResult {
 	return r
 }
 
-// voiced finds the envelope's speech segments: runs of at least 150 ms
-// whose loudness lies above the middle of the room noise (10th
-// percentile) and the speech level (95th percentile).
+// voiced finds the envelope's speech segments: runs whose loudness lies
+// above the middle of the room noise (10th percentile) and the speech level
+// (95th percentile), joined across pauses under minPause, at least
+// minVoiced long.
 func voiced(env Envelope) []Word {
 	if len(env) == 0 {
 		return nil
@@ -190,14 +193,30 @@ func voiced(env Envelope) []Word {
 		case on && start < 0:
 			start = i
 		case !on && start >= 0:
-			if i-start >= 15 {
-				out = append(out, Word{Start: time.Duration(start) * EnvelopeHop, End: time.Duration(i) * EnvelopeHop})
+			w := Word{Start: time.Duration(start) * EnvelopeHop, End: time.Duration(i) * EnvelopeHop}
+			if n := len(out); n > 0 && w.Start-out[n-1].End < minPause {
+				out[n-1].End = w.End // a short pause inside a word or between digits
+			} else {
+				out = append(out, w)
 			}
 			start = -1
 		}
 	}
-	return out
+	kept := out[:0]
+	for _, w := range out {
+		if w.End-w.Start >= minVoiced {
+			kept = append(kept, w)
+		}
+	}
+	return kept
 }
+
+// Voiced segments: runs closer than minPause are one; shorter than
+// minVoiced are dropped.
+const (
+	minPause  = 200 * time.Millisecond
+	minVoiced = 150 * time.Millisecond
+)
 
 // SpeechEnd is the end of the envelope's last voiced segment (0 when none).
 func SpeechEnd(env Envelope) time.Duration {
