@@ -66,7 +66,7 @@ func realEngines(tb testing.TB) (proofing.FaceChecker, proofing.DigitRecognizer)
 	if realErr != nil {
 		tb.Fatalf("real engines (npm face-api model, pocketsphinx-en-us; scripts/setup.sh installs them): %v", realErr)
 	}
-	return engines.Face{Engine: realFace}, engines.Speech{Recognizer: realSpeech}
+	return engines.Face{Engine: realFace}, engines.Speech{Verifier: realSpeech}
 }
 
 func photoBytes(tb testing.TB, rel string) []byte {
@@ -148,15 +148,15 @@ func render(tb testing.TB, digits string, i int) []byte {
 // from the recording to the decision, and docs/biometrics.md measures the
 // recogniser's accuracy. When no reading is heard right it returns the
 // first, and the caller's retry with new digits takes over.
-func speakClearly(tb testing.TB, rec speech.Recognizer, digits string) []byte {
+func speakClearly(tb testing.TB, rec speech.Verifier, digits string) []byte {
 	tb.Helper()
 	for i := range readings {
 		wav := render(tb, digits, i)
-		v, err := speech.Check(context.Background(), rec, wav, digits)
-		if err == nil && v.Match {
+		v, err := speech.VerifyWAV(context.Background(), rec, wav, digits, speech.English)
+		if err == nil && v.Accepted {
 			return wav
 		}
-		tb.Logf("synthetic reading %s at %d wpm of %s misheard (%v %q %.2f); trying another", readings[i].voice, readings[i].speed, digits, err, v.Heard, v.Confidence)
+		tb.Logf("synthetic reading %s at %d wpm of %s refused (%v %s %.2f); trying another", readings[i].voice, readings[i].speed, digits, err, v.Reason, v.Score)
 	}
 	return speak(tb, digits)
 }

@@ -103,7 +103,7 @@ func loadEngines() (proofing.FaceChecker, proofing.DigitRecognizer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return engines.Face{Engine: fe}, engines.Speech{Recognizer: rec}, nil
+	return engines.Face{Engine: fe}, engines.Speech{Verifier: rec}, nil
 }
 
 // runEnroll is a command-line wallet for operators and tests: it makes (or

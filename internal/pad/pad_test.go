@@ -106,7 +106,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatalf("speech recogniser (scripts/setup.sh installs pocketsphinx): %v", err)
 	}
-	faceChecker, speechChecker := engines.Face{Engine: fe}, engines.Speech{Recognizer: rec}
+	faceChecker, speechChecker := engines.Face{Engine: fe}, engines.Speech{Verifier: rec}
 	w := &world{speech: speechChecker}
 	ctx := context.Background()
 	loc := synth.EngineLocator{Engine: fe}

@@ -6,22 +6,21 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/shenfen/shenfen/biometric/presence"
 	"github.com/shenfen/shenfen/biometric/speech"
 	"github.com/shenfen/shenfen/proofing"
 )
 
-// Speech is a speech.Recognizer as a proofing.DigitRecognizer: it decodes
-// the WAV upload (bounded by speech.DefaultLimits and proofing's part
-// size), refuses silence, computes the energy envelope and the samples'
-// fingerprint, resamples to 16 kHz and recognises the digits. The
-// recogniser reads English digits only and gives no word times (the
-// presence checks then find the speech in the envelope).
+// Speech is a speech.Verifier as a proofing.DigitRecognizer: it verifies
+// the WAV upload with speech.VerifyWAV (decoding bounded by
+// speech.DefaultLimits and proofing's part size, clipping and silence
+// refused, resampled to 16 kHz, the challenge force-aligned with word
+// times), and adds the recording's energy envelope and the fingerprint of
+// its samples.
 type Speech struct {
-	Recognizer speech.Recognizer
-	// Model names the recogniser (speech.ModelVersion by default).
+	Verifier speech.Verifier
+	// Model names the verifier (speech.VerifyModelVersion by default).
 	Model string
 }
 
@@ -29,35 +28,23 @@ var _ proofing.DigitRecognizer = Speech{}
 
 // Verify implements proofing.DigitRecognizer.
 func (s Speech) Verify(ctx context.Context, wav []byte, challenge string, lang proofing.Language) (proofing.Spoken, error) {
-	if lang != proofing.English {
-		return proofing.Spoken{}, fmt.Errorf("%w: this server's recogniser reads English digits only", proofing.ErrBadRequest)
-	}
 	a, err := speech.Decode(wav, speech.Limits{})
 	if err != nil {
 		return proofing.Spoken{}, fmt.Errorf("%w: audio: %v", proofing.ErrMedia, err)
 	}
-	sp := proofing.Spoken{Envelope: presence.NewEnvelope(a.Samples, a.Rate), Fingerprint: fingerprint(a.Samples),
-		Duration: time.Duration(a.Duration() * float64(time.Second))}
-	if _, err := speech.CheckActivity(a); err != nil {
-		if errors.Is(err, speech.ErrSilent) {
-			sp.Reason = "silent"
-			return sp, nil
-		}
-		return proofing.Spoken{}, fmt.Errorf("%w: audio: %v", proofing.ErrMedia, err)
-	}
-	a = speech.Resample(a, speech.SampleRate)
-	res, err := s.Recognizer.Digits(ctx, a.Samples, a.Rate)
-	if err != nil {
-		return proofing.Spoken{}, fmt.Errorf("engines: recognise: %w", err)
-	}
-	sp.Score = res.Confidence
+	v, err := speech.VerifyWAV(ctx, s.Verifier, wav, challenge, speech.Lang(lang))
 	switch {
-	case !res.Accepted:
-		sp.Reason = "rejected"
-	case res.Digits != challenge:
-		sp.Reason = "mismatch"
-	default:
-		sp.Accepted, sp.Reason = true, "match"
+	case errors.Is(err, speech.ErrClipped):
+		return proofing.Spoken{}, fmt.Errorf("%w: audio: %v", proofing.ErrMedia, err)
+	case errors.Is(err, speech.ErrBadLang), errors.Is(err, speech.ErrBadChallenge):
+		return proofing.Spoken{}, fmt.Errorf("%w: %v", proofing.ErrBadRequest, err)
+	case err != nil:
+		return proofing.Spoken{}, fmt.Errorf("engines: verify speech: %w", err)
+	}
+	sp := proofing.Spoken{Accepted: v.Accepted, Score: v.Score, Reason: v.Reason, Envelope: presence.NewEnvelope(a.Samples, a.Rate),
+		Fingerprint: fingerprint(a.Samples), Duration: v.Duration}
+	for _, w := range v.Words {
+		sp.Words = append(sp.Words, presence.Word{Digit: w.Digit, Start: w.Start, End: w.End})
 	}
 	return sp, nil
 }
@@ -78,5 +65,5 @@ func (s Speech) Version() string {
 	if s.Model != "" {
 		return s.Model
 	}
-	return speech.ModelVersion
+	return speech.VerifyModelVersion
 }
