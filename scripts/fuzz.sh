@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 out=$(mktemp); trap 'rm -f "$out"' EXIT
-table="| package | target | seeds | executions in $fuzztime | per second | new inputs | result |
+table="| package | target | corpus at start | executions in $fuzztime | per second | new inputs | result |
 | --- | --- | ---: | ---: | ---: | ---: | --- |"
 failed=0
 while IFS=: read -r file name; do
@@ -28,7 +28,14 @@ while IFS=: read -r file name; do
   log "fuzz $pkg $name ($fuzztime)"
   result=ok
   if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 50x -parallel 1 "./$pkg" >"$out" 2>&1; then
-    result=FAIL; failed=1; tail -20 "$out" >&2
+    if grep -q 'context deadline exceeded' "$out" && ! grep -q 'Failing input written' "$out"; then
+      # Go's fuzzing engine sometimes reports its own time limit as a
+      # failure when it falls in the middle of a minimisation; no input
+      # failed, nothing was written to testdata.
+      result="ok (engine timed out mid-minimisation)"
+    else
+      result=FAIL; failed=1; tail -20 "$out" >&2
+    fi
   fi
   line=$(grep -E '^fuzz: elapsed: .*execs: ' "$out" | tail -1 || true)
   execs=$(sed -nE 's/.*execs: ([0-9]+).*/\1/p' <<<"$line")
