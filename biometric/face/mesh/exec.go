@@ -42,6 +42,7 @@ type step struct {
 	op   string // the node's operation, for diagnostics
 	fuse *activation
 	act  activation
+	conv *convFuse // for kind "conv"
 }
 
 // arena is one run's buffers.
@@ -134,6 +135,7 @@ func compile(nodes []nodeDef, consts map[string]constant, in []int, outputs []st
 		g.outputs = append(g.outputs, v)
 	}
 	g.fuseActivations()
+	g.fuseResidual()
 	g.assignSlots()
 	g.pool.New = func() any {
 		a := &arena{bufs: make([][]float32, len(g.slots))}
@@ -172,6 +174,60 @@ func (g *Graph) fuseActivations() {
 					drop[producer[s.out]] = true
 				}
 			}
+		}
+	}
+	kept := make([]step, 0, len(g.steps))
+	for i, s := range g.steps {
+		if !drop[i] {
+			kept = append(kept, s)
+		}
+	}
+	g.steps = kept
+}
+
+// fuseResidual merges an addition (with its fused activation) into the
+// convolution that computes one of its operands, when the convolution's
+// output is read by nothing else and the other operand is ready before the
+// convolution runs: the bias, the residual and the activation in one pass.
+func (g *Graph) fuseResidual() {
+	readers := make([]int, len(g.vals))
+	for _, s := range g.steps {
+		for _, v := range s.in {
+			readers[v]++
+		}
+	}
+	for _, v := range g.outputs {
+		readers[v]++
+	}
+	producer := make(map[int]int)
+	for i, s := range g.steps {
+		producer[s.out] = i
+	}
+	ready := func(v, before int) bool {
+		p, ok := producer[v]
+		return !ok || p < before
+	}
+	drop := make([]bool, len(g.steps))
+	for i := range g.steps {
+		s := &g.steps[i]
+		if s.kind != "add" || len(s.in) != 2 {
+			continue
+		}
+		for j := range 2 {
+			ci, ok := producer[s.in[j]]
+			if !ok || g.steps[ci].kind != "conv" || readers[s.in[j]] != 1 {
+				continue
+			}
+			c := &g.steps[ci]
+			other := s.in[1-j]
+			if !ready(other, ci) || !slices.Equal(g.vals[other].shape, g.vals[c.out].shape) {
+				continue
+			}
+			c.conv.residual, c.conv.act = true, *s.fuse
+			c.in = append(c.in, other)
+			c.out = s.out
+			drop[i] = true
+			break
 		}
 	}
 	kept := make([]step, 0, len(g.steps))

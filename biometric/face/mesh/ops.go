@@ -147,7 +147,7 @@ func applyBiasAct(v []float32, c int, bias []float32, act activation) {
 		if mode == 2 {
 			a = &act.alpha[0]
 		}
-		addAct(&v[0], &v[0], b, a, len(v), c, mode, true)
+		addAct(&v[0], &v[0], b, nil, a, len(v), c, mode)
 		return
 	}
 	if bias != nil {
@@ -313,6 +313,17 @@ func buildConv(g *Graph, n *nodeDef, ins []int, st *step) ([]int, runFunc, error
 	m := oh * ow
 	kk := kh * kw * c
 	direct := kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && oh == h && ow == w
+	var fz *convFuse
+	if _, ok := simdMode(cout, activation{}); ok && act.kind == "" {
+		// fuseResidual may merge the addition (and activation) that
+		// follows into this convolution's bias pass.
+		fz = new(convFuse)
+		st.kind, st.conv = "conv", fz
+	}
+	var bp *float32
+	if b != nil {
+		bp = &b[0]
+	}
 	run := func(ins [][]float32, out []float32, scratch *[]float32) {
 		x := ins[0]
 		a := x
@@ -325,9 +336,25 @@ func buildConv(g *Graph, n *nodeDef, ins []int, st *step) ([]int, runFunc, error
 			im2col(a, x, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow)
 		}
 		filters.Mul(m, a, out)
+		if fz != nil && fz.residual {
+			mode, _ := simdMode(cout, fz.act)
+			var alpha *float32
+			if mode == 2 {
+				alpha = &fz.act.alpha[0]
+			}
+			addAct(&out[0], &out[0], bp, &ins[len(ins)-1][0], alpha, m*cout, cout, mode)
+			return
+		}
 		applyBiasAct(out[:m*cout], cout, b, act)
 	}
 	return []int{1, oh, ow, cout}, run, nil
+}
+
+// convFuse is what fuseResidual merged into a convolution: the residual
+// tensor (the step's last input) added after the bias, then act.
+type convFuse struct {
+	residual bool
+	act      activation
 }
 
 // im2col writes the patches of x (h x w x c) into a, one row of kh*kw*c
@@ -540,7 +567,7 @@ func buildAdd(g *Graph, n *nodeDef, ins []int, st *step) ([]int, runFunc, error)
 				if mode == 2 {
 					alpha = &fuse.alpha[0]
 				}
-				addAct(&out[0], &ins[0][0], &ins[1][0], alpha, total, c, mode, false)
+				addAct(&out[0], &ins[0][0], nil, &ins[1][0], alpha, total, c, mode)
 			}
 			return slices.Clone(shape), run, nil
 		}

@@ -12,12 +12,12 @@ var haveSIMD = gemm.HaveKernel
 func dwRow(o, x, f *float32, pixels, c, xstride int)
 
 // addAct computes, for i < n (n a multiple of c, c a multiple of 8),
-// t = a[i] + b[i] (t = a[i] when b is nil; b[i%c] when perChannel) and o[i] = t (mode 0), max(t, 0)
-// (mode 1) or PReLU with slopes alpha[i%c] (mode 2). Implemented in
-// simd_amd64.s.
+// t = (a[i] + bias[i%c]) + b[i] (bias and b may be nil) and o[i] = t
+// (mode 0), max(t, 0) (mode 1) or PReLU with slopes alpha[i%c] (mode 2).
+// Implemented in simd_amd64.s.
 //
 //go:noescape
-func addAct(o, a, b, alpha *float32, n, c, mode int, perChannel bool)
+func addAct(o, a, bias, b, alpha *float32, n, c, mode int)
 
 // maxRow computes, for p < pixels and j < c (c a multiple of 8),
 // o[p*c+j] = max(o[p*c+j], x[p*xstride+j]). Implemented in simd_amd64.s.

@@ -39,39 +39,39 @@ done:
 	VZEROUPPER
 	RET
 
-// func addAct(o, a, b, alpha *float32, n, c, mode int, perChannel bool)
+// func addAct(o, a, bias, b, alpha *float32, n, c, mode int)
 //
-// For i < n (n a multiple of c, c a multiple of 8): t = a[i] + b[i] (b nil:
-// t = a[i]; perChannel: b[i%c]), then by mode 0 o[i] = t, 1 o[i] = max(t, 0), 2 o[i] = max(t,
-// 0) + alpha[i%c]*min(t, 0) (PReLU: alpha*t where t < 0, else t).
-TEXT ·addAct(SB), NOSPLIT, $0-57
+// For i < n (n a multiple of c, c a multiple of 8): t = a[i], then t +=
+// bias[i%c] (unless bias is nil), then t += b[i] (unless b is nil), then by
+// mode 0 o[i] = t, 1 o[i] = max(t, 0), 2 o[i] = max(t, 0) +
+// alpha[i%c]*min(t, 0) (PReLU: alpha*t where t < 0, else t).
+TEXT ·addAct(SB), NOSPLIT, $0-64
 	MOVQ o+0(FP), DI
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DX
-	MOVQ alpha+24(FP), R11
-	MOVQ n+32(FP), CX
-	MOVQ c+40(FP), R8
-	MOVQ mode+48(FP), R12
-	MOVBQZX perChannel+56(FP), R13
+	MOVQ bias+16(FP), R13
+	MOVQ b+24(FP), DX
+	MOVQ alpha+32(FP), R11
+	MOVQ n+40(FP), CX
+	MOVQ c+48(FP), R8
+	MOVQ mode+56(FP), R12
 	SHLQ $2, R8
 	SHLQ $2, CX
 	VXORPS Y7, Y7, Y7
 	XORQ BX, BX          // byte offset in o, a, b
-	XORQ AX, AX          // byte offset in alpha
+	XORQ AX, AX          // byte offset in bias and alpha
 	TESTQ CX, CX
 	JZ    aadone
 
 aaloop:
 	VMOVUPS (SI)(BX*1), Y0
-	TESTQ   DX, DX
-	JZ      aanob
 	TESTQ   R13, R13
-	JNZ     aachan
-	VADDPS  (DX)(BX*1), Y0, Y0
-	JMP     aanob
+	JZ      aanobias
+	VADDPS  (R13)(AX*1), Y0, Y0
 
-aachan:
-	VADDPS (DX)(AX*1), Y0, Y0
+aanobias:
+	TESTQ  DX, DX
+	JZ     aanob
+	VADDPS (DX)(BX*1), Y0, Y0
 
 aanob:
 	CMPQ R12, $1

@@ -9,7 +9,7 @@ func dwRow(o, x, f *float32, pixels, c, xstride int) {
 	panic("mesh: dwRow without an assembly implementation")
 }
 
-func addAct(o, a, b, alpha *float32, n, c, mode int, perChannel bool) {
+func addAct(o, a, bias, b, alpha *float32, n, c, mode int) {
 	panic("mesh: addAct without an assembly implementation")
 }
 
