@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"image"
 	"math"
+
+	"github.com/shenfen/shenfen/biometric/face/mesh"
 )
 
 // Face is the one face found in an image.
@@ -18,7 +20,9 @@ type Face struct {
 
 // Quality holds the measurements ErrLowQuality is decided on.
 type Quality struct {
-	Score      float64 // pigo detection score
+	// Score is the detection score: pigo's for the cascade detector
+	// (video frames), 100 times BlazeFace's probability for Analyze.
+	Score      float64
 	EyeDist    float64 // distance between the pupils, pixels
 	Brightness float64 // mean luminance of the aligned crop, 0-255
 	Contrast   float64 // standard deviation of the luminance of the aligned crop
@@ -56,20 +60,109 @@ func (q Quality) Problems() []string {
 	return p
 }
 
-// Analyze finds exactly one face in img, aligns it as face-api does and
-// computes its descriptor. It returns ErrNoFace, ErrManyFaces or
+// Analyze finds exactly one face in img (BlazeFace, confirmed by FaceMesh:
+// package mesh), aligns it as face-api does from the mesh's eyes and mouth
+// and computes its descriptor. It returns ErrNoFace, ErrManyFaces or
 // ErrLowQuality (wrapped, with the reason) when the image does not hold one
 // usable face.
 func (e *Engine) Analyze(ctx context.Context, img image.Image) (Face, error) {
 	if err := ctx.Err(); err != nil {
 		return Face{}, err
 	}
-	return e.analyze(ctx, img, luminance(img), 0)
+	return e.analyzeMesh(ctx, img)
 }
 
-// analyze finds the one face of img, whose luminance is g (looking for
-// faces with a box side of at least minSide pixels when minSide > 0), and
-// computes its descriptor. Only the face crop is converted to RGB.
+// analyzeMesh is Analyze with BlazeFace and FaceMesh (package mesh): the
+// faces they find (each confirmed by the mesh), the eyes and mouth points
+// for the alignment taken from the 468 landmarks.
+func (e *Engine) analyzeMesh(ctx context.Context, img image.Image) (Face, error) {
+	faces, err := e.mesh.Detect(img)
+	if err != nil {
+		return Face{}, err
+	}
+	switch {
+	case len(faces) == 0:
+		return Face{}, ErrNoFace
+	case len(faces) > 1:
+		return Face{}, fmt.Errorf("%w: %d faces", ErrManyFaces, len(faces))
+	}
+	if err := ctx.Err(); err != nil {
+		return Face{}, err
+	}
+	b := img.Bounds()
+	lm := meshLandmarks(&faces[0].Landmarks)
+	f := Face{Box: faceSquare(lm).Intersect(image.Rect(0, 0, b.Dx(), b.Dy())), Landmarks: lm}
+	f.Crop = alignedRect(lm, b.Dx(), b.Dy())
+	if f.Crop.Dx() < 8 || f.Crop.Dy() < 8 {
+		return Face{}, fmt.Errorf("%w: face too small", ErrLowQuality)
+	}
+	crop := toRGB(img, f.Crop.Add(b.Min))
+	f.Quality = measure(crop)
+	f.Quality.Score = 100 * faces[0].Score
+	f.Quality.EyeDist = lm.LeftEye.dist(lm.RightEye)
+	if p := f.Quality.Problems(); len(p) > 0 {
+		return Face{}, fmt.Errorf("%w: %s", ErrLowQuality, p[0])
+	}
+	f.Descriptor = e.describe(crop)
+	return f, nil
+}
+
+// faceSquare is the face's box drawn from its landmarks as a frontal face
+// detector's window sits: a square of 2.5 eye distances centred a fifth of
+// an eye distance below the midpoint of the eyes (about where pigo's
+// cascade puts it, so that the box of a photo does not depend on which
+// detector found the face).
+func faceSquare(lm Landmarks) image.Rectangle {
+	ed := lm.LeftEye.dist(lm.RightEye)
+	cx := (lm.LeftEye.X + lm.RightEye.X) / 2
+	cy := (lm.LeftEye.Y+lm.RightEye.Y)/2 + 0.2*ed
+	h := 1.25 * ed
+	return image.Rect(int(math.Round(cx-h)), int(math.Round(cy-h)), int(math.Round(cx+h)), int(math.Round(cy+h)))
+}
+
+// FaceMesh landmark indices: the contours of the subject's right eye (on
+// the image's left) and left eye, the mouth corners and the outer lips'
+// midpoints (as the cascades' lip points: a closed mouth's lips are apart).
+var (
+	meshRightEye = []int{33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246}
+	meshLeftEye  = []int{263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466}
+)
+
+const (
+	meshMouthRight = 61  // the subject's right mouth corner (image left)
+	meshMouthLeft  = 291 // the subject's left mouth corner
+	meshUpperLip   = 0
+	meshLowerLip   = 17
+)
+
+// meshLandmarks turns FaceMesh points into this package's landmarks: each
+// eye's centre (the mean of its contour) and the mouth points (corners,
+// outer lips); LeftEye and
+// MouthLeft are on the image's left, as the cascades give them.
+func meshLandmarks(l *mesh.Landmarks) Landmarks {
+	centre := func(idx []int) Point {
+		var x, y float64
+		for _, i := range idx {
+			x += l.Points[i].X
+			y += l.Points[i].Y
+		}
+		return Point{x / float64(len(idx)), y / float64(len(idx))}
+	}
+	pt := func(i int) Point { return Point{l.Points[i].X, l.Points[i].Y} }
+	return Landmarks{
+		LeftEye:    centre(meshRightEye),
+		RightEye:   centre(meshLeftEye),
+		MouthLeft:  pt(meshMouthRight),
+		MouthRight: pt(meshMouthLeft),
+		UpperLip:   pt(meshUpperLip),
+		LowerLip:   pt(meshLowerLip),
+	}
+}
+
+// analyze finds the one face of img with pigo's cascades (the video frames
+// of Liveness), whose luminance is g (looking for faces with a box side of
+// at least minSide pixels when minSide > 0), and computes its descriptor.
+// Only the face crop is converted to RGB.
 func (e *Engine) analyze(ctx context.Context, img image.Image, g grayImage, minSide int) (Face, error) {
 	dets := e.det.detect(g, minSide)
 	switch {

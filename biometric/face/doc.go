@@ -14,11 +14,15 @@
 // computes the same descriptors as face-api running on tfjs, within 1e-5 per
 // element.
 //
-// Faces are found with pigo's cascades (github.com/esimov/pigo, embedded),
-// which also give the pupils and four mouth points (the localiser cascades
-// run by this package's own code with fixed perturbations, so that the same
-// image always gives the same landmarks and descriptor); the face is then cropped
-// as face-api's dlib-style alignment does (a square sized from the
+// For the selfie and the portrait (Analyze), faces are found with BlazeFace
+// and confirmed by FaceMesh (package mesh: MediaPipe's models run in pure
+// Go); the eyes' centres and four mouth points come from the 468 mesh
+// landmarks. For the video frames of the liveness check, faces are found
+// with pigo's cascades (github.com/esimov/pigo, embedded), which also give
+// the pupils and four mouth points (the localiser cascades run by this
+// package's own code with fixed perturbations, so that the same image always
+// gives the same landmarks and descriptor). The face is then cropped as
+// face-api's dlib-style alignment does (a square sized from the
 // eye-to-mouth distance, centred on the eyes and mouth), padded to a square
 // and resized to 150x150 with tfjs's bilinear rule.
 //

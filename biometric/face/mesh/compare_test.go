@@ -143,9 +143,9 @@ var variants = []variant{
 	}},
 }
 
-// pigoOutcome classifies face.Analyze's answer: one usable face, none, several, or a
+// analyzeOutcome classifies face.Analyze's answer: one usable face, none, several, or a
 // face refused for its quality (landmarks not found, too small, ...).
-func pigoOutcome(e *face.Engine, img image.Image) string {
+func analyzeOutcome(e *face.Engine, img image.Image) string {
 	_, err := e.Analyze(context.Background(), img)
 	switch {
 	case err == nil:
@@ -163,11 +163,14 @@ func pigoOutcome(e *face.Engine, img image.Image) string {
 // TestCompareDetectors counts, on each single-face shared photo and on
 // harder variants of it (a tight crop around the face, turned by 25
 // degrees, mirrored, scaled down to 320 px), the faces BlazeFace+FaceMesh
-// finds (every one must give exactly 1) and what the pigo stack of
-// biometric/face answers (logged for comparison).
+// finds (every one must give exactly 1) and whether face.Analyze (the
+// selfie and portrait path: detection, alignment from the landmarks,
+// quality checks, descriptor) accepts one usable face (logged; before
+// Analyze used this package it ran pigo's cascades, and docs/biometrics.md
+// keeps the figures of that run).
 func TestCompareDetectors(t *testing.T) {
 	me, fe := engines(t)
-	meshOK, pigoOK, total := map[string]int{}, map[string]int{}, map[string]int{}
+	meshOK, analyzeOK, total := map[string]int{}, map[string]int{}, map[string]int{}
 	for _, p := range singleFacePhotos(t) {
 		img := load(t, p)
 		faces, err := me.Detect(img)
@@ -181,7 +184,7 @@ func TestCompareDetectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			po := pigoOutcome(fe, vi)
+			po := analyzeOutcome(fe, vi)
 			total[v.name]++
 			if len(got) == 1 {
 				meshOK[v.name]++
@@ -192,23 +195,23 @@ func TestCompareDetectors(t *testing.T) {
 				}
 			}
 			if po == "1" {
-				pigoOK[v.name]++
+				analyzeOK[v.name]++
 			}
 			pose := mesh.Pose{}
 			if len(got) > 0 {
 				pose = got[0].Landmarks.Pose()
 			}
-			t.Logf("%-28s %-18s mesh %d (yaw %+5.1f roll %+5.1f)  pigo %s", filepath.Base(filepath.Dir(p))+"/"+filepath.Base(p), v.name, len(got), pose.Yaw, pose.Roll, po)
+			t.Logf("%-28s %-18s mesh %d (yaw %+5.1f roll %+5.1f)  Analyze %s", filepath.Base(filepath.Dir(p))+"/"+filepath.Base(p), v.name, len(got), pose.Yaw, pose.Roll, po)
 		}
 	}
-	var all, allMesh, allPigo int
+	var all, allMesh, allAnalyze int
 	for _, v := range variants {
-		t.Logf("%-18s exactly one face: mesh %d of %d, pigo %d of %d", v.name, meshOK[v.name], total[v.name], pigoOK[v.name], total[v.name])
+		t.Logf("%-18s exactly one face: mesh %d of %d, Analyze %d of %d", v.name, meshOK[v.name], total[v.name], analyzeOK[v.name], total[v.name])
 		all += total[v.name]
 		allMesh += meshOK[v.name]
-		allPigo += pigoOK[v.name]
+		allAnalyze += analyzeOK[v.name]
 	}
-	t.Logf("all variants: mesh %d of %d, pigo %d of %d", allMesh, all, allPigo, all)
+	t.Logf("all variants: mesh %d of %d, Analyze %d of %d", allMesh, all, allAnalyze, all)
 }
 
 // processCPU is the CPU time (user + system) this process has used.
