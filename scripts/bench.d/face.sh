@@ -43,7 +43,7 @@ fi
 log "face: CPU time per op on one core (cpu-ms/op is the process's CPU time, robust to a shared machine)"
 go test -run '^$' -bench 'Descriptor|Analyze|Liveness' -cpu 1 -benchtime "${SHENFEN_BENCH_FACE_TIME:-20x}" ./biometric/face/
 go test -run '^$' -bench 'GEMM' -cpu 1 -benchtime "${SHENFEN_BENCH_FACE_TIME:-20x}" ./biometric/face/internal/gemm/
-log "face: landmark stack (biometric/face/mesh): detection counts against pigo, CPU per detect and per track"
+log "face: landmark stack (biometric/face/mesh): detection counts (mesh and face.Analyze) on photo variants, CPU per detect and per track"
 go test -count=1 -run 'TestCompareDetectors' -v ./biometric/face/mesh/ | grep -vE '^=== RUN' || true
 go test -run '^$' -bench . -cpu 1 -benchtime "${SHENFEN_BENCH_FACE_TIME:-20x}" ./biometric/face/mesh/
 log "face: landmark graph reference check against tfjs (cpu backend)"
