@@ -45,9 +45,12 @@ func NewCardsAPI(cards Cards, log *slog.Logger) *CardsAPI {
 }
 
 // Mount attaches the endpoints to m, each behind RequireToken(token).
-func (api *CardsAPI) Mount(m Mux, token string) {
-	m.Handle("GET /admin/api/registry/{id}/cards", RequireToken(token, http.HandlerFunc(api.list)))
-	m.Handle("POST /admin/api/cards/{card}/status", RequireToken(token, http.HandlerFunc(api.status)))
+func (api *CardsAPI) Mount(m Mux, token string) { api.MountGate(m, TokenGate(token)) }
+
+// MountGate attaches the endpoints to m, each behind g.
+func (api *CardsAPI) MountGate(m Mux, g Gate) {
+	handle(m, g, "GET /admin/api/registry/{id}/cards", api.list)
+	handle(m, g, "POST /admin/api/cards/{card}/status", api.status)
 }
 
 // CardDoc is a card as the admin API shows it. The device is the RFC 7638

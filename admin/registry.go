@@ -39,10 +39,13 @@ func NewRegistryAPI(reg Registry, log *slog.Logger) *RegistryAPI {
 }
 
 // Mount attaches the endpoints to m, each behind RequireToken(token).
-func (api *RegistryAPI) Mount(m Mux, token string) {
-	m.Handle("POST /admin/api/registry", RequireToken(token, http.HandlerFunc(api.put)))
-	m.Handle("GET /admin/api/registry/{id}", RequireToken(token, http.HandlerFunc(api.get)))
-	m.Handle("POST /admin/api/registry/{id}/status", RequireToken(token, http.HandlerFunc(api.status)))
+func (api *RegistryAPI) Mount(m Mux, token string) { api.MountGate(m, TokenGate(token)) }
+
+// MountGate attaches the endpoints to m, each behind g.
+func (api *RegistryAPI) MountGate(m Mux, g Gate) {
+	handle(m, g, "POST /admin/api/registry", api.put)
+	handle(m, g, "GET /admin/api/registry/{id}", api.get)
+	handle(m, g, "POST /admin/api/registry/{id}/status", api.status)
 }
 
 // RecordDoc is a record as the admin API (and the CLI) shows it.

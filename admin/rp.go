@@ -32,12 +32,15 @@ func NewRPAPI(st oidc.ClientStore, log *slog.Logger) *RPAPI {
 }
 
 // Mount attaches the endpoints to m, each behind RequireToken(token).
-func (api *RPAPI) Mount(m Mux, token string) {
-	m.Handle("POST /admin/api/rps", RequireToken(token, http.HandlerFunc(api.add)))
-	m.Handle("GET /admin/api/rps", RequireToken(token, http.HandlerFunc(api.list)))
-	m.Handle("GET /admin/api/rps/{id}", RequireToken(token, http.HandlerFunc(api.get)))
-	m.Handle("PATCH /admin/api/rps/{id}", RequireToken(token, http.HandlerFunc(api.update)))
-	m.Handle("DELETE /admin/api/rps/{id}", RequireToken(token, http.HandlerFunc(api.remove)))
+func (api *RPAPI) Mount(m Mux, token string) { api.MountGate(m, TokenGate(token)) }
+
+// MountGate attaches the endpoints to m, each behind g.
+func (api *RPAPI) MountGate(m Mux, g Gate) {
+	handle(m, g, "POST /admin/api/rps", api.add)
+	handle(m, g, "GET /admin/api/rps", api.list)
+	handle(m, g, "GET /admin/api/rps/{id}", api.get)
+	handle(m, g, "PATCH /admin/api/rps/{id}", api.update)
+	handle(m, g, "DELETE /admin/api/rps/{id}", api.remove)
 }
 
 // RPDoc is a registered RP as the API and the CLI show it.

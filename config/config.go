@@ -42,6 +42,16 @@ type Config struct {
 	// AdminToken guards the admin API; empty means a random token kept in
 	// DataDir/admin-token, made on first start.
 	AdminToken string `json:"admin_token"`
+	// AdminTokenRoles are the operator roles the admin token (a machine
+	// credential, never a person's) is scoped to, comma-separated.
+	AdminTokenRoles string `json:"admin_token_roles"`
+	// FourEyesAlone lists the roles whose irreversible changes (revoking a
+	// card, cancelling a record) need no second operator; empty: every one
+	// needs a second operator's approval.
+	FourEyesAlone string `json:"four_eyes_alone"`
+	// ShowOperatorNames shows citizens the operator's name in their
+	// history; otherwise only the badge number and office.
+	ShowOperatorNames bool `json:"show_operator_names"`
 	// MasterKeyFile holds the 32-byte key that encrypts PII and portraits at
 	// rest; empty means DataDir/master.key, made on first start only for a
 	// new installation (empty database); a named file is never made by an
@@ -67,7 +77,9 @@ func Defaults() Config {
 		LogLevel:  "info",
 		LogFormat: "json",
 		DemoCount: 200,
-		FacesDir:  "../shared/testdata/faces",
+		// Machines load the registry, change cards and register RPs.
+		AdminTokenRoles: "registry-clerk,card-officer,administrator",
+		FacesDir:        "../shared/testdata/faces",
 	}
 }
 
@@ -84,6 +96,9 @@ var fields = []field{
 	{"db", "SHENFEN_DATABASE", "database: postgres://... URL or SQLite file (default DATA/shenfen.db)", func(c *Config) any { return &c.Database }},
 	{"public-url", "SHENFEN_PUBLIC_URL", "externally visible base URL (default http://ADDR)", func(c *Config) any { return &c.PublicURL }},
 	{"admin-token", "SHENFEN_ADMIN_TOKEN", "admin API bearer token (default: random, kept in DATA/admin-token)", func(c *Config) any { return &c.AdminToken }},
+	{"admin-token-roles", "SHENFEN_ADMIN_TOKEN_ROLES", "comma-separated operator roles the admin token (machine access) is scoped to", func(c *Config) any { return &c.AdminTokenRoles }},
+	{"four-eyes-alone", "SHENFEN_FOUR_EYES_ALONE", "comma-separated roles whose card revocations and record cancellations need no second operator (default: none)", func(c *Config) any { return &c.FourEyesAlone }},
+	{"show-operator-names", "SHENFEN_SHOW_OPERATOR_NAMES", "show citizens the operator's name in their history (default: badge number and office only)", func(c *Config) any { return &c.ShowOperatorNames }},
 	{"master-key-file", "SHENFEN_MASTER_KEY_FILE", "file with the at-rest encryption key (default DATA/master.key, made only for an empty database; shenfen keys init-master makes a named one)", func(c *Config) any { return &c.MasterKeyFile }},
 	{"log-level", "SHENFEN_LOG_LEVEL", "debug, info, warn or error", func(c *Config) any { return &c.LogLevel }},
 	{"log-format", "SHENFEN_LOG_FORMAT", "json or text", func(c *Config) any { return &c.LogFormat }},

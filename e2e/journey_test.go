@@ -405,12 +405,23 @@ func consoleAndVerifier(t *testing.T, j *journey, b *browser, s *server, who res
 	a, cancel := b.tab()
 	defer cancel()
 	j.watch(a)
+	// A named operator (registry reader) signs in; the admin token is for machines only.
+	code, body := adminJSON(t, s, "POST", "/admin/api/operators", map[string]any{
+		"id": "e2e.reader", "name": "E2E Reader", "badge": "E2E-1", "office": "E2E office", "roles": []string{"registry-reader"}})
+	var op struct {
+		Secret string `json:"secret"`
+	}
+	if json.Unmarshal(body, &op); code != http.StatusCreated || op.Secret == "" {
+		t.Fatalf("e2e: add the console operator: %d %s", code, body)
+	}
 	j.run(a, "console", 30*time.Second, chromedp.Navigate(s.URL+"/admin/"), chromedp.WaitVisible(chromedp.ID("signin")))
 	j.shot(a, "admin-signin")
 	j.run(a, "console sign-in", 30*time.Second,
-		chromedp.SendKeys(chromedp.ID("token"), adminToken),
+		chromedp.SendKeys(chromedp.ID("operator"), "e2e.reader"),
+		chromedp.SendKeys(chromedp.ID("secret"), op.Secret),
 		chromedp.Click(chromedp.CSS(`#signin button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.ID("console")),
+		chromedp.SetValue(chromedp.ID("reason-purpose"), "counter-service"),
 		chromedp.SendKeys(chromedp.ID("search-id"), who.ID),
 		chromedp.Click(chromedp.CSS(`#search button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.ID("record")))

@@ -33,7 +33,8 @@ import (
 // Endpoints (Citizen.Mount):
 //
 //	POST /api/wallet/nonce     {"nonce", "expires_in"}
-//	GET  /api/wallet/history   the citizen's disclosures {"disclosures": [...]}
+//	GET  /api/wallet/history   the citizen's disclosures and the operators'
+//	                           accesses {"disclosures": [...], "accesses": [...]}
 //	POST /api/wallet/suspend   suspend the presented card (lost or stolen phone)
 //	POST /api/wallet/revocation-code   the card's lost-phone code, once {"revocation_code"}
 //	POST /api/wallet/lost      public: {"id_number", "revocation_code"} suspends
@@ -49,6 +50,11 @@ type CardVerifier interface {
 // Histories is the disclosure history (*audit.Log).
 type Histories interface {
 	History(ctx context.Context, subject string, limit int) ([]audit.Recorded, error)
+}
+
+// AccessHistories is the operators' accesses to a citizen's data (*audit.Log).
+type AccessHistories interface {
+	AccessHistory(ctx context.Context, subject string, limit int) ([]audit.RecordedAccess, error)
 }
 
 // LostCards is the card lifecycle as the revocation code and the
@@ -73,6 +79,10 @@ type Citizen struct {
 	// History and Suspend may be nil (the endpoints then answer 404).
 	History Histories
 	Suspend Suspender
+	// Accesses, when set, adds the operators' accesses to the history;
+	// ShowOperatorNames shows their names (otherwise badge and office).
+	Accesses          AccessHistories
+	ShowOperatorNames bool
 	// Cards serves the revocation code and the lost-phone page (nil: those
 	// endpoints answer 404).
 	Cards LostCards
@@ -300,7 +310,18 @@ func (c *Citizen) history(w http.ResponseWriter, r *http.Request) {
 	for _, d := range h {
 		out = append(out, d.Disclosure)
 	}
-	writeJSON(w, map[string]any{"disclosures": out})
+	accesses := []audit.CitizenAccess{}
+	if c.Accesses != nil {
+		as, err := c.Accesses.AccessHistory(r.Context(), subj, 0)
+		if err != nil {
+			problem.Write(w, r, problem.Internal().WithCause(err))
+			return
+		}
+		for _, a := range as {
+			accesses = append(accesses, a.ForCitizen(c.ShowOperatorNames))
+		}
+	}
+	writeJSON(w, map[string]any{"disclosures": out, "accesses": accesses})
 }
 
 // cardStatus is the status-list entry of the card the request presents;

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shenfen/shenfen/operator"
 	"github.com/shenfen/shenfen/problem"
 	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/server"
@@ -44,9 +46,12 @@ const (
 // allowance of the administrator, who signs in from elsewhere with the
 // right token.
 type Sessions struct {
-	key    []byte
-	token  string
-	api    http.Handler
+	key   []byte
+	token string
+	api   http.Handler
+	// ops, when set, signs named operators in with their own secrets and
+	// the token signs nobody in (see [Sessions.UseOperators]).
+	ops    OperatorDirectory
 	client Limiter // per client address
 	tried  Limiter // per SHA-256 of the token tried
 	now    func() time.Time
@@ -76,6 +81,20 @@ func NewSessions(adminToken string, api http.Handler, client, tried Limiter) *Se
 	return &Sessions{key: m.Sum(nil), token: adminToken, api: api, client: client, tried: tried, now: time.Now}
 }
 
+// OperatorDirectory finds operators (store.Operators).
+type OperatorDirectory interface {
+	Operator(ctx context.Context, id string) (operator.Operator, error)
+}
+
+// UseOperators switches the console to named operators: sign-in with
+// {"operator": ID, "secret": SECRET} checked against the operator's stored
+// hash (limited per client address and per operator), a session that
+// names the operator, and forwarded calls that carry the operator (loaded
+// afresh on every call, so a disabled operator is out at once) instead of
+// the admin token. The admin token then signs nobody in: it stays for
+// machines only.
+func (s *Sessions) UseOperators(d OperatorDirectory) { s.ops = d }
+
 func (s *Sessions) mac(parts ...string) []byte {
 	m := hmac.New(sha256.New, s.key)
 	for _, p := range parts {
@@ -87,23 +106,44 @@ func (s *Sessions) mac(parts ...string) []byte {
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
-// newSession returns a fresh session cookie value.
+// newSession returns a fresh token session cookie value "EXP.MAC".
 func (s *Sessions) newSession() string {
 	exp := strconv.FormatInt(s.now().Add(sessionTTL).Unix(), 10)
 	return exp + "." + b64(s.mac("session", exp))
 }
 
+// newOperatorSession returns a fresh session value
+// "EXP.base64url(OPERATOR).MAC" naming an operator.
+func (s *Sessions) newOperatorSession(op string) string {
+	exp := strconv.FormatInt(s.now().Add(sessionTTL).Unix(), 10)
+	return exp + "." + b64([]byte(op)) + "." + b64(s.mac("operator session", exp, op))
+}
+
 // valid reports whether v is an unexpired session made with this key.
 func (s *Sessions) valid(v string) bool {
-	exp, sig, ok := strings.Cut(v, ".")
-	if !ok || len(exp) > 12 {
-		return false
+	_, ok := s.parse(v)
+	return ok
+}
+
+// parse checks a session value and returns the operator it names ("" for
+// a token session, which is valid only without an operator directory).
+func (s *Sessions) parse(v string) (string, bool) {
+	parts := strings.Split(v, ".")
+	if len(parts) < 2 || len(parts) > 3 || len(parts[0]) > 12 {
+		return "", false
 	}
-	n, err := strconv.ParseInt(exp, 10, 64)
+	n, err := strconv.ParseInt(parts[0], 10, 64)
 	if err != nil || s.now().Unix() >= n {
-		return false
+		return "", false
 	}
-	return hmac.Equal([]byte(sig), []byte(b64(s.mac("session", exp))))
+	if len(parts) == 2 {
+		return "", s.ops == nil && hmac.Equal([]byte(parts[1]), []byte(b64(s.mac("session", parts[0]))))
+	}
+	op, err := b64dec(parts[1])
+	if s.ops == nil || err != nil || len(op) == 0 {
+		return "", false
+	}
+	return string(op), hmac.Equal([]byte(parts[2]), []byte(b64(s.mac("operator session", parts[0], string(op)))))
 }
 
 func (s *Sessions) csrfFor(session string) string { return b64(s.mac("csrf", session)) }
@@ -137,19 +177,49 @@ func writeJSON(w http.ResponseWriter, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// state is GET /admin/session: {"signed_in": bool, "csrf": TOKEN}. Before
-// sign-in it sets the double-submit cookie whose value is the CSRF token of
-// the sign-in call.
+// mode is how the console signs in: "operator" or "token".
+func (s *Sessions) mode() string {
+	if s.ops != nil {
+		return "operator"
+	}
+	return "token"
+}
+
+// state is GET /admin/session: {"signed_in": bool, "csrf": TOKEN, "mode":
+// "operator"|"token", "operator": {...}}. Before sign-in it sets the
+// double-submit cookie whose value is the CSRF token of the sign-in call.
 func (s *Sessions) state(w http.ResponseWriter, r *http.Request) {
 	if sess := s.session(r); sess != "" {
-		writeJSON(w, map[string]any{"signed_in": true, "csrf": s.csrfFor(sess)})
-		return
+		out := map[string]any{"signed_in": true, "csrf": s.csrfFor(sess), "mode": s.mode()}
+		if p, ok := s.principal(r.Context(), sess); ok {
+			out["operator"] = p
+		} else if s.ops != nil {
+			sess = ""
+		}
+		if sess != "" {
+			writeJSON(w, out)
+			return
+		}
 	}
 	var b [18]byte
 	rand.Read(b[:])
 	v := b64(b[:])
 	s.setCookie(w, r, preCookie, v, 600)
-	writeJSON(w, map[string]any{"signed_in": false, "csrf": v})
+	writeJSON(w, map[string]any{"signed_in": false, "csrf": v, "mode": s.mode()})
+}
+
+// principal loads the operator a session names, afresh: a disabled or
+// removed operator has no principal.
+func (s *Sessions) principal(ctx context.Context, sess string) (operator.Principal, bool) {
+	id, ok := s.parse(sess)
+	if !ok || id == "" || s.ops == nil {
+		return operator.Principal{}, false
+	}
+	op, err := s.ops.Operator(ctx, id)
+	if err != nil || op.Disabled {
+		return operator.Principal{}, false
+	}
+	return op.Principal(), true
 }
 
 // signIn is POST /admin/session {"token": ADMIN_TOKEN} with the
@@ -173,6 +243,10 @@ func (s *Sessions) signIn(w http.ResponseWriter, r *http.Request) {
 	if !allow(w, r, s.client, server.ClientKey(r), now, "too many sign-in attempts from this address; retry later") {
 		return
 	}
+	if s.ops != nil {
+		s.signInOperator(w, r, now)
+		return
+	}
 	var req struct {
 		Token string `json:"token"`
 	}
@@ -189,10 +263,52 @@ func (s *Sessions) signIn(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.Unauthorized("wrong admin token"))
 		return
 	}
+	s.startSession(w, r, "")
+}
+
+func (s *Sessions) startSession(w http.ResponseWriter, r *http.Request, op string) {
 	sess := s.newSession()
+	if op != "" {
+		sess = s.newOperatorSession(op)
+	}
 	s.setCookie(w, r, sessionCookie, sess, int(sessionTTL/time.Second))
 	s.setCookie(w, r, preCookie, "", -1)
-	writeJSON(w, map[string]any{"signed_in": true, "csrf": s.csrfFor(sess)})
+	out := map[string]any{"signed_in": true, "csrf": s.csrfFor(sess), "mode": s.mode()}
+	if p, ok := s.principal(r.Context(), sess); ok {
+		out["operator"] = p
+	}
+	writeJSON(w, out)
+}
+
+// signInOperator checks {"operator": ID, "secret": SECRET}. Attempts are
+// limited per operator (besides per client address): guesses at one
+// operator's secret from many addresses run out, and no stranger's
+// guesses at other names touch that operator's allowance. An unknown or
+// disabled operator costs the same hashing work as a wrong secret.
+func (s *Sessions) signInOperator(w http.ResponseWriter, r *http.Request, now time.Time) {
+	var req struct {
+		Operator string `json:"operator"`
+		Secret   string `json:"secret"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || req.Operator == "" || len(req.Operator) > 64 || len(req.Secret) > 256 {
+		problem.Write(w, r, problem.BadRequest(`want {"operator": ..., "secret": ...}`).WithCause(err))
+		return
+	}
+	if !allow(w, r, s.tried, "operator\x00"+req.Operator, now, "too many sign-in attempts for this operator; retry later") {
+		return
+	}
+	op, err := s.ops.Operator(r.Context(), req.Operator)
+	hash := op.SecretHash
+	if err != nil || op.Disabled {
+		hash = ""
+	}
+	if operator.CheckSecret(hash, req.Secret) != nil {
+		problem.Write(w, r, problem.Unauthorized("wrong operator or secret"))
+		return
+	}
+	s.startSession(w, r, op.ID)
 }
 
 // signInAllowed reports whether sign-in can succeed at all (an empty
@@ -238,13 +354,25 @@ func (s *Sessions) Forward() http.Handler {
 		if rest == "status" {
 			target = "/admin/status"
 		}
-		r2 := r.Clone(r.Context())
+		ctx := r.Context()
+		if s.ops != nil {
+			p, ok := s.principal(ctx, sess)
+			if !ok {
+				problem.Write(w, r, problem.Unauthorized("sign in to the console"))
+				return
+			}
+			ctx = operator.WithPrincipal(ctx, p)
+		}
+		r2 := r.Clone(ctx)
 		r2.URL.Path = target
 		r2.URL.RawPath = ""
 		r2.RequestURI = ""
 		r2.Header.Del("Cookie")
 		r2.Header.Del(csrfHeader)
-		r2.Header.Set("Authorization", "Bearer "+s.token)
+		r2.Header.Del("Authorization")
+		if s.ops == nil {
+			r2.Header.Set("Authorization", "Bearer "+s.token)
+		}
 		w.Header().Set("Cache-Control", "no-store")
 		s.api.ServeHTTP(w, r2)
 	})

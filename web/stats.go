@@ -40,8 +40,12 @@ type Stats struct {
 }
 
 // Mount attaches the endpoint behind the admin token.
-func (s *Stats) Mount(m Mux, token string) {
-	m.Handle("GET /admin/api/enrollments/stats", admin.RequireToken(token, http.HandlerFunc(s.serve)))
+func (s *Stats) Mount(m Mux, token string) { s.MountGate(m, admin.TokenGate(token)) }
+
+// MountGate attaches the endpoint to m behind g.
+func (s *Stats) MountGate(m Mux, g admin.Gate) {
+	const p = "GET /admin/api/enrollments/stats"
+	m.Handle(p, g.Wrap(p, http.HandlerFunc(s.serve)))
 }
 
 func (s *Stats) serve(w http.ResponseWriter, r *http.Request) {

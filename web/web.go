@@ -62,6 +62,9 @@ type Options struct {
 	// client address and per token tried (the store's limiters, shared by
 	// every server; nil: per-process limits).
 	SignInClient, SignInToken Limiter
+	// Operators, when set, makes the console sign named operators in
+	// (Sessions.UseOperators); the admin token then signs nobody in.
+	Operators OperatorDirectory
 }
 
 // Mount attaches the pages, the shared assets and the console's session
@@ -74,6 +77,9 @@ func Mount(m Mux, o Options) {
 	m.Handle("GET /admin/{$}", files)
 	m.Handle("GET /admin/console/", files)
 	s := NewSessions(o.AdminToken, o.API, o.SignInClient, o.SignInToken)
+	if o.Operators != nil {
+		s.UseOperators(o.Operators)
+	}
 	m.Handle("GET /admin/session", http.HandlerFunc(s.state))
 	m.Handle("POST /admin/session", server.SameOrigin(http.HandlerFunc(s.signIn)))
 	m.Handle("DELETE /admin/session", server.SameOrigin(http.HandlerFunc(s.signOut)))

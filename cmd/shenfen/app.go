@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shenfen/shenfen/admin"
 	"github.com/shenfen/shenfen/atomicfile"
 	"github.com/shenfen/shenfen/config"
 	"github.com/shenfen/shenfen/proofing"
@@ -35,6 +36,8 @@ type app struct {
 	registryMetrics *registryMetrics
 	// trust is the issuer keys, status lists and audit log (openTrust).
 	trust *trustServices
+	// adminGuard is the admin API's access control (guard).
+	adminGuard *admin.Guard
 	// loops is the background work serve runs and joins at shutdown.
 	loops []loop
 }

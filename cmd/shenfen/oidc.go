@@ -105,7 +105,11 @@ func mountOIDC(ctx context.Context, a *app, srv *server.Server) error {
 	for _, pat := range p.Patterns() { // one route label per endpoint in metrics and logs
 		srv.Handle(pat, p.Handler())
 	}
-	admin.NewRPAPI(a.db.OIDC(), a.log).Mount(srv, a.cfg.AdminToken)
+	g, err := a.guard(ctx)
+	if err != nil {
+		return err
+	}
+	admin.NewRPAPI(a.db.OIDC(), a.log).MountGate(srv, g)
 	a.addLoop("oidc purge", 5*time.Minute, a.db.OIDC().Purge)
 	return nil
 }

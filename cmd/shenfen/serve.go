@@ -97,7 +97,12 @@ func mount(ctx context.Context, a *app, srv *server.Server) error {
 			return err
 		}
 	}
-	admin.NewRegistryAPI(a.registry, a.log).Mount(srv, a.cfg.AdminToken)
+	g, err := a.guard(ctx)
+	if err != nil {
+		return err
+	}
+	g.Mount(srv)
+	admin.NewRegistryAPI(a.registry, a.log).MountGate(srv, g)
 	// OpenID Provider for relying parties, and the RP admin API.
 	if err := mountOIDC(ctx, a, srv); err != nil {
 		return err

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shenfen/shenfen/admin"
 	"github.com/shenfen/shenfen/audit"
 	"github.com/shenfen/shenfen/keys"
 	"github.com/shenfen/shenfen/keys/pkcs11"
@@ -123,6 +122,10 @@ func mountTrust(ctx context.Context, a *app, srv *server.Server) error {
 		return err
 	}
 	t.api.Mount(srv)
-	srv.Handle("POST /admin/status", admin.RequireToken(a.cfg.AdminToken, server.RequireJSON(t.api.AdminStatus())))
+	g, err := a.guard(ctx)
+	if err != nil {
+		return err
+	}
+	srv.Handle("POST /admin/status", g.Wrap("POST /admin/status", server.RequireJSON(t.api.AdminStatus())))
 	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"strings"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/shenfen/shenfen/credential"
 	"github.com/shenfen/shenfen/credential/sdjwt"
 	"github.com/shenfen/shenfen/proofing"
-	"github.com/shenfen/shenfen/registry"
 	"github.com/shenfen/shenfen/server"
 	"github.com/shenfen/shenfen/status"
 	"github.com/shenfen/shenfen/store"
@@ -26,7 +24,11 @@ import (
 func mountWeb(ctx context.Context, a *app, srv *server.Server) error {
 	signInClient, signInToken := a.signInLimits()
 	web.Mount(srv, web.Options{AdminToken: a.cfg.AdminToken, API: srv.Handler(),
-		SignInClient: signInClient, SignInToken: signInToken})
+		SignInClient: signInClient, SignInToken: signInToken, Operators: a.db.Operators()})
+	g, err := a.guard(ctx)
+	if err != nil {
+		return err
+	}
 	t, err := a.openTrust(ctx)
 	if err != nil {
 		return err
@@ -38,26 +40,22 @@ func mountWeb(ctx context.Context, a *app, srv *server.Server) error {
 	if err != nil {
 		return err
 	}
-	admin.NewCardsAPI(cards, a.log).Mount(srv, a.cfg.AdminToken)
+	admin.NewCardsAPI(cards, a.log).MountGate(srv, g)
 	c := &web.Citizen{
-		Verifier: webCards{&sdjwt.Verifier{Anchors: credential.NewAnchors(t.ring.Root()), Status: localStatus{t.status}}},
-		Subject: func(id string) (string, error) {
-			n, err := registry.ParseIDNumber(id, time.Now())
-			if err != nil {
-				return "", err
-			}
-			return base64.RawURLEncoding.EncodeToString(a.registry.Index(n)), nil
-		},
-		History:    t.audit,
-		Suspend:    webSuspender{t.status},
-		Cards:      cards,
-		Audience:   strings.TrimSuffix(a.cfg.PublicURL, "/") + "/api/wallet",
-		NonceMAC:   a.walletNonceMAC,
-		Used:       a.db.SingleUse(),
-		NonceLimit: a.walletNonceLimit(),
+		Verifier:          webCards{&sdjwt.Verifier{Anchors: credential.NewAnchors(t.ring.Root()), Status: localStatus{t.status}}},
+		Subject:           a.subjectOf,
+		History:           t.audit,
+		Accesses:          t.audit,
+		ShowOperatorNames: a.cfg.ShowOperatorNames,
+		Suspend:           webSuspender{t.status},
+		Cards:             cards,
+		Audience:          strings.TrimSuffix(a.cfg.PublicURL, "/") + "/api/wallet",
+		NonceMAC:          a.walletNonceMAC,
+		Used:              a.db.SingleUse(),
+		NonceLimit:        a.walletNonceLimit(),
 	}
 	c.Mount(srv)
-	(&web.Stats{Decisions: webDecisions{a.db.Proofing()}}).Mount(srv, a.cfg.AdminToken)
+	(&web.Stats{Decisions: webDecisions{a.db.Proofing()}}).MountGate(srv, g)
 	return nil
 }
 

@@ -1,13 +1,63 @@
-// The identity authority's console. Signs in once with the admin token
-// (POST /admin/session, CSRF double-submit), then every call goes through
-// /admin/console/api/... with the session cookie (HttpOnly, SameSite=Strict)
-// and the session's CSRF token in X-CSRF-Token; the server adds the bearer
-// token. Charts are SVG drawn here (no chart library).
+// The identity authority's console. A named operator signs in with their
+// own sign-in name and secret (POST /admin/session, CSRF double-submit),
+// then every call goes through /admin/console/api/... with the session
+// cookie (HttpOnly, SameSite=Strict) and the session's CSRF token in
+// X-CSRF-Token; the server acts as that operator. Reading a citizen's
+// record or changing a card carries the reason chosen here (Shenfen-Reason
+// header), and the citizen sees it in the wallet's history. Revoking a card
+// or cancelling a record waits for a second operator (the approvals
+// panel). Panels show only what the operator's roles allow. Charts are SVG
+// drawn here (no chart library).
 import * as i18n from "/web/i18n.js";
+import "/web/accountability.js";
 
 const t = i18n.t;
 const $ = (id) => document.getElementById(id);
 let csrf = "";
+let mode = "operator";
+let perms = [];
+
+i18n.add({
+  "ops.operator": "Operator sign-in name", "ops.secret": "Secret",
+  "ops.whoami": "Signed in: {name} ({badge}), {office}. Roles: {roles}.",
+  "ops.reason": "Reason for this access", "ops.purpose": "Purpose", "ops.purpose.choose": "— choose —",
+  "ops.case": "Case number", "ops.reason.intro": "The citizen sees who looked at their record, when and why.",
+  "ops.reason.missing": "Choose a purpose or enter a case number first.",
+  "ops.approvals": "Awaiting a second officer", "ops.approvals.intro": "Card revocations and record cancellations take effect only when a second operator approves. You cannot approve your own requests.",
+  "ops.approval.when": "Requested", "ops.approval.who": "By", "ops.approval.what": "Change", "ops.approval.why": "Reason",
+  "ops.approve": "Approve", "ops.reject": "Reject", "ops.approvals.none": "Nothing awaits approval.",
+  "ops.pending": "Requested: waits for a second operator's approval (request {id}).",
+  "ops.done": "Done.",
+}, {
+  "ops.operator": "操作员登录名", "ops.secret": "密码",
+  "ops.whoami": "已登录：{name}（{badge}），{office}。角色：{roles}。",
+  "ops.reason": "查询事由", "ops.purpose": "用途", "ops.purpose.choose": "— 请选择 —",
+  "ops.case": "案号", "ops.reason.intro": "公民可以看到谁在何时、因何查看了其信息。",
+  "ops.reason.missing": "请先选择用途或填写案号。",
+  "ops.approvals": "待复核", "ops.approvals.intro": "作废证件、注销户籍须经第二名操作员批准后生效。不能批准自己的申请。",
+  "ops.approval.when": "申请时间", "ops.approval.who": "申请人", "ops.approval.what": "变更", "ops.approval.why": "事由",
+  "ops.approve": "批准", "ops.reject": "驳回", "ops.approvals.none": "暂无待复核事项。",
+  "ops.pending": "已提交：待第二名操作员批准（申请 {id}）。",
+  "ops.done": "已完成。",
+});
+
+// reason is the Shenfen-Reason header for an access to a citizen's data,
+// or "" when the operator gave none.
+function reason() {
+  const p = $("reason-purpose").value;
+  const c = $("reason-case").value.trim();
+  return [p && "purpose=" + p, c && "case=" + c].filter(Boolean).join("; ");
+}
+
+// personal calls the API with the reason; it answers a missing reason
+// itself (the server refuses one too).
+async function personal(path, opts = {}) {
+  const r = reason();
+  if (!r) throw new Error(t("ops.reason.missing"));
+  return call(path, { ...opts, headers: { ...(opts.headers || {}), "Shenfen-Reason": r } });
+}
+
+const can = (p) => perms.includes(p);
 
 function fail(msg) {
   $("status").textContent = msg || "";
@@ -37,6 +87,9 @@ async function call(path, opts = {}) {
 async function session() {
   const s = await (await fetch("/admin/session", { credentials: "same-origin", cache: "no-store" })).json();
   csrf = s.csrf;
+  mode = s.mode || "token";
+  $("signin-operator").hidden = mode !== "operator";
+  $("signin-token").hidden = mode === "operator";
   return s.signed_in;
 }
 
@@ -49,11 +102,26 @@ function signedOut() {
 
 async function signedIn() {
   $("signin").hidden = true;
-  $("console").hidden = false;
   $("signout").hidden = false;
+  const w = await (await call("whoami")).json();
+  perms = w.permissions || [];
+  const p = w.principal || {};
+  $("whoami").textContent = t("ops.whoami", { name: p.name || p.id, badge: p.badge || "-", office: p.office || "-", roles: (p.roles || []).join(", ") });
+  const sel = $("reason-purpose");
+  sel.replaceChildren(sel.options[0]);
+  for (const purpose of w.purposes || []) {
+    const o = document.createElement("option");
+    o.value = purpose;
+    const k = "access.purpose." + purpose;
+    o.textContent = t(k) === k ? purpose : t(k);
+    sel.appendChild(o);
+  }
+  document.querySelectorAll("[data-perm]").forEach((el) => { el.hidden = !can(el.dataset.perm); });
+  $("console").hidden = false;
   document.body.dataset.signedIn = "1";
-  loadRPs();
-  loadStats();
+  if (can("rps.read")) loadRPs();
+  if (can("stats.read")) loadStats();
+  if (can("approvals.read")) loadApprovals();
 }
 
 async function signIn(ev) {
@@ -62,9 +130,10 @@ async function signIn(ev) {
   const resp = await fetch("/admin/session", {
     method: "POST", credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-    body: JSON.stringify({ token: $("token").value }),
+    body: JSON.stringify(mode === "operator" ? { operator: $("operator").value.trim(), secret: $("secret").value } : { token: $("token").value }),
   });
   $("token").value = "";
+  $("secret").value = "";
   if (!resp.ok) {
     fail(await detail(resp));
     await session();
@@ -84,7 +153,13 @@ async function search(ev) {
   ev.preventDefault();
   const id = $("search-id").value.trim().toUpperCase();
   $("record-msg").textContent = "";
-  const resp = await call("registry/" + encodeURIComponent(id));
+  let resp;
+  try {
+    resp = await personal("registry/" + encodeURIComponent(id));
+  } catch (e) {
+    $("record-msg").textContent = e.message;
+    return;
+  }
   if (resp.status === 404) {
     $("record").hidden = true;
     $("record-msg").textContent = t("admin.notfound");
@@ -105,14 +180,14 @@ async function search(ev) {
   $("record-status-value").value = r.status;
   $("record").hidden = false;
   $("record").dataset.id = r.id_number;
-  await loadCards(r.id_number);
+  if (can("cards.read")) await loadCards(r.id_number);
 }
 
 // ---------- a citizen's cards: suspend, revoke, reinstate ----------
 // GET registry/{id}/cards lists them; POST cards/{card}/status changes one
 // through the status service (logged with "by": "authority").
 async function loadCards(id) {
-  const resp = await call(`registry/${encodeURIComponent(id)}/cards`);
+  const resp = await personal(`registry/${encodeURIComponent(id)}/cards`);
   const body = $("cards");
   body.replaceChildren();
   if (!resp.ok) {
@@ -139,7 +214,7 @@ async function loadCards(id) {
     const active = c.state === "active";
     const can = { suspended: active && c.status === "valid", valid: active && c.status === "suspended", revoked: c.state !== "revoked" };
     for (const [next, label] of [["suspended", "admin.card.suspend"], ["valid", "admin.card.reinstate"], ["revoked", "admin.card.revoke"]]) {
-      if (!can[next]) continue;
+      if (!can[next] || !perms.includes("cards.status")) continue;
       const b = document.createElement("button");
       b.type = "button";
       b.className = next === "revoked" ? "danger" : "secondary";
@@ -157,12 +232,23 @@ async function loadCards(id) {
 async function setCard(id, card, next) {
   if (next === "revoked" && !confirm(t("admin.card.confirm.revoke"))) return;
   if (next === "valid" && !confirm(t("admin.card.confirm.reinstate"))) return;
-  const resp = await call(`cards/${encodeURIComponent(card)}/status`, { method: "POST", json: { status: next } });
+  let resp;
+  try {
+    resp = await personal(`cards/${encodeURIComponent(card)}/status`, { method: "POST", json: { status: next } });
+  } catch (e) {
+    $("cards-msg").textContent = e.message;
+    return;
+  }
   if (!resp.ok) {
     $("cards-msg").textContent = await detail(resp);
     return;
   }
   const r = await resp.json();
+  if (resp.status === 202) {
+    $("cards-msg").textContent = t("ops.pending", { id: r.approval });
+    if (can("approvals.read")) loadApprovals();
+    return;
+  }
   await loadCards(id);
   $("cards-msg").textContent = t("admin.card.done", { id: card.slice(0, 8), prev: r.previous, status: r.status });
 }
@@ -170,14 +256,65 @@ async function setCard(id, card, next) {
 async function setRecordStatus(ev) {
   ev.preventDefault();
   const id = $("record").dataset.id;
-  const resp = await call(`registry/${encodeURIComponent(id)}/status`, { method: "POST", json: { status: $("record-status-value").value } });
-  $("record-msg").textContent = resp.ok ? t("admin.saved") : await detail(resp);
+  let resp;
+  try {
+    resp = await personal(`registry/${encodeURIComponent(id)}/status`, { method: "POST", json: { status: $("record-status-value").value } });
+  } catch (e) {
+    $("record-msg").textContent = e.message;
+    return;
+  }
+  $("record-msg").textContent = await outcome(resp);
+  if (resp.status === 202 && can("approvals.read")) loadApprovals();
+}
+
+// outcome is the message for a change's answer: saved, pending approval, or the problem.
+async function outcome(resp) {
+  if (!resp.ok) return detail(resp);
+  if (resp.status === 202) return t("ops.pending", { id: (await resp.json()).approval });
+  return t("admin.saved");
+}
+
+// ---------- four eyes ----------
+async function loadApprovals() {
+  const resp = await call("approvals");
+  if (!resp.ok) { $("approvals-msg").textContent = await detail(resp); return; }
+  const list = (await resp.json()).approvals || [];
+  $("approvals-msg").textContent = list.length ? "" : t("ops.approvals.none");
+  $("approvals").replaceChildren(...list.map((a) => {
+    const tr = document.createElement("tr");
+    for (const v of [new Date(a.created_at).toLocaleString(i18n.current() === "zh" ? "zh-CN" : "en"), a.requester + ", " + a.office, a.method + " " + a.path + " (" + a.action + ")", a.reason]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.appendChild(td);
+    }
+    const actions = document.createElement("td");
+    for (const [verb, label, cls] of [["approve", "ops.approve", "danger"], ["reject", "ops.reject", "secondary"]]) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = cls;
+      b.textContent = t(label);
+      b.addEventListener("click", async () => {
+        const r = await call(`approvals/${encodeURIComponent(a.id)}/${verb}`, { method: "POST" });
+        $("approvals-msg").textContent = r.ok ? t("ops.done") : await detail(r);
+        loadApprovals();
+      });
+      actions.appendChild(b);
+    }
+    tr.appendChild(actions);
+    return tr;
+  }));
 }
 
 async function setCardStatus(ev) {
   ev.preventDefault();
-  const resp = await call("status", { method: "POST", json: { uri: $("card-uri").value.trim(), idx: Number($("card-idx").value), status: $("card-value").value } });
-  $("card-msg").textContent = resp.ok ? t("admin.saved") : await detail(resp);
+  let resp;
+  try {
+    resp = await personal("status", { method: "POST", json: { uri: $("card-uri").value.trim(), idx: Number($("card-idx").value), status: $("card-value").value } });
+  } catch (e) {
+    $("card-msg").textContent = e.message;
+    return;
+  }
+  $("card-msg").textContent = await outcome(resp);
 }
 
 // ---------- relying parties ----------

@@ -485,8 +485,9 @@ async function showHistory() {
   rows.replaceChildren();
   try {
     const resp = await api("/api/wallet/history", { headers: await cardAuth() });
-    const list = (await resp.json()).disclosures || [];
-    $("history-none").hidden = list.length > 0;
+    const h = await resp.json();
+    const list = h.disclosures || [];
+    $("history-none").hidden = list.length + (h.accesses || []).length > 0;
     for (const d of list) {
       const tr = document.createElement("tr");
       const when = document.createElement("td");
@@ -497,8 +498,11 @@ async function showHistory() {
       what.textContent = (d.claims || []).map(i18n.claimLabel).join(", ");
       tr.append(when, who, what);
       tr.dataset.channel = d.channel || "";
+      tr.dataset.at = d.at;
       rows.appendChild(tr);
     }
+    // The authority's own accesses (operators), in their own module.
+    (await import("/wallet/accesses.js")).renderAccesses(h.accesses || [], rows);
   } catch (e) {
     fail(e.message);
   }

@@ -293,6 +293,12 @@ let lang = (() => {
 
 export const current = () => lang;
 
+// add merges a page module's own strings (en and zh dictionaries).
+export function add(en, zh) {
+  Object.assign(dict.en, en);
+  Object.assign(dict.zh, zh);
+}
+
 export function t(key, vars) {
   let s = (dict[lang] && dict[lang][key]) || dict.en[key] || key;
   if (vars) for (const [k, v] of Object.entries(vars)) s = s.split("{" + k + "}").join(String(v));

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shenfen/shenfen/admin"
+	"github.com/shenfen/shenfen/operator"
+	"github.com/shenfen/shenfen/server"
+)
+
+// TestEveryAdminRouteHasARule mounts the whole server and checks that each
+// admin API route it serves has an access rule (a route without one would
+// be refused to everyone, so this catches a route added without thought).
+func TestEveryAdminRouteHasARule(t *testing.T) {
+	a := testApp(t)
+	srv := server.New(a.log, a.db)
+	if err := mount(context.Background(), a, srv); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range srv.Patterns() {
+		_, path, _ := strings.Cut(p, " ")
+		if !strings.HasPrefix(path, "/admin/api/") && path != "/admin/status" {
+			continue
+		}
+		n++
+		if _, ok := admin.RouteFor(p); !ok {
+			t.Errorf("admin route %s has no rule in admin.Routes", p)
+		}
+	}
+	if n != len(admin.Routes) {
+		t.Errorf("%d admin routes mounted, %d rules", n, len(admin.Routes))
+	}
+}
+
+// TestConsoleOperatorSignIn signs a named operator in to the console of
+// the real server: the admin token signs nobody in, the session's calls
+// carry the operator (whoami), the token's own machine principal is named
+// and scoped, and disabling the operator ends the session at once.
+func TestConsoleOperatorSignIn(t *testing.T) {
+	operator.SecretIterations = 1000
+	a := testApp(t)
+	srv := server.New(a.log, a.db)
+	if err := mount(context.Background(), a, srv); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	ctx := context.Background()
+	hash, _ := operator.HashSecret("s3cret-for-wang")
+	if err := a.db.Operators().AddOperator(ctx, operator.Operator{ID: "wang.fang", Name: "王芳", Badge: "44-0107",
+		Office: "南沙分局", Roles: []operator.Role{operator.RegistryReader}, SecretHash: hash, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	do := func(method, path, csrf, body string) (int, string) {
+		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+		req.Header.Set("Origin", ts.URL)
+		if csrf != "" {
+			req.Header.Set("X-CSRF-Token", csrf)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	csrfOf := func(body string) string {
+		var v struct{ CSRF string }
+		json.Unmarshal([]byte(body), &v)
+		return v.CSRF
+	}
+	_, st := do("GET", "/admin/session", "", "")
+	pre := csrfOf(st)
+	if !strings.Contains(st, `"mode":"operator"`) {
+		t.Fatalf("console mode: %s", st)
+	}
+	for _, body := range []string{`{"token":"test-admin-token-0123"}`, `{"operator":"wang.fang","secret":"wrong"}`,
+		`{"operator":"nobody","secret":"s3cret-for-wang"}`} {
+		if code, b := do("POST", "/admin/session", pre, body); code != 400 && code != 401 {
+			t.Errorf("sign-in %s: %d %s", body, code, b)
+		}
+	}
+	code, b := do("POST", "/admin/session", pre, `{"operator":"wang.fang","secret":"s3cret-for-wang"}`)
+	if code != 200 {
+		t.Fatalf("sign-in: %d %s", code, b)
+	}
+	csrf := csrfOf(b)
+	if code, b := do("GET", "/admin/console/api/whoami", csrf, ""); code != 200 || !strings.Contains(b, `"id":"wang.fang"`) || !strings.Contains(b, "registry.read") {
+		t.Fatalf("whoami: %d %s", code, b)
+	}
+	// A reader may not register relying parties.
+	if code, _ := do("GET", "/admin/console/api/rps", csrf, ""); code != 403 {
+		t.Errorf("reader lists RPs: %d, want 403", code)
+	}
+	// The token is a named machine with its scope.
+	req, _ := http.NewRequest("GET", ts.URL+"/admin/api/whoami", nil)
+	req.Header.Set("Authorization", "Bearer test-admin-token-0123")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(wb), `"id":"machine:admin-token"`) || !strings.Contains(string(wb), `"kind":"machine"`) {
+		t.Errorf("token principal: %s", wb)
+	}
+	// Disabled: out at once.
+	if err := a.db.Operators().SetOperator(ctx, "wang.fang", []operator.Role{operator.RegistryReader}, "", true); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := do("GET", "/admin/console/api/whoami", csrf, ""); code != 401 {
+		t.Errorf("disabled operator's session: %d, want 401", code)
+	}
+}
