@@ -10,13 +10,6 @@ import (
 
 type runFunc = func(ins [][]float32, out []float32, scratch *[]float32)
 
-func relu(x float32) float32 {
-	if x < 0 {
-		return 0
-	}
-	return x
-}
-
 func relu6(x float32) float32 { return min(max(x, 0), 6) }
 
 func prelu(x, a float32) float32 {
@@ -372,16 +365,7 @@ func im2col(a, x []float32, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow int) {
 					continue
 				}
 				if ix := ox*sw - pl; ix >= 0 && ix+kw <= w {
-					src := x[(iy*w+ix)*c : (iy*w+ix+kw)*c]
-					if len(src) <= 16 {
-						// A few values (an RGB input): element by element
-						// beats copy's call.
-						for i, v := range src {
-							seg[i] = v
-						}
-						continue
-					}
-					copy(seg, src)
+					copy(seg, x[(iy*w+ix)*c:(iy*w+ix+kw)*c])
 					continue
 				}
 				for kx := 0; kx < kw; kx++ {
