@@ -52,6 +52,10 @@ func Load(dir string) (*Engine, error) {
 	return e, nil
 }
 
+// Mesh is the BlazeFace and FaceMesh engine Load loaded, for the landmark
+// checks on video frames (package mesh: Detect, Track).
+func (e *Engine) Mesh() *mesh.Engine { return e.mesh }
+
 // describe runs the descriptor network on a face crop (padded to a square
 // and resized to 150x150 as face-api does).
 func (e *Engine) describe(crop rgbImage) Descriptor {

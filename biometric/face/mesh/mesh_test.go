@@ -127,6 +127,24 @@ func TestNoFace(t *testing.T) {
 			t.Errorf("%v image: %d faces, %v", img.Bounds(), len(faces), err)
 		}
 	}
+	// Odd shapes and image types: no face, no panic.
+	odd := []image.Image{
+		image.NewRGBA(image.Rect(0, 0, 1, 2000)), image.NewNRGBA(image.Rect(0, 0, 3000, 1)),
+		image.NewYCbCr(image.Rect(3, 5, 70, 41), image.YCbCrSubsampleRatio420),
+		image.NewYCbCr(image.Rect(0, 0, 33, 17), image.YCbCrSubsampleRatio422),
+		image.NewPaletted(image.Rect(0, 0, 40, 40), []color.Color{color.White, color.Black}),
+	}
+	for _, img := range odd {
+		if faces, err := e.Detect(img); err != nil || len(faces) != 0 {
+			t.Errorf("%T %v: %d faces, %v", img, img.Bounds(), len(faces), err)
+		}
+		if _, err := e.Track(img, &f.Landmarks); !errors.Is(err, ErrNoFace) {
+			t.Errorf("%T %v: track %v, want ErrNoFace", img, img.Bounds(), err)
+		}
+	}
+	if _, err := e.Track(blank, &Landmarks{}); !errors.Is(err, ErrNoFace) {
+		t.Errorf("track from zero landmarks: %v, want ErrNoFace", err)
+	}
 	if _, err := e.mesh.Run(make([]float32, 10)); err == nil {
 		t.Error("a wrong-sized input ran")
 	}
