@@ -27,9 +27,11 @@
 // MaxPool, Pad/PadV2, Reshape, Identity, plus MatMul and Softmax. A graph
 // with anything else is refused at load (ErrModel). Convolutions are im2col
 // plus the packed matrix product of biometric/face/internal/gemm (the
-// assembly kernels the descriptor network uses); depthwise convolutions,
-// residual additions with their activation (fused), and max pooling run in
-// AVX2 assembly where the CPU has it (simd_amd64.s), in Go elsewhere.
+// assembly kernels the descriptor network uses), with the bias, a residual
+// addition that follows and its activation merged into one pass; depthwise
+// convolutions (AVX-512 or AVX2), the remaining additions with their
+// activation (fused) and max pooling run in assembly where the CPU has it
+// (simd_amd64.s), in Go elsewhere.
 // TestReference (scripts/test.d/mesh-reference.sh) runs both graphs on the
 // same inputs in tfjs's pure-JS cpu backend (testdata/reference.mjs) and
 // compares every raw output value.

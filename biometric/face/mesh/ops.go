@@ -436,6 +436,7 @@ func buildDepthwise(g *Graph, n *nodeDef, ins []int, st *step) ([]int, runFunc, 
 // inside the image is one strided multiply-add.
 func depthwise(out, x, f, bias []float32, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow int) {
 	simd := haveSIMD && c%8 == 0
+	wide := haveWide && c%16 == 0
 	for oy := 0; oy < oh; oy++ {
 		orow := out[oy*ow*c : (oy+1)*ow*c]
 		if bias == nil {
@@ -459,6 +460,10 @@ func depthwise(out, x, f, bias []float32, h, w, c, kh, kw, sh, sw, pt, pl, oh, o
 				ix := lo*sw + kx - pl
 				in := x[(iy*w+ix)*c:]
 				o := orow[lo*c : hi*c]
+				if wide {
+					dwRow512(&o[0], &in[0], &fw[0], hi-lo, c, sw*c)
+					continue
+				}
 				if simd {
 					dwRow(&o[0], &in[0], &fw[0], hi-lo, c, sw*c)
 					continue

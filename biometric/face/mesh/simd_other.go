@@ -2,8 +2,12 @@
 
 package mesh
 
-// haveSIMD is false: without the amd64 assembly the Go loops run.
-const haveSIMD = false
+// haveSIMD and haveWide are false: without the amd64 assembly the Go
+// loops run.
+const (
+	haveSIMD = false
+	haveWide = false
+)
 
 func dwRow(o, x, f *float32, pixels, c, xstride int) {
 	panic("mesh: dwRow without an assembly implementation")
@@ -15,4 +19,8 @@ func addAct(o, a, bias, b, alpha *float32, n, c, mode int) {
 
 func maxRow(o, x *float32, pixels, c, xstride int) {
 	panic("mesh: maxRow without an assembly implementation")
+}
+
+func dwRow512(o, x, f *float32, pixels, c, xstride int) {
+	panic("mesh: dwRow512 without an assembly implementation")
 }
