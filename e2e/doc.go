@@ -3,22 +3,23 @@
 // through the real pages in headless Chromium (Debian's chromium, through
 // chromedp) with a fake camera and a fake microphone.
 //
-// The camera is a .y4m video made at test time from a face photo of a demo
-// resident (another photograph than the registry portrait), with the jaw
-// moved frame by frame so that the liveness check sees a speaking mouth.
-// The microphone is a WAV of espeak-ng reading the challenge digits; the
-// digits are only known once the wallet shows them, so the test reads them
-// from the page, makes the WAV, and restarts the browser on the same
-// profile with that file as the microphone: the wallet keeps the pending
-// enrollment in IndexedDB, so it picks up where it was. The synthetic
-// citizen speaks clearly: of a few espeak-ng voices and speeds, the test
+// The camera and the microphone are files (.y4m and .wav) that Chromium
+// reads from their start each time a page opens the device. The challenge
+// (digits and the server's screen colours) is only known once the wallet
+// shows it, so the test reads it from the wallet's IndexedDB and writes
+// both files before pressing record: package internal/synth's genuine
+// simulation, made from a photo of a demo resident (another photograph
+// than the registry portrait), reading the digits in a synthetic voice
+// with the jaw moving with the voice and the skin lit by the screen's
+// colours. The synthetic citizen speaks clearly: of a few voices, the test
 // uses the first that `shenfen speech check` hears right on its own. When
 // the server still refuses the reading (the way through the browser lost
 // something), the wallet says so and offers to try again with new digits;
 // the test does, a bounded number of times, logging each miss and saving
-// every recording the wallet sent (test-artifacts/e2e/recording-N.wav) with
-// what the recogniser hears in it. The recording is kept by a script the
-// test installs through the DevTools protocol; no test hook exists in the
+// everything the wallet sent (test-artifacts/e2e/recording-N.wav and
+// recording-N-frames/, each frame named by its time) with
+// what the recogniser hears in it. The form is kept by a script the test
+// installs through the DevTools protocol; no test hook exists in the
 // product.
 //
 // Screenshots of every step go to test-artifacts/e2e/ (git-ignored). Every
@@ -28,5 +29,5 @@
 // the steps docs/walkthrough.md shows to docs/screenshots/.
 //
 // Without Chromium the tests skip, saying so; the other tools they need
-// (ffmpeg, espeak-ng, sox) and the face photos are required.
+// (espeak-ng, sox) and the face photos are required.
 package e2e

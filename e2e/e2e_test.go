@@ -71,7 +71,7 @@ func facesDir(t *testing.T) string {
 
 func needTools(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"ffmpeg", "espeak-ng", "sox"} {
+	for _, tool := range []string{"espeak-ng", "sox"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("e2e: %s is needed (scripts/setup.d/web.debs): %v", tool, err)
 		}

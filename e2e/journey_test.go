@@ -190,6 +190,15 @@ func TestJourney(t *testing.T) {
 		ch := pendingChallenge(t, w)
 		if try == 1 {
 			j.shot(w, "challenge")
+			// The instructions in Chinese too: hold still, read aloud,
+			// the screen will change colour.
+			j.run(w, "instructions in Chinese", 10*time.Second,
+				chromedp.Click(chromedp.CSS(`[data-lang-toggle]`)),
+				chromedp.Poll[chromedp.Void](`document.getElementById("view-challenge").innerText.includes("屏幕会变换颜色")`))
+			j.shot(w, "challenge-zh")
+			j.run(w, "instructions in English", 10*time.Second,
+				chromedp.Click(chromedp.CSS(`[data-lang-toggle]`)),
+				chromedp.Poll[chromedp.Void](`document.getElementById("view-challenge").innerText.includes("The screen will change colour")`))
 		}
 		t.Logf("enrollment try %d: challenge digits shown: %s (%s), %d light steps over %v", try, ch.Digits, ch.Lang, len(ch.Light), ch.Length())
 

@@ -291,10 +291,16 @@ func (w *world) submit(t *testing.T, key *ecdsa.PrivateKey, c *citizen, ch chall
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	d, err := w.store.Decision(context.Background(), ch.ID)
 	if resp.StatusCode == http.StatusOK {
+		if err == nil && s.Species != synth.Genuine {
+			t.Logf("%s approved; checks: %s", s.Species, d.Checks)
+		}
 		return true, "approved"
 	}
-	d, err := w.store.Decision(context.Background(), ch.ID)
+	if err == nil && s.Species == synth.Genuine {
+		t.Logf("genuine refused (%s); checks: %s", d.Reason, d.Checks)
+	}
 	if err != nil {
 		// Refused before a decision (a malformed submission): the
 		// problem type says why.
