@@ -296,7 +296,9 @@ func (g *Generator) video(s *Session, t timeline, selfiePhoto, framePhoto *Photo
 		p := pose{noise: noise, lit: !v.unlit, gain: 1}
 		switch v.mouth {
 		case synced:
-			p.open = maxOpen * envAt(at+mouthLead)
+			// A jaw opens for every syllable, the quiet ones too: the
+			// opening grows with the loudness, compressed.
+			p.open = maxOpen * math.Sqrt(envAt(at+mouthLead))
 		case rhythm:
 			p.open = maxOpen * math.Max(0, math.Sin(2*math.Pi*rhythmHz*at.Seconds()+rhythmPhase))
 		}
