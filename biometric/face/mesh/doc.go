@@ -47,6 +47,7 @@
 //
 // Entry points: New (with DefaultModelDir, which finds the npm package's
 // models directory as biometric/face finds face-api's); Engine.Detect for
-// faces with landmarks; Engine.Track for the next frame; Landmarks.MouthOpen
-// and Landmarks.Pose for the derived measures.
+// faces with landmarks; Engine.Track for the next frame; Engine.Follow for
+// a whole short video (detect, then track, re-detecting on loss);
+// Landmarks.MouthOpen and Landmarks.Pose for the derived measures.
 package mesh

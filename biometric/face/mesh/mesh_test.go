@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"context"
 	"errors"
 	"image"
 	"image/color"
@@ -167,5 +168,40 @@ func TestMouthOpen(t *testing.T) {
 	}
 	if m := (&Landmarks{}).MouthOpen(); m != 0 {
 		t.Errorf("zero landmarks: %v", m)
+	}
+}
+
+// TestFollow: a face moving across frames is detected once and tracked,
+// a blank frame loses it (reported, not an error), and the next frame is
+// detected again.
+func TestFollow(t *testing.T) {
+	e := testEngine(t)
+	img := loadImage(t, filepath.Join(facesDir(t), "obama", "obama_small.jpg"))
+	blank := image.NewRGBA(img.Bounds())
+	var frames []image.Image
+	for i := range 6 {
+		frames = append(frames, transform(img, f64.Aff3{1, 0, float64(3 * i), 0, 1, float64(-2 * i)}))
+	}
+	frames = append(frames, blank, img)
+	got, err := e.Follow(context.Background(), frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range got {
+		wantDetected := i == 0 || i >= 6
+		if f.Found != (i != 6) || f.Detected != wantDetected {
+			t.Errorf("frame %d: found %v detected %v (%d faces)", i, f.Found, f.Detected, f.Faces)
+		}
+	}
+	for i := 1; i < 6; i++ {
+		dx := got[i].Landmarks.Points[1].X - got[0].Landmarks.Points[1].X
+		if math.Abs(dx-float64(3*i)) > 1.5 {
+			t.Errorf("frame %d: nose tip moved %.1f px, want %d", i, dx, 3*i)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := e.Follow(ctx, frames); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
 	}
 }
