@@ -58,3 +58,37 @@ func BenchmarkAnalyze(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAnalyzeDetectors compares, in one run, a whole Analyze of a
+// photo with BlazeFace+FaceMesh (what Analyze does) against the same with
+// pigo's cascades (the previous detector, still used for the liveness
+// frames). Run with -cpu 1.
+func BenchmarkAnalyzeDetectors(b *testing.B) {
+	e := testEngine(b)
+	var img image.Image
+	for _, p := range labelledPhotos(b) {
+		if filepath.Base(p.path) == "obama.jpg" {
+			img = loadPhoto(b, p.path)
+		}
+	}
+	if img == nil {
+		b.Fatal("obama/obama.jpg not found among the shared photos")
+	}
+	ctx := context.Background()
+	for _, d := range []struct {
+		name string
+		run  func() (Face, error)
+	}{
+		{"mesh", func() (Face, error) { return e.Analyze(ctx, img) }},
+		{"pigo", func() (Face, error) { return e.analyze(ctx, img, luminance(img), 0) }},
+	} {
+		b.Run(d.name, func(b *testing.B) {
+			defer reportCPU(b)()
+			for b.Loop() {
+				if _, err := d.run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
