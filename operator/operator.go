@@ -253,6 +253,7 @@ var Purposes = []string{
 	"court-order",         // a court's order (with its case number)
 	"police-case",         // a police investigation (with its case number)
 	"data-quality",        // registry data-quality work
+	"registry-load",       // loading the registry from its source of record (bulk import)
 }
 
 // Reason is why an operator touched a citizen's data: a purpose from

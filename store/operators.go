@@ -47,6 +47,14 @@ CREATE TABLE operator_approvals (
 	sealed %[1]s NOT NULL
 );
 CREATE INDEX operator_approvals_state ON operator_approvals (state, created_at);`
+	// The import that created a record and the last import that changed
+	// it: a citizen's history shows both (bulk operations are recorded once,
+	// not per record). Nullable columns without a default: no table rewrite
+	// on either database, whatever the registry's size.
+	register(Migration{Domain: "registry_imports", Version: 1,
+		SQLite: `ALTER TABLE registry_records ADD COLUMN import_first TEXT;
+ALTER TABLE registry_records ADD COLUMN import_last TEXT;`,
+	})
 	register(Migration{Domain: "operator", Version: 1,
 		SQLite:   fmt.Sprintf(operators, "BLOB"),
 		Postgres: fmt.Sprintf(operators, "BYTEA"),
@@ -246,4 +254,16 @@ func (o *Operators) DecideApproval(ctx context.Context, id, state, approver stri
 		return fmt.Errorf("%w: request %q is not pending or is the approver's own", operator.ErrConflict, id)
 	}
 	return nil
+}
+
+// ImportsOf returns the ids of the import that created the record with
+// this blind index and of the last import that changed it ("" for none),
+// or ErrNotFound.
+func (r *Registry) ImportsOf(ctx context.Context, index []byte) (first, last string, err error) {
+	var f, l sql.NullString
+	err = r.db.QueryRow(ctx, `SELECT import_first, import_last FROM registry_records WHERE idx = ?`, index).Scan(&f, &l)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", ErrNotFound
+	}
+	return f.String, l.String, err
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/shenfen/shenfen/audit"
 	"github.com/shenfen/shenfen/operator"
+	"github.com/shenfen/shenfen/registry"
 	"github.com/shenfen/shenfen/store"
 	"github.com/shenfen/shenfen/store/storetest"
 )
@@ -117,6 +118,45 @@ func TestAccessRecords(t *testing.T) {
 		})
 		if err == nil {
 			t.Error("an access record without its leaf was stored")
+		}
+	})
+}
+
+// TestRegistryImportsOf: a record remembers the import that created it and
+// the last import that changed it; other writes and unchanged rows leave
+// them.
+func TestRegistryImportsOf(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		st := store.NewRegistry(db)
+		sl := testSealer(t)
+		idx := sl.Index("t", []byte("one"))
+		put := func(digest string, cp *registry.Checkpoint) {
+			t.Helper()
+			now := time.Now().UTC()
+			row := registry.Row{Index: idx, Digest: []byte(digest), Data: []byte("x"), Status: registry.StatusValid, CreatedAt: now, UpdatedAt: now}
+			if _, err := st.PutRows(ctx, []registry.Row{row, {Index: sl.Index("t", []byte(digest)), Digest: []byte("d"),
+				Data: []byte("y"), Status: registry.StatusValid, CreatedAt: now, UpdatedAt: now}}, cp); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check := func(wantFirst, wantLast string) {
+			t.Helper()
+			f, l, err := st.ImportsOf(ctx, idx)
+			if err != nil || f != wantFirst || l != wantLast {
+				t.Fatalf("ImportsOf = %q, %q, %v; want %q, %q", f, l, err, wantFirst, wantLast)
+			}
+		}
+		put("d1", &registry.Checkpoint{Source: "import-1"})
+		check("import-1", "import-1")
+		put("d1", &registry.Checkpoint{Source: "import-2"}) // unchanged: not written
+		check("import-1", "import-1")
+		put("d2", &registry.Checkpoint{Source: "import-3"})
+		check("import-1", "import-3")
+		put("d3", nil) // an operator's change (recorded as an access)
+		check("import-1", "import-3")
+		if _, _, err := st.ImportsOf(ctx, []byte("none")); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown record: %v", err)
 		}
 	})
 }

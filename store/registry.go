@@ -102,28 +102,32 @@ const sqliteBulkPragmas = `PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint
 
 // pgUpsertSQL upserts a whole batch on PostgreSQL, the rows passed as one
 // array per column (six parameters whatever the batch size).
-const pgUpsertSQL = `INSERT INTO registry_records (idx, digest, data, status, created_at, updated_at)
-	SELECT * FROM unnest(?::bytea[], ?::bytea[], ?::bytea[], ?::text[], ?::bigint[], ?::bigint[])
+const pgUpsertSQL = `INSERT INTO registry_records (idx, digest, data, status, created_at, updated_at, import_first, import_last)
+	SELECT u.*, NULLIF(?::text, ''), NULLIF(?::text, '') FROM unnest(?::bytea[], ?::bytea[], ?::bytea[], ?::text[], ?::bigint[], ?::bigint[]) AS u
 	ON CONFLICT (idx) DO UPDATE SET digest = excluded.digest, data = excluded.data,
-		status = excluded.status, updated_at = excluded.updated_at
+		status = excluded.status, updated_at = excluded.updated_at` + importLastSet + `
 		WHERE registry_records.digest <> excluded.digest OR registry_records.status <> excluded.status
 	RETURNING idx, created_at`
 
+// importLastSet keeps the last import that wrote a record; a write that is
+// not an import's leaves it.
+const importLastSet = `, import_last = COALESCE(excluded.import_last, registry_records.import_last)`
+
 // maxRowsPerStatement keeps a multi-row upsert under both drivers' limits on
-// bound parameters (6 per row).
+// bound parameters (8 per row).
 const maxRowsPerStatement = 1000
 
 func upsertSQL(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO registry_records (idx, digest, data, status, created_at, updated_at) VALUES `)
+	b.WriteString(`INSERT INTO registry_records (idx, digest, data, status, created_at, updated_at, import_first, import_last) VALUES `)
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?,?)")
+		b.WriteString("(?,?,?,?,?,?,?,?)")
 	}
 	b.WriteString(` ON CONFLICT (idx) DO UPDATE SET digest = excluded.digest, data = excluded.data,
-		status = excluded.status, updated_at = excluded.updated_at
+		status = excluded.status, updated_at = excluded.updated_at` + importLastSet + `
 		WHERE registry_records.digest <> excluded.digest OR registry_records.status <> excluded.status
 		RETURNING idx, created_at`)
 	return b.String()
@@ -151,6 +155,12 @@ func (r *Registry) stmt(ctx context.Context, n int) (*sql.Stmt, error) {
 // and the checkpoint.
 func (r *Registry) PutRows(ctx context.Context, rows []registry.Row, cp *registry.Checkpoint) (registry.BatchResult, error) {
 	var res registry.BatchResult
+	// An import's rows carry its source id (the batch a citizen's history
+	// shows); other writes carry none.
+	var source any
+	if cp != nil && cp.Source != "" {
+		source = cp.Source
+	}
 	err := r.db.InTx(ctx, func(tx *Tx) error {
 		res = registry.BatchResult{}
 		if tx.Dialect() == SQLite && len(rows) > 1 {
@@ -190,7 +200,8 @@ func (r *Registry) PutRows(ctx context.Context, rows []registry.Row, cp *registr
 				idx[i], dig[i], data[i] = row.Index, row.Digest, row.Data
 				st[i], cr[i], up[i] = string(row.Status), row.CreatedAt.UnixMicro(), row.UpdatedAt.UnixMicro()
 			}
-			qr, err := tx.Query(ctx, pgUpsertSQL, idx, dig, data, st, cr, up)
+			src, _ := source.(string)
+			qr, err := tx.Query(ctx, pgUpsertSQL, src, src, idx, dig, data, st, cr, up)
 			if err != nil {
 				return fmt.Errorf("store: registry upsert: %w", err)
 			}
@@ -204,10 +215,10 @@ func (r *Registry) PutRows(ctx context.Context, rows []registry.Row, cp *registr
 			if err != nil {
 				return fmt.Errorf("store: prepare registry upsert: %w", err)
 			}
-			args := make([]any, 0, 6*len(part))
+			args := make([]any, 0, 8*len(part))
 			for _, row := range part {
 				args = append(args, row.Index, row.Digest, row.Data, string(row.Status),
-					row.CreatedAt.UnixMicro(), row.UpdatedAt.UnixMicro())
+					row.CreatedAt.UnixMicro(), row.UpdatedAt.UnixMicro(), source, source)
 			}
 			// Each batch's rows share one created_at stamp that no earlier
 			// write used, so a returned row with it is a new one.

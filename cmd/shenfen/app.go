@@ -16,6 +16,7 @@ import (
 	"github.com/shenfen/shenfen/admin"
 	"github.com/shenfen/shenfen/atomicfile"
 	"github.com/shenfen/shenfen/config"
+	"github.com/shenfen/shenfen/operator"
 	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/registry"
 	"github.com/shenfen/shenfen/seal"
@@ -38,6 +39,8 @@ type app struct {
 	trust *trustServices
 	// adminGuard is the admin API's access control (guard).
 	adminGuard *admin.Guard
+	// importReason is the reason recorded with a registry import's batch.
+	importReason operator.Reason
 	// loops is the background work serve runs and joins at shutdown.
 	loops []loop
 }

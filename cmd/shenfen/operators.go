@@ -1,20 +1,25 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/user"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/shenfen/shenfen/admin"
+	"github.com/shenfen/shenfen/audit"
 	"github.com/shenfen/shenfen/config"
 	"github.com/shenfen/shenfen/operator"
 	"github.com/shenfen/shenfen/registry"
+	"github.com/shenfen/shenfen/store"
 )
 
 func init() {
@@ -238,3 +243,67 @@ func (a *app) subjectOf(id string) (string, error) {
 
 // subjectKey is the history key of a blind index.
 func subjectKey(index []byte) string { return base64.RawURLEncoding.EncodeToString(index) }
+
+// recordBatch records a bulk operation on the registry once (a resumed
+// import records nothing new): the command line's user as a machine
+// principal, the reason, the batch id the written records carry.
+func (a *app) recordBatch(ctx context.Context, id, action string, why operator.Reason) error {
+	t, err := a.openTrust(ctx)
+	if err != nil {
+		return err
+	}
+	who := os.Getenv("USER")
+	if u, err := user.Current(); err == nil {
+		who = u.Username
+	}
+	if why == (operator.Reason{}) {
+		why = operator.Reason{Purpose: "registry-load"}
+	}
+	_, err = t.audit.RecordBatch(ctx, audit.Access{At: time.Now(), Operator: "machine:cli", Kind: string(operator.Machine),
+		Name: who, Office: "command line", Action: action, Reason: why.String(), Batch: id})
+	if err != nil {
+		return fmt.Errorf("record the %s batch: %w", action, err)
+	}
+	return nil
+}
+
+// citizenAccesses is a citizen's whole access history: the operators'
+// accesses, and the bulk imports that created or last changed the record.
+type citizenAccesses struct {
+	log *audit.Log
+	reg *store.Registry
+}
+
+func (c citizenAccesses) AccessHistory(ctx context.Context, subject string, limit int) ([]audit.RecordedAccess, error) {
+	out, err := c.log.AccessHistory(ctx, subject, limit)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := base64.RawURLEncoding.DecodeString(subject)
+	if err != nil {
+		return out, nil
+	}
+	first, last, err := c.reg.ImportsOf(ctx, idx)
+	if errors.Is(err, store.ErrNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ids := []string{first}
+	if last != first {
+		ids = append(ids, last)
+	}
+	batches, err := c.log.BatchHistory(ctx, slices.DeleteFunc(ids, func(s string) bool { return s == "" }))
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, batches...)
+	slices.SortStableFunc(out, func(x, y audit.RecordedAccess) int { // newest first, as the log ordered them
+		if c := y.At.Compare(x.At); c != 0 {
+			return c
+		}
+		return cmp.Compare(y.LeafIndex, x.LeafIndex)
+	})
+	return out, nil
+}

@@ -7,13 +7,17 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shenfen/shenfen/admin"
 	"github.com/shenfen/shenfen/operator"
+	"github.com/shenfen/shenfen/registry"
 	"github.com/shenfen/shenfen/server"
+	"github.com/shenfen/shenfen/store"
 )
 
 // TestEveryAdminRouteHasARule mounts the whole server and checks that each
@@ -125,5 +129,76 @@ func TestConsoleOperatorSignIn(t *testing.T) {
 	}
 	if code, _ := do("GET", "/admin/console/api/whoami", csrf, ""); code != 401 {
 		t.Errorf("disabled operator's session: %d, want 401", code)
+	}
+}
+
+// TestImportInCitizenHistory imports a registry file twice (the second run
+// changes one record) with the import command, then reads two citizens'
+// histories: each shows the import that created its record, the changed
+// one also the second import; one batch row per import, not per record;
+// the access check passes and the import's leaves hold nothing personal.
+func TestImportInCitizenHistory(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	csv := filepath.Join(dir, "demo.csv")
+	if err := runRegistry(ctx, []string{"demo", "--faces", "", "--count", "20", "--seed", "7", "--out", csv}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runRegistry(ctx, []string{"import", "--data", data, "--quiet", "--reason", "purpose=registry-load; case=LOAD-1", csv}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(csv)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	changed := registry.DemoRecord(7, 0)
+	for i, l := range lines {
+		if strings.HasPrefix(l, string(changed.IDNumber)+",") {
+			lines[i] = strings.Replace(l, changed.Name, changed.Name+"明", 1)
+		}
+	}
+	csv2 := filepath.Join(dir, "demo2.csv")
+	os.WriteFile(csv2, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	if err := runRegistry(ctx, []string{"import", "--data", data, "--quiet", csv2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runRegistry(ctx, []string{"import", "--data", data, "--quiet", "--reason", "because", csv2}); err == nil {
+		t.Error("an import with an invalid reason ran")
+	}
+	a := openTestApp(t, data)
+	defer a.Close()
+	tr, err := a.openTrust(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist := citizenAccesses{log: tr.audit, reg: store.NewRegistry(a.db)}
+	for _, tc := range []struct {
+		id      registry.IDNumber
+		batches int
+	}{{changed.IDNumber, 2}, {registry.DemoRecord(7, 5).IDNumber, 1}} {
+		subj, _ := a.subjectOf(string(tc.id))
+		h, err := hist.AccessHistory(ctx, subj, 0)
+		if err != nil || len(h) != tc.batches {
+			t.Fatalf("%s: history %+v %v, want %d imports", tc.id, h, err, tc.batches)
+		}
+		last := h[len(h)-1] // oldest: the first import
+		if last.Action != "registry.import" || last.Batch == "" || last.Reason != "purpose=registry-load; case=LOAD-1" || last.Kind != "machine" {
+			t.Errorf("%s: first import shown as %+v", tc.id, last.Access)
+		}
+		if tc.batches == 2 && (h[0].Batch == last.Batch || h[0].Reason != "purpose=registry-load") {
+			t.Errorf("%s: second import shown as %+v", tc.id, h[0].Access)
+		}
+	}
+	c, err := tr.audit.CheckAccesses(ctx)
+	if err != nil || c.Leaves != 2 || c.Records != 2 {
+		t.Fatalf("check: %+v %v (want one record per import)", c, err)
+	}
+	size, _ := tr.audit.Size(ctx)
+	for i := uint64(0); i < size; i++ {
+		l, _ := tr.audit.Leaf(ctx, i)
+		for _, s := range []string{"LOAD-1", "registry-load", "command line", string(changed.IDNumber)} {
+			if strings.Contains(string(l.Data), s) {
+				t.Errorf("leaf %d holds %q: %s", i, s, l.Data)
+			}
+		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/shenfen/shenfen/admin"
 	"github.com/shenfen/shenfen/biometric/face"
 	"github.com/shenfen/shenfen/config"
+	"github.com/shenfen/shenfen/operator"
 	"github.com/shenfen/shenfen/registry"
 	"github.com/shenfen/shenfen/store"
 )
@@ -170,6 +171,7 @@ func registryImport(ctx context.Context, args []string) error {
 		resume                = true
 		batch, workers, show  int
 		quiet                 bool
+		reason                = "purpose=registry-load"
 	)
 	cfg, files, err := config.Load("registry import", args, os.Getenv, func(fs *flag.FlagSet) {
 		fs.StringVar(&format, "format", "", "csv or jsonl (default: from the file name)")
@@ -179,6 +181,7 @@ func registryImport(ctx context.Context, args []string) error {
 		fs.IntVar(&show, "max-errors", 1000, "print at most this many rejected lines (all are counted)")
 		fs.BoolVar(&quiet, "quiet", false, "no progress bar")
 		fs.StringVar(&sortMode, "sort", "auto", "two passes, writing in blind-index order (fast for large inputs): on, off, or auto (on from 64 MiB)")
+		fs.StringVar(&reason, "reason", reason, `why (recorded once per file in every imported citizen's history): "purpose=P; case=C"`)
 		fs.StringVar(&tmp, "tmp", "", "directory for the sorted runs of --sort (default: DATA/tmp; needs about 400 bytes per record)")
 		fs.Usage = func() {
 			fmt.Fprintln(fs.Output(), "usage: shenfen registry import [flags] FILE...")
@@ -196,11 +199,16 @@ func registryImport(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("--sort %q is not on, off or auto", sortMode)
 	}
+	why, err := operator.ParseReason(reason)
+	if err != nil {
+		return fmt.Errorf("--reason: %w", err)
+	}
 	a, err := openApp(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	a.importReason = why
 	if batch <= 0 {
 		batch = pgImportBatch
 		if a.db.Dialect() == store.SQLite {
@@ -257,6 +265,9 @@ func importFile(ctx context.Context, a *app, file, format string, opt registry.I
 	defer root.Close()
 	src.Portraits = root.FS()
 	if src.ID, err = registry.SourceID(f, fi.Size()); err != nil {
+		return err
+	}
+	if err := a.recordBatch(ctx, src.ID, "registry.import", a.importReason); err != nil {
 		return err
 	}
 	bar := newProgressBar(os.Stderr, quiet)

@@ -45,7 +45,7 @@ func mountWeb(ctx context.Context, a *app, srv *server.Server) error {
 		Verifier:          webCards{&sdjwt.Verifier{Anchors: credential.NewAnchors(t.ring.Root()), Status: localStatus{t.status}}},
 		Subject:           a.subjectOf,
 		History:           t.audit,
-		Accesses:          t.audit,
+		Accesses:          citizenAccesses{log: t.audit, reg: store.NewRegistry(a.db)},
 		ShowOperatorNames: a.cfg.ShowOperatorNames,
 		Suspend:           webSuspender{t.status},
 		Cards:             cards,

@@ -26,6 +26,7 @@ i18n.add({
   "access.purpose.court-order": "court order",
   "access.purpose.police-case": "police investigation",
   "access.purpose.data-quality": "registry data quality",
+  "access.purpose.registry-load": "loading the population registry",
   "access.case": "case {n}",
 }, {
   "access.by": "发证机关：{office}",
@@ -50,6 +51,7 @@ i18n.add({
   "access.purpose.court-order": "法院裁定",
   "access.purpose.police-case": "公安案件侦查",
   "access.purpose.data-quality": "户籍数据质量核查",
+  "access.purpose.registry-load": "人口信息库数据加载",
   "access.case": "案号 {n}",
 });
 
