@@ -252,10 +252,7 @@ func (a *app) recordBatch(ctx context.Context, id, action string, why operator.R
 	if err != nil {
 		return err
 	}
-	who := os.Getenv("USER")
-	if u, err := user.Current(); err == nil {
-		who = u.Username
-	}
+	who := cliUser()
 	if why == (operator.Reason{}) {
 		why = operator.Reason{Purpose: "registry-load"}
 	}
@@ -306,4 +303,34 @@ func (c citizenAccesses) AccessHistory(ctx context.Context, subject string, limi
 		return cmp.Compare(y.LeafIndex, x.LeafIndex)
 	})
 	return out, nil
+}
+
+// recordCLI records a command-line access to one citizen's record: the
+// command line's user as the machine principal "machine:cli", with the
+// reason, in the citizen's history and the log. (Whoever runs these
+// commands holds the database and the master key; the record makes their
+// reads visible, as the console's are.)
+func (a *app) recordCLI(ctx context.Context, id registry.IDNumber, action string, why operator.Reason) error {
+	t, err := a.openTrust(ctx)
+	if err != nil {
+		return err
+	}
+	subj, err := a.subjectOf(string(id))
+	if err != nil {
+		return err
+	}
+	_, err = t.audit.RecordAccess(ctx, audit.Access{Subject: subj, At: time.Now(), Operator: "machine:cli",
+		Kind: string(operator.Machine), Name: cliUser(), Office: "command line", Action: action, Reason: why.String()})
+	if err != nil {
+		return fmt.Errorf("record the access: %w", err)
+	}
+	return nil
+}
+
+// cliUser is the operating-system user running the command.
+func cliUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return os.Getenv("USER")
 }

@@ -164,6 +164,17 @@ func TestImportInCitizenHistory(t *testing.T) {
 	if err := runRegistry(ctx, []string{"import", "--data", data, "--quiet", "--reason", "because", csv2}); err == nil {
 		t.Error("an import with an invalid reason ran")
 	}
+	// Command-line reads and changes of one record need a reason and are recorded.
+	other := registry.DemoRecord(7, 9).IDNumber
+	if err := runRegistry(ctx, []string{"show", "--data", data, string(other)}); err == nil {
+		t.Error("registry show without a reason ran")
+	}
+	if err := runRegistry(ctx, []string{"show", "--data", data, "--reason", "purpose=counter-service", string(other)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runRegistry(ctx, []string{"status", "--data", data, "--reason", "case=CS-3", string(other), "valid"}); err != nil {
+		t.Fatal(err)
+	}
 	a := openTestApp(t, data)
 	defer a.Close()
 	tr, err := a.openTrust(ctx)
@@ -188,9 +199,15 @@ func TestImportInCitizenHistory(t *testing.T) {
 			t.Errorf("%s: second import shown as %+v", tc.id, h[0].Access)
 		}
 	}
+	subj, _ := a.subjectOf(string(other))
+	h, err := hist.AccessHistory(ctx, subj, 0)
+	if err != nil || len(h) != 3 || h[0].Action != "registry.status:valid" || h[0].Reason != "case=CS-3" ||
+		h[1].Action != "registry.read" || h[0].Operator != "machine:cli" || h[2].Action != "registry.import" {
+		t.Fatalf("history after command-line access: %+v %v", h, err)
+	}
 	c, err := tr.audit.CheckAccesses(ctx)
-	if err != nil || c.Leaves != 2 || c.Records != 2 {
-		t.Fatalf("check: %+v %v (want one record per import)", c, err)
+	if err != nil || c.Leaves != 4 || c.Records != 4 {
+		t.Fatalf("check: %+v %v (want one record per import, one per command-line access)", c, err)
 	}
 	size, _ := tr.audit.Size(ctx)
 	for i := uint64(0); i < size; i++ {

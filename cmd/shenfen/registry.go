@@ -349,9 +349,10 @@ func (b *progressBar) clear() {
 }
 
 func registryShow(ctx context.Context, args []string) error {
-	var portraitOut string
+	var portraitOut, reason string
 	cfg, rest, err := config.Load("registry show", args, os.Getenv, func(fs *flag.FlagSet) {
 		fs.StringVar(&portraitOut, "portrait-out", "", "write the portrait image to this file")
+		reasonFlag(fs, &reason)
 	})
 	if err != nil {
 		return err
@@ -368,8 +369,15 @@ func registryShow(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
+	why, err := operator.ParseReason(reason)
+	if err != nil {
+		return fmt.Errorf("--reason: %w", err)
+	}
 	r, err := a.registry.Get(ctx, id)
 	if err != nil {
+		return err
+	}
+	if err := a.recordCLI(ctx, id, string(operator.ReadRecord), why); err != nil {
 		return err
 	}
 	if portraitOut != "" && r.Portrait != nil {
@@ -384,8 +392,9 @@ func registryShow(ctx context.Context, args []string) error {
 }
 
 func registryAdd(ctx context.Context, args []string) error {
-	var f struct{ id, name, sex, birth, ethnicity, address, authority, from, until, status, portrait string }
+	var f struct{ id, name, sex, birth, ethnicity, address, authority, from, until, status, portrait, reason string }
 	cfg, rest, err := config.Load("registry add", args, os.Getenv, func(fs *flag.FlagSet) {
+		reasonFlag(fs, &f.reason)
 		fs.StringVar(&f.id, "id", "", "18-character ID number (required)")
 		fs.StringVar(&f.name, "name", "", "name (required)")
 		fs.StringVar(&f.sex, "sex", "", "male or female (default: from the ID number)")
@@ -432,6 +441,10 @@ func registryAdd(ctx context.Context, args []string) error {
 			errs = append(errs, fmt.Errorf("portrait: %w", err))
 		}
 	}
+	why, err := operator.ParseReason(f.reason)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--reason: %w", err))
+	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
@@ -444,14 +457,22 @@ func registryAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := a.recordCLI(ctx, r.IDNumber, string(operator.WriteRecord), why); err != nil {
+		return err
+	}
 	fmt.Println(out)
 	return nil
 }
 
 func registryStatus(ctx context.Context, args []string) error {
-	cfg, rest, err := config.Load("registry status", args, os.Getenv, nil)
+	var reason string
+	cfg, rest, err := config.Load("registry status", args, os.Getenv, func(fs *flag.FlagSet) { reasonFlag(fs, &reason) })
 	if err != nil {
 		return err
+	}
+	why, err := operator.ParseReason(reason)
+	if err != nil {
+		return fmt.Errorf("--reason: %w", err)
 	}
 	if len(rest) != 2 {
 		return errors.New("usage: shenfen registry status [flags] ID_NUMBER valid|cancelled|deceased")
@@ -469,7 +490,16 @@ func registryStatus(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
-	return a.registry.SetStatus(ctx, id, st)
+	if err := a.registry.SetStatus(ctx, id, st); err != nil {
+		return err
+	}
+	return a.recordCLI(ctx, id, string(operator.RecordStatus)+":"+string(st), why)
+}
+
+// reasonFlag is the --reason of the commands that read or change one
+// citizen's record: required, recorded in the citizen's history.
+func reasonFlag(fs *flag.FlagSet, p *string) {
+	fs.StringVar(p, "reason", "", `why (required; recorded in the citizen's history): "purpose=P; case=C"`)
 }
 
 // demoSeed is the seed of the serve --demo registry.

@@ -40,10 +40,10 @@ func TestRegistryCommands(t *testing.T) {
 		t.Fatalf("sorted import left %d files in DATA/tmp", len(left))
 	}
 	id := registry.DemoRecord(4, 3).IDNumber
-	if err := runRegistry(ctx, []string{"status", "--data", data, string(id), "deceased"}); err != nil {
+	if err := runRegistry(ctx, []string{"status", "--data", data, "--reason", "purpose=civil-status", string(id), "deceased"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := runRegistry(ctx, []string{"show", "--data", data, string(id)}); err != nil {
+	if err := runRegistry(ctx, []string{"show", "--data", data, "--reason", "case=T-1", string(id)}); err != nil {
 		t.Fatal(err)
 	}
 	a := openTestApp(t, data)
@@ -55,9 +55,11 @@ func TestRegistryCommands(t *testing.T) {
 		t.Fatalf("record %+v, %v", r, err)
 	}
 	for _, args := range [][]string{
-		{"show", "--data", data, "440115199003071232"},
-		{"show", "--data", data, "11010519491231002X"},
-		{"status", "--data", data, string(id), "dead"},
+		{"show", "--data", data, "--reason", "case=T-1", "440115199003071232"},
+		{"show", "--data", data, "--reason", "case=T-1", "11010519491231002X"},
+		{"show", "--data", data, string(id)},
+		{"status", "--data", data, "--reason", "purpose=civil-status", string(id), "dead"},
+		{"status", "--data", data, string(id), "valid"},
 		{"import", "--data", data, filepath.Join(dir, "missing.csv")},
 		{"import", "--data", data, "--sort", "maybe", csv},
 		{"nope"},
