@@ -197,7 +197,9 @@ func (a *API) enrollError(w http.ResponseWriter, r *http.Request, err error) {
 	var rl *proofing.RateLimitError
 	switch {
 	case errors.As(err, &rl):
-		tooMany(w, r, rl.RetryAfter)
+		// The scope (device, client, id_number, id_device) goes to the log
+		// only: the answer is the same for every limit.
+		problem.Write(w, r, problem.TooManyRequests("too many attempts; retry later", rl.RetryAfter).WithCause(err))
 	case err == proofing.ErrRefused:
 		problem.Write(w, r, problem.New(http.StatusForbidden, "enrollment-refused", "Enrollment refused", RefusedDetail))
 	case errors.Is(err, proofing.ErrSpeech):

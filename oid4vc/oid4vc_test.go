@@ -8,7 +8,9 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"image"
 	"image/color"
+	"image/jpeg"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -419,6 +421,27 @@ func spoilt(person registry.Record, o proofingtest.ClipOptions, fix func(c *proo
 	}
 }
 
+// The largest submission the bounds allow (160 frames, their digests and
+// times in the signed request) is accepted.
+func TestLargestSubmission(t *testing.T) {
+	e := doubleEnv(t)
+	key := credtest.HolderKey()
+	id, c := e.start(t, key)
+	p := honestParts(e.person)
+	p.video = func(ch chal, _ []byte) proofingtest.Clip {
+		// As many frames as fit the bound over the whole light sequence.
+		o := proofingtest.ClipOptions{Every: ch.light.Total() / (proofing.MaxFrames - 1)}
+		c := proofingtest.GenuineClip(proofingtest.FaceColor(e.person.FaceTemplate), ch.digits, ch.light, o)
+		if len(c.Frames) < proofing.MaxFrames-3 || len(c.Frames) > proofing.MaxFrames {
+			t.Fatalf("%d frames", len(c.Frames))
+		}
+		return c
+	}
+	if resp, m := e.submit(t, key, id, c, p); resp.StatusCode != http.StatusOK {
+		t.Fatalf("%d %v", resp.StatusCode, m)
+	}
+}
+
 func TestSubmissionRefusals(t *testing.T) {
 	e := doubleEnv(t)
 	other := proofingtest.FaceColor([]byte{10, 200, 10})
@@ -466,6 +489,26 @@ func TestSubmissionRefusals(t *testing.T) {
 		{"frames end before the speech", func(p *parts) {
 			p.video = spoilt(e.person, proofingtest.ClipOptions{}, func(c *proofingtest.Clip) { c.Frames, c.Times = c.Frames[:40], c.Times[:40] })
 		}, "bad-request"},
+		{"161 frames", func(p *parts) {
+			p.video = spoilt(e.person, proofingtest.ClipOptions{}, func(c *proofingtest.Clip) {
+				for len(c.Frames) <= proofing.MaxFrames {
+					c.Frames = append(c.Frames, proofingtest.Frame(color.RGBA{200, 10, 10, 255}, color.RGBA{150, 110, 90, 255}, 0.1))
+					c.Times = append(c.Times, c.Times[len(c.Times)-1]+20)
+				}
+			})
+		}, "bad-request"},
+		{"frame of 640x480", func(p *parts) {
+			p.video = spoilt(e.person, proofingtest.ClipOptions{}, func(c *proofingtest.Clip) {
+				var buf bytes.Buffer
+				jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 640, 480)), nil)
+				c.Frames[5] = buf.Bytes()
+			})
+		}, "unsupported-media"},
+		{"frame as a PNG bomb header", func(p *parts) {
+			p.video = spoilt(e.person, proofingtest.ClipOptions{}, func(c *proofingtest.Clip) {
+				c.Frames[5] = append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01\x00\x00\x00\x01\x00\x00\x08\x02\x00\x00\x00"), make([]byte, 64)...)
+			})
+		}, "unsupported-media"},
 		{"frame too large", func(p *parts) {
 			p.video = spoilt(e.person, proofingtest.ClipOptions{}, func(c *proofingtest.Clip) { c.Frames[2] = make([]byte, proofing.MaxFrameBytes+1) })
 		}, "too-large"},

@@ -92,8 +92,9 @@ func Digest(b []byte) string {
 	return base64.RawURLEncoding.EncodeToString(h[:])
 }
 
-// MaxRequestBytes bounds the compact JWS of a submission.
-const MaxRequestBytes = 8 << 10
+// MaxRequestBytes bounds the compact JWS of a submission: it holds a
+// digest and a time for up to MaxFrames frames (about 12 KiB at 160).
+const MaxRequestBytes = 16 << 10
 
 // verifyRequest checks the compact JWS with the device key, its typ, the
 // enrollment id, iat within skew of now and every part's digest; it returns

@@ -170,6 +170,12 @@ func TestDecisions(t *testing.T) {
 	}{
 		{"approved", func(a *attempt) {}, nil, proofing.ReasonApproved},
 		{"name with spaces and full-width", func(a *attempt) { a.name = " 张　三 " }, nil, proofing.ReasonApproved},
+		{"20 frames a second (up to 159 frames)", func(a *attempt) { a.clip.Every = 50 * time.Millisecond }, nil, proofing.ReasonApproved},
+		{"10 frames a second", func(a *attempt) { a.clip.Every = 100 * time.Millisecond }, nil, proofing.ReasonApproved},
+		{"40 frames: the reading but not the light", func(a *attempt) {
+			a.clip.Every = 100 * time.Millisecond
+			a.fix = func(c *proofingtest.Clip) { c.Frames, c.Times = c.Frames[:40], c.Times[:40] }
+		}, proofing.ErrRefused, proofing.ReasonLight},
 		{"other person's photo", func(a *attempt) { a.selfie = proofingtest.Image(other, other) }, proofing.ErrRefused, proofing.ReasonFaceMismatch},
 		{"the registry portrait as selfie", func(a *attempt) { a.selfie = proofingtest.PortraitCopy(a.person) }, proofing.ErrRefused, proofing.ReasonPortraitCopy},
 		{"no face", func(a *attempt) { a.selfie = proofingtest.Image(gray, gray) }, proofing.ErrRefused, proofing.ReasonFaceUnusable},

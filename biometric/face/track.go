@@ -45,13 +45,18 @@ const (
 	// again, so that a second face is noticed (a lost one is noticed by
 	// the tracked landmarks' plausibility).
 	redetectEvery = 25
+	// confirmEvery: every so many tracked frames the detector confirms the
+	// face around the tracked landmarks (faceNear).
+	confirmEvery = 4
 )
 
 // Track follows the face through the frames of a short video. The first
 // frame, every redetectEvery-th and every frame after one whose face was
 // lost are scanned whole (faces of at least trackedScale times the last
 // face's size); the frames between start the landmark localisers from the
-// last frame's eyes with fewer perturbed starts (trackStarts). A frame with
+// last frame's eyes with fewer perturbed starts (trackStarts), and every
+// confirmEvery-th of them is confirmed by the detector around the tracked
+// face (the localisers find points even where no face is). A frame with
 // exactly one face and plausible landmarks gives the mouth opening and the
 // skin colour. The descriptors of up to describe frames with a face,
 // spread evenly over the sequence, are computed for the caller to compare
@@ -70,7 +75,7 @@ func (e *Engine) Track(ctx context.Context, frames []image.Image, describe int) 
 		var box image.Rectangle
 		ok := false
 		if last != nil && i%redetectEvery != 0 && max(g.w, g.h) <= detectSide {
-			lm, box, ok = e.det.track(g, *last)
+			lm, box, ok = e.det.track(g, *last, i%confirmEvery == 0)
 		}
 		if !ok {
 			dets := e.det.detect(g, minSide)
@@ -122,8 +127,9 @@ func (e *Engine) Track(ctx context.Context, frames []image.Image, describe int) 
 // localisers as in landmarks, with trackStarts starts each. The mouth
 // corners, which the mouth opening does not use, are the previous frame's
 // moved with the eyes. It returns false when the points are not plausible
-// (the caller then scans the frame).
-func (d *detector) track(g grayImage, prev Landmarks) (Landmarks, image.Rectangle, bool) {
+// or, when confirm is set, the detector finds no face around them (the
+// caller then scans the frame).
+func (d *detector) track(g grayImage, prev Landmarks, confirm bool) (Landmarks, image.Rectangle, bool) {
 	ed := prev.LeftEye.dist(prev.RightEye)
 	s := float32(ed / 0.37)
 	row := float32((prev.LeftEye.Y+prev.RightEye.Y)/2) + 0.085*s
@@ -151,9 +157,34 @@ func (d *detector) track(g grayImage, prev Landmarks) (Landmarks, image.Rectangl
 	if !(ok[0] && ok[1]) || !plausible(lm, float64(s)) {
 		return Landmarks{}, image.Rectangle{}, false
 	}
+	if confirm && !d.faceNear(g, float64(row), float64(col), float64(s)) {
+		return Landmarks{}, image.Rectangle{}, false
+	}
 	half := float64(s) / 2
 	box := image.Rect(int(float64(col)-half), int(float64(row)-half), int(float64(col)+half), int(float64(row)+half))
 	return lm, box, true
+}
+
+// faceNear reports whether the face cascade finds a face of 0.75 to 1.33
+// times side around (row, col): the localisers always return points, even
+// where the face has gone, so a tracked frame is confirmed by the detector
+// on its neighbourhood alone (a few hundred windows).
+func (d *detector) faceNear(g grayImage, row, col, side float64) bool {
+	half := int(0.9 * side)
+	r := image.Rect(int(col)-half, int(row)-half, int(col)+half, int(row)+half).Intersect(image.Rect(0, 0, g.w, g.h))
+	if r.Dx() < int(0.75*side) || r.Dy() < int(0.75*side) {
+		return false
+	}
+	sub := grayImage{w: r.Dx(), h: r.Dy(), pix: make([]uint8, r.Dx()*r.Dy())}
+	for y := 0; y < sub.h; y++ {
+		copy(sub.pix[y*sub.w:(y+1)*sub.w], g.pix[(r.Min.Y+y)*g.w+r.Min.X:])
+	}
+	for _, det := range d.finder.scan(sub, int(0.75*side), int(1.33*side), shiftFactor, scaleFactor) {
+		if float64(det.Q) >= MinScore {
+			return true
+		}
+	}
+	return false
 }
 
 // locateN is locate with the first n starts of the first perturbation set.

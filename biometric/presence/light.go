@@ -43,15 +43,17 @@ var Palette = []RGB{
 
 // Light challenge bounds. A step lasts 500 to 1000 ms (a multiple of
 // StepGrain), so the screen changes at most twice a second: WCAG 2.3.1
-// allows fewer than three flashes a second. The steps cover at least
+// allows fewer than three flashes a second. There are at least MinSteps
+// steps (the light check judges MinJudgedSteps of them), covering at least
 // MinLightTotal, longer than the reading of four digits, and at most
 // MaxLightTotal.
 const (
 	MinStep       = 500 * time.Millisecond
 	MaxStep       = 1000 * time.Millisecond
 	StepGrain     = 50 * time.Millisecond
+	MinSteps      = 8
 	MinLightTotal = 6000 * time.Millisecond
-	MaxLightTotal = MinLightTotal + MaxStep
+	MaxLightTotal = MinSteps * MaxStep
 )
 
 // Step is one colour of the light challenge, shown from Start for
@@ -107,8 +109,8 @@ func (l Light) Validate() error {
 		}
 		t += s.Duration
 	}
-	if t < MinLightTotal || t > MaxLightTotal {
-		return fmt.Errorf("%w: total %v", ErrBadLight, t)
+	if t < MinLightTotal || t > MaxLightTotal || len(l.Steps) < MinSteps {
+		return fmt.Errorf("%w: %d steps over %v", ErrBadLight, len(l.Steps), t)
 	}
 	return nil
 }
@@ -125,13 +127,13 @@ func paletteIndex(c RGB) int {
 // NewLight draws a light challenge from r (crypto/rand.Reader in
 // production): steps of a uniform duration among MinStep..MaxStep in
 // StepGrain units, each a uniform colour of the palette other than the
-// previous one, until they cover MinLightTotal.
+// previous one, until there are MinSteps and they cover MinLightTotal.
 func NewLight(r io.Reader) (Light, error) {
 	var l Light
 	var t time.Duration
 	prev := -1
 	durations := int((MaxStep-MinStep)/StepGrain) + 1
-	for t < MinLightTotal {
+	for t < MinLightTotal || len(l.Steps) < MinSteps {
 		d, err := uniform(r, durations)
 		if err != nil {
 			return Light{}, err

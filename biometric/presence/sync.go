@@ -18,16 +18,16 @@ const (
 	// a still face reached -0.24 to 0.31, unsynced jaw warps 0.07 to 0.17;
 	// simulated genuine readings 0.85 to 0.98.
 	MinSyncCorr = 0.4
-	// MinWordActivity is how far, in noise deviations, the mouth's median
-	// opening inside a digit's span must lie above its opening outside
-	// speech. On the same run still faces gave -2.7 to 0.0 for their
+	// MinWordActivity is how far, in noise deviations, the mouth's opening
+	// inside a digit's span (its upper quartile) must lie above its median
+	// opening outside speech. On the same run still faces gave -2.7 to 0.0 for their
 	// weakest digit, simulated genuine readings 4.0 to 16.
-	MinWordActivity = 2.0
+	MinWordActivity = 3.0
 	// MinFoundShare is the least share of frames with the face tracked.
 	MinFoundShare = 0.9
 	// wordMargin widens each digit's span on both sides (the lips move
 	// just before and after the sound).
-	wordMargin = 80 * time.Millisecond
+	wordMargin = 40 * time.Millisecond
 	// loudnessHalf is half the window the loudness is averaged over per
 	// frame (about one frame interval at 12 fps).
 	loudnessHalf = 40 * time.Millisecond
@@ -147,10 +147,10 @@ func Sync(frames []Frame, env Envelope, words []Word) SyncResult {
 		}
 		act := 0.0
 		if len(in) > 0 {
-			// The word's opening: the median over its span, robust to a
-			// stray frame (noise, or the neighbouring word's tail in the
-			// margin).
-			act = (median(in) - base) / noise
+			// The word's opening: the upper quartile over its span (the
+			// mouth opens on the vowel, a short part of "six" or "eight"),
+			// which a single stray frame does not move.
+			act = (quantile(in, 0.75) - base) / noise
 		}
 		r.MinActivity = math.Min(r.MinActivity, act)
 		if act >= MinWordActivity {

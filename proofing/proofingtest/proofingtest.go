@@ -248,11 +248,14 @@ type ClipOptions struct {
 	Light *presence.Light
 	// Digits, when set, are the words the mouth says instead.
 	Digits string
+	// Every is the time between frames (default 83 ms, 12 a second).
+	Every time.Duration
 }
 
 // GenuineClip is the frames of person c reading digits under light: the
 // mouth open inside the digits' spans, the skin lit by the screen colour
-// with 100 ms of latency, frames every 83 ms from 20 ms on.
+// with 100 ms of latency, frames every 83 ms from 20 ms on, over the whole
+// light sequence.
 func GenuineClip(c color.RGBA, digits string, light presence.Light, o ClipOptions) Clip {
 	var clip Clip
 	if o.Light != nil {
@@ -261,7 +264,11 @@ func GenuineClip(c color.RGBA, digits string, light presence.Light, o ClipOption
 	if o.Digits != "" {
 		digits = o.Digits
 	}
-	for t := 20 * time.Millisecond; t <= SpeechDuration-50*time.Millisecond; t += 83 * time.Millisecond {
+	every := o.Every
+	if every <= 0 {
+		every = 83 * time.Millisecond
+	}
+	for t := 20 * time.Millisecond; t <= max(SpeechDuration, light.Total())-50*time.Millisecond; t += every {
 		mouth := 0.1
 		if !o.Still && Speaking(digits, t-o.Lag) {
 			mouth = 0.7
