@@ -281,10 +281,13 @@ func (s *Sessions) startSession(w http.ResponseWriter, r *http.Request, op strin
 }
 
 // signInOperator checks {"operator": ID, "secret": SECRET}. Attempts are
-// limited per operator (besides per client address): guesses at one
-// operator's secret from many addresses run out, and no stranger's
-// guesses at other names touch that operator's allowance. An unknown or
-// disabled operator costs the same hashing work as a wrong secret.
+// limited per client address and per operator and secret tried, never per
+// operator alone: a stranger who knows an operator's sign-in name spends
+// their own address's allowance and that of the wrong secrets they try,
+// never the allowance of the operator, who signs in from elsewhere with
+// the right secret. Secrets are 192 random bits made by the authority, so
+// online guessing is hopeless whatever the number of addresses. An unknown
+// or disabled operator costs the same hashing work as a wrong secret.
 func (s *Sessions) signInOperator(w http.ResponseWriter, r *http.Request, now time.Time) {
 	var req struct {
 		Operator string `json:"operator"`
@@ -296,7 +299,9 @@ func (s *Sessions) signInOperator(w http.ResponseWriter, r *http.Request, now ti
 		problem.Write(w, r, problem.BadRequest(`want {"operator": ..., "secret": ...}`).WithCause(err))
 		return
 	}
-	if !allow(w, r, s.tried, "operator\x00"+req.Operator, now, "too many sign-in attempts for this operator; retry later") {
+	sum := sha256.Sum256([]byte(req.Secret))
+	if !allow(w, r, s.tried, "operator\x00"+req.Operator+"\x00"+hex.EncodeToString(sum[:]), now,
+		"too many sign-in attempts with this secret; retry later") {
 		return
 	}
 	op, err := s.ops.Operator(r.Context(), req.Operator)
