@@ -1,8 +1,10 @@
 // Package admin is the identity authority's HTTP admin API: registry
-// records (add, get, change status) and, from other files, the management
-// of relying parties. Every endpoint sits behind RequireToken (a bearer
-// token compared in constant time) and answers errors as RFC 9457
-// problem+json with stable types.
+// records (add, get, change status), a citizen's cards, the management of
+// relying parties, and the operators' own endpoints (approvals, operators,
+// whoami). Every endpoint sits behind a [Gate]: in the server the [Guard]
+// (named operators and machine tokens, roles, reasons, four eyes, each
+// access to a citizen recorded), in single-API tests [TokenGate]. Errors
+// are RFC 9457 problem+json with stable types.
 package admin
 
 import (
