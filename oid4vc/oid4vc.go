@@ -121,6 +121,7 @@ func (a *API) Mount(m Mux) {
 
 	m.Handle("GET /.well-known/openid-credential-issuer", http.HandlerFunc(a.issuerMetadata))
 	m.Handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(a.asMetadata))
+	m.Handle("GET "+TypeMetadataPath+"{vct}", http.HandlerFunc(a.typeMetadata))
 	m.Handle("POST /vci/token", a.needProofing(a.token))
 	m.Handle("POST /vci/nonce", a.needProofing(a.nonce))
 	m.Handle("POST /vci/credential", server.RequireJSON(a.needProofing(a.credential)))

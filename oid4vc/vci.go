@@ -15,7 +15,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/shenfen/shenfen/credential"
 	"github.com/shenfen/shenfen/proofing"
 )
 
@@ -28,47 +27,6 @@ const (
 
 // ProofType is the JOSE typ of an OpenID4VCI key proof.
 const ProofType = "openid4vci-proof+jwt"
-
-func (a *API) issuerMetadata(w http.ResponseWriter, r *http.Request) {
-	proof := map[string]any{"jwt": map[string]any{"proof_signing_alg_values_supported": []string{"ES256"}}}
-	writeMetadata(w, map[string]any{
-		"credential_issuer":   a.Issuer,
-		"credential_endpoint": a.Issuer + "/vci/credential",
-		"nonce_endpoint":      a.Issuer + "/vci/nonce",
-		"display":             []map[string]string{{"name": "shenfen virtual ID", "locale": "en"}},
-		"credential_configurations_supported": map[string]any{
-			ConfigSDJWT: map[string]any{
-				"format": "dc+sd-jwt", "vct": a.VCT,
-				"cryptographic_binding_methods_supported": []string{"jwk"},
-				"credential_signing_alg_values_supported": []string{"ES256"},
-				"proof_types_supported":                   proof,
-			},
-			ConfigMdoc: map[string]any{
-				"format": "mso_mdoc", "doctype": a.DocType,
-				"cryptographic_binding_methods_supported": []string{"cose_key"},
-				"credential_signing_alg_values_supported": []int{-7},
-				"proof_types_supported":                   proof,
-			},
-			ConfigQR: map[string]any{
-				"format": "mso_mdoc", "doctype": credential.ProfileQR.DocType,
-				"cryptographic_binding_methods_supported": []string{"cose_key"},
-				"credential_signing_alg_values_supported": []int{-7},
-				"proof_types_supported":                   proof,
-				"display":                                 []map[string]string{{"name": "shenfen offline QR card", "locale": "en"}},
-			},
-		},
-	})
-}
-
-func (a *API) asMetadata(w http.ResponseWriter, r *http.Request) {
-	writeMetadata(w, map[string]any{
-		"issuer":                   a.Issuer,
-		"token_endpoint":           a.Issuer + "/vci/token",
-		"grant_types_supported":    []string{PreAuthGrant},
-		"response_types_supported": []string{},
-		"pre-authorized_grant_anonymous_access_supported": true,
-	})
-}
 
 func writeMetadata(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")

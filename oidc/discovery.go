@@ -74,8 +74,15 @@ func (p *Provider) precompute() error {
 	doc["introspection_endpoint_auth_methods_supported"] = []string{AuthSecretBasic, AuthPrivateKeyJWT}
 	doc["introspection_endpoint_auth_signing_alg_values_supported"] = []string{"ES256", "RS256", "PS256"}
 	doc["prompt_values_supported"] = []string{"none", "login", "consent"}
+	// Request objects (RFC 9101) are not accepted, by value or by
+	// reference: the only request_uri the authorization endpoint expands is
+	// one the PAR endpoint issued (RFC 9126), which PAR metadata announces.
 	doc["request_parameter_supported"] = false
-	doc["request_uri_parameter_supported"] = true
+	doc["request_uri_parameter_supported"] = false
+	// ID tokens are ES256 only: the OP library takes one signing key from
+	// Storage.SigningKey with no client in view, so it cannot honour a
+	// client's id_token_signed_response_alg of RS256 next to ES256; listing
+	// RS256 would announce tokens nobody can get (docs/interop.md).
 	// Read for the id_token acr member (assurance.go).
 	doc["claims_parameter_supported"] = true
 	delete(doc, "device_authorization_endpoint")

@@ -263,6 +263,11 @@ func TestDiscovery(t *testing.T) {
 		"pushed_authorization_request_endpoint": e.Issuer + "/par",
 		"jwks_uri":                              e.Issuer + "/keys",
 	}
+	// Only PAR request URIs are expanded: request objects by reference are not supported.
+	if d["request_uri_parameter_supported"] != false || d["request_parameter_supported"] != false {
+		t.Errorf("request_uri_parameter_supported %v request_parameter_supported %v, want false (PAR only)",
+			d["request_uri_parameter_supported"], d["request_parameter_supported"])
+	}
 	for k, v := range want {
 		if d[k] != v {
 			t.Errorf("%s = %v, want %v", k, d[k], v)

@@ -94,6 +94,10 @@ func Issue(ctx context.Context, p IssueParams) (string, error) {
 		"cnf":     map[string]any{"jwk": json.RawMessage(holder)},
 		"_sd_alg": "sha-256",
 	}
+	if p.Profile.VCT != "" {
+		// The type metadata's digest (served by the issuer, docs/interop.md).
+		claims["vct#integrity"] = p.Profile.VCTIntegrity()
+	}
 	if p.Status != nil {
 		claims["status"] = map[string]any{"status_list": map[string]any{"idx": p.Status.Index, "uri": p.Status.URI}}
 	}

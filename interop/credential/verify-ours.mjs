@@ -53,9 +53,22 @@ const { header: slh, payload: slp } = createHeaderAndPayload(
 );
 const statusJWT = await new SignJWT(slp).setProtectedHeader(slh).sign(await importJWK(statusKeys.privateKey, 'ES256'));
 
+// typeMetadata is what the issuer serves at {issuer}/vct/{vct}; the
+// library's own integrity check reads the digest as hex, so the fetcher
+// checks the W3C SRI form (base64) the credential carries.
+let typeMetadata = read('type-metadata.json');
+async function vctFetcher(uri, integrity) {
+  assert.equal(uri, params.vct, 'vct');
+  const sri = 'sha256-' + createHash('sha256').update(typeMetadata).digest('base64');
+  assert.equal(integrity, sri, 'vct#integrity does not match the type metadata (SRI sha256)');
+  return JSON.parse(typeMetadata.toString());
+}
+
 async function verifySdJwt(presentation) {
   const jwt = presentation.split('~')[0];
   const vc = new SDJwtVcInstance({
+    loadTypeMetadataFormat: true,
+    vctFetcher,
     hasher: digest,
     hashAlg: 'sha-256',
     verifier: await ES256.getVerifier(issuerKeyFromX5c(jwt)),
@@ -114,6 +127,23 @@ await check('@sd-jwt/sd-jwt-vc verifies our SD-JWT VC + KB-JWT', async () => {
   assert.ok(payload.picture.startsWith('data:image/jpeg;base64,'));
   assert.equal(payload.id_number, undefined, 'undisclosed id_number');
   assert.equal(payload.status.status_list.idx, params.valid_idx);
+});
+await check('@sd-jwt/sd-jwt-vc reads our type metadata (vct#integrity), claims labelled in zh and en', async () => {
+  const { typeMetadata: tm } = await verifySdJwt(pres);
+  const meta = tm.mergedTypeMetadata;
+  assert.equal(meta.vct, params.vct);
+  const birth = meta.claims.find((c) => c.path.join('.') === 'birthdate');
+  assert.deepEqual(birth.display.map((d) => d.locale).sort(), ['en', 'zh']);
+  assert.ok(meta.display.some((d) => d.locale === 'zh' && d.name.length > 0));
+});
+await refuses('@sd-jwt/sd-jwt-vc refuses altered type metadata', /vct#integrity/, async () => {
+  const good = typeMetadata;
+  typeMetadata = Buffer.from(good.toString().replace('"sd":"always"', '"sd":"allowed"'));
+  try {
+    return await verifySdJwt(pres);
+  } finally {
+    typeMetadata = good;
+  }
 });
 await refuses('@sd-jwt/sd-jwt-vc refuses our revoked SD-JWT VC', /[Ss]tatus/, () => verifySdJwt(read('sdjwt-revoked.txt').toString()));
 await refuses('@sd-jwt/sd-jwt-vc refuses a tampered disclosure', /[Dd]igest|disclosure|sd_hash|[Mm]issing required claim keys: given_name/, () => {

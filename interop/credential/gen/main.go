@@ -141,6 +141,10 @@ func make_(ctx context.Context, dir string) error {
 	if err := write(dir, "mdoc-transcript.cbor", st); err != nil {
 		return err
 	}
+	// The SD-JWT VC type metadata the issuer serves for the card's vct.
+	if err := write(dir, "type-metadata.json", credential.ProfileCN.TypeMetadataJSON()); err != nil {
+		return err
+	}
 	pj, _ := json.MarshalIndent(p, "", "  ")
 	return write(dir, "params.json", pj)
 }

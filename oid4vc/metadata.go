@@ -1,0 +1,162 @@
+package oid4vc
+
+import (
+	"net/http"
+
+	"github.com/shenfen/shenfen/credential"
+)
+
+// IssuerMetadata is the credential issuer metadata (OpenID4VCI 1.0 §12.2).
+type IssuerMetadata struct {
+	CredentialIssuer   string                             `json:"credential_issuer"`
+	CredentialEndpoint string                             `json:"credential_endpoint"`
+	NonceEndpoint      string                             `json:"nonce_endpoint"`
+	Display            []Display                          `json:"display"`
+	Configurations     map[string]CredentialConfiguration `json:"credential_configurations_supported"`
+}
+
+// Display is a name in one language (issuer and credential display).
+type Display struct {
+	Name        string `json:"name"`
+	Locale      string `json:"locale"`
+	Description string `json:"description,omitempty"`
+}
+
+// CredentialConfiguration describes one credential configuration
+// (OpenID4VCI 1.0 §12.2.4 and Appendix A): VCT for dc+sd-jwt, DocType for
+// mso_mdoc. Signing algorithms are JOSE names for SD-JWT VC and COSE
+// numbers for mdoc.
+type CredentialConfiguration struct {
+	Format            string                   `json:"format"`
+	VCT               string                   `json:"vct,omitempty"`
+	DocType           string                   `json:"doctype,omitempty"`
+	BindingMethods    []string                 `json:"cryptographic_binding_methods_supported"`
+	SigningAlgs       any                      `json:"credential_signing_alg_values_supported"`
+	ProofTypes        map[string]ProofTypeInfo `json:"proof_types_supported"`
+	CredentialDisplay CredentialMetadata       `json:"credential_metadata"`
+}
+
+// ProofTypeInfo lists the algorithms of one key proof type.
+type ProofTypeInfo struct {
+	SigningAlgs []string `json:"proof_signing_alg_values_supported"`
+}
+
+// CredentialMetadata is what a wallet shows of a credential
+// (OpenID4VCI 1.0 §12.2.4, credential_metadata).
+type CredentialMetadata struct {
+	Display []Display           `json:"display"`
+	Claims  []ClaimsDescription `json:"claims"`
+}
+
+// ClaimsDescription names one claim (OpenID4VCI 1.0 Appendix B.2): its
+// path in the credential and its display names.
+type ClaimsDescription struct {
+	Path      []string  `json:"path"`
+	Mandatory bool      `json:"mandatory,omitempty"`
+	Display   []Display `json:"display,omitempty"`
+}
+
+// AuthServerMetadata is the authorization server metadata (RFC 8414) of
+// the pre-authorized code flow.
+type AuthServerMetadata struct {
+	Issuer                string   `json:"issuer"`
+	TokenEndpoint         string   `json:"token_endpoint"`
+	GrantTypes            []string `json:"grant_types_supported"`
+	ResponseTypes         []string `json:"response_types_supported"`
+	PreAuthAnonymousGrant bool     `json:"pre-authorized_grant_anonymous_access_supported"`
+}
+
+// profile is the card profile whose vct the API issues (ProfileCN when
+// none matches).
+func (a *API) profile() credential.Profile {
+	for _, p := range credential.Profiles {
+		if p.VCT != "" && p.VCT == a.VCT {
+			return p
+		}
+	}
+	return credential.ProfileCN
+}
+
+func displays(names [2]string) []Display {
+	return []Display{{Name: names[0], Locale: "en"}, {Name: names[1], Locale: "zh"}}
+}
+
+func claimDisplay(key string) []Display {
+	var out []Display
+	for _, l := range credential.Labels(key) {
+		out = append(out, Display{Name: l.Label, Locale: l.Locale})
+	}
+	return out
+}
+
+// IssuerMetadata returns the issuer metadata document.
+func (a *API) IssuerMetadata() IssuerMetadata {
+	proof := map[string]ProofTypeInfo{"jwt": {SigningAlgs: []string{"ES256"}}}
+	pr := a.profile()
+	var sdClaims, mdocClaims []ClaimsDescription
+	for _, c := range pr.Claims() {
+		d := claimDisplay(c.Key)
+		sdClaims = append(sdClaims, ClaimsDescription{Path: c.JWT, Display: d})
+		mdocClaims = append(mdocClaims, ClaimsDescription{Path: []string{a.Namespace, c.Mdoc}, Display: d})
+	}
+	qr := credential.ProfileQR
+	var qrClaims []ClaimsDescription
+	for _, c := range qr.Claims() {
+		qrClaims = append(qrClaims, ClaimsDescription{Path: []string{qr.Namespace, c.Mdoc}, Display: claimDisplay(c.Key)})
+	}
+	card := displays(pr.DisplayNames())
+	return IssuerMetadata{
+		CredentialIssuer:   a.Issuer,
+		CredentialEndpoint: a.Issuer + "/vci/credential",
+		NonceEndpoint:      a.Issuer + "/vci/nonce",
+		Display:            displays([2]string{"shenfen virtual ID", "身份证电子证照"}),
+		Configurations: map[string]CredentialConfiguration{
+			ConfigSDJWT: {
+				Format: "dc+sd-jwt", VCT: a.VCT,
+				BindingMethods: []string{"jwk"}, SigningAlgs: []string{"ES256"}, ProofTypes: proof,
+				CredentialDisplay: CredentialMetadata{Display: card, Claims: sdClaims},
+			},
+			ConfigMdoc: {
+				Format: "mso_mdoc", DocType: a.DocType,
+				BindingMethods: []string{"cose_key"}, SigningAlgs: []int{-7}, ProofTypes: proof,
+				CredentialDisplay: CredentialMetadata{Display: card, Claims: mdocClaims},
+			},
+			ConfigQR: {
+				Format: "mso_mdoc", DocType: qr.DocType,
+				BindingMethods: []string{"cose_key"}, SigningAlgs: []int{-7}, ProofTypes: proof,
+				CredentialDisplay: CredentialMetadata{Display: displays(qr.DisplayNames()), Claims: qrClaims},
+			},
+		},
+	}
+}
+
+func (a *API) issuerMetadata(w http.ResponseWriter, r *http.Request) {
+	writeMetadata(w, a.IssuerMetadata())
+}
+
+func (a *API) asMetadata(w http.ResponseWriter, r *http.Request) {
+	writeMetadata(w, AuthServerMetadata{
+		Issuer:                a.Issuer,
+		TokenEndpoint:         a.Issuer + "/vci/token",
+		GrantTypes:            []string{PreAuthGrant},
+		ResponseTypes:         []string{},
+		PreAuthAnonymousGrant: true,
+	})
+}
+
+// TypeMetadataPath is where the SD-JWT VC type metadata of the card's vct
+// is served ({credential_issuer}/vct/{vct}); credentials carry its digest
+// in vct#integrity.
+const TypeMetadataPath = "/vct/"
+
+func (a *API) typeMetadata(w http.ResponseWriter, r *http.Request) {
+	pr := a.profile()
+	if r.PathValue("vct") != a.VCT || pr.VCT != a.VCT {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Write(pr.TypeMetadataJSON())
+}
