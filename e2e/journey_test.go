@@ -332,6 +332,17 @@ func TestJourney(t *testing.T) {
 	}
 
 	consoleAndVerifier(t, j, b, s, who)
+
+	// 8. The operator's look-up shows in the citizen's history, with office, badge and reason.
+	j.run(w, "history after the console", 60*time.Second, chromedp.Navigate(s.URL+"/wallet/"),
+		chromedp.WaitVisible(chromedp.ID("view-card")),
+		chromedp.Click(chromedp.CSS(`#tabs button[data-view=history]`)),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#history-rows tr.access").length >= 2`))
+	rows, _ = chromedp.Run(w, chromedp.Evaluate[string](`document.getElementById("history-rows").innerText`))
+	j.shot(w, "history-accesses")
+	if !strings.Contains(rows, "E2E office") || !strings.Contains(rows, "E2E-1") || !strings.Contains(rows, hotelName) {
+		t.Errorf("e2e: history lacks the operator's access or the disclosures:\n%s", rows)
+	}
 	j.checkConsole()
 	if os.Getenv("SHENFEN_E2E_DOCS") == "1" && !t.Failed() {
 		publishDocs(t, j)
