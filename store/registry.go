@@ -103,7 +103,7 @@ const sqliteBulkPragmas = `PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint
 // pgUpsertSQL upserts a whole batch on PostgreSQL, the rows passed as one
 // array per column (six parameters whatever the batch size).
 const pgUpsertSQL = `INSERT INTO registry_records (idx, digest, data, status, created_at, updated_at, import_first, import_last)
-	SELECT u.*, NULLIF(?::text, ''), NULLIF(?::text, '') FROM unnest(?::bytea[], ?::bytea[], ?::bytea[], ?::text[], ?::bigint[], ?::bigint[]) AS u
+	SELECT u.*, ?::bigint, ?::bigint FROM unnest(?::bytea[], ?::bytea[], ?::bytea[], ?::text[], ?::bigint[], ?::bigint[]) AS u
 	ON CONFLICT (idx) DO UPDATE SET digest = excluded.digest, data = excluded.data,
 		status = excluded.status, updated_at = excluded.updated_at` + importLastSet + `
 		WHERE registry_records.digest <> excluded.digest OR registry_records.status <> excluded.status
@@ -155,13 +155,17 @@ func (r *Registry) stmt(ctx context.Context, n int) (*sql.Stmt, error) {
 // and the checkpoint.
 func (r *Registry) PutRows(ctx context.Context, rows []registry.Row, cp *registry.Checkpoint) (registry.BatchResult, error) {
 	var res registry.BatchResult
-	// An import's rows carry its source id (the batch a citizen's history
-	// shows); other writes carry none.
-	var source any
-	if cp != nil && cp.Source != "" {
-		source = cp.Source
-	}
 	err := r.db.InTx(ctx, func(tx *Tx) error {
+		// An import's rows carry the number of its source (the batch a
+		// citizen's history shows); other writes carry none.
+		var source any
+		if cp != nil && cp.Source != "" {
+			n, err := importBatch(ctx, tx, cp.Source)
+			if err != nil {
+				return err
+			}
+			source = n
+		}
 		res = registry.BatchResult{}
 		if tx.Dialect() == SQLite && len(rows) > 1 {
 			// Bulk writes: the blind index is random, so every row touches
@@ -200,8 +204,7 @@ func (r *Registry) PutRows(ctx context.Context, rows []registry.Row, cp *registr
 				idx[i], dig[i], data[i] = row.Index, row.Digest, row.Data
 				st[i], cr[i], up[i] = string(row.Status), row.CreatedAt.UnixMicro(), row.UpdatedAt.UnixMicro()
 			}
-			src, _ := source.(string)
-			qr, err := tx.Query(ctx, pgUpsertSQL, src, src, idx, dig, data, st, cr, up)
+			qr, err := tx.Query(ctx, pgUpsertSQL, source, source, idx, dig, data, st, cr, up)
 			if err != nil {
 				return fmt.Errorf("store: registry upsert: %w", err)
 			}
