@@ -354,12 +354,14 @@ func (s *Sphinx) Digits(ctx context.Context, pcm []int16, sampleRate int) (Resul
 	}
 	defer s.release(d)
 	from, to := voicedSpan(pcm, sampleRate)
-	cep, err := d.cepstra(pcm[from:to])
+	cep, err := d.cepstra(condition(pcm[from:to]))
 	if err != nil {
 		return Result{}, err
 	}
 	defer cep.free()
-	gram, err := d.runCep(searchDigits, cep)
+	var log senoneLog
+	defer log.free()
+	gram, err := d.runLogged(searchDigits, cep, &log)
 	if err != nil {
 		return Result{}, err
 	}
@@ -369,7 +371,7 @@ func (s *Sphinx) Digits(ctx context.Context, pcm []int16, sampleRate int) (Resul
 		return res, nil
 	}
 	res.Digits, res.SpeechFrames = heard, frames
-	v, err := s.verifyCep(ctx, d, cep, from, heard, English)
+	v, err := s.verifyCep(ctx, d, cep, &log, from, heard, English)
 	if err != nil {
 		return Result{}, err
 	}

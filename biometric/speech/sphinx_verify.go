@@ -367,7 +367,9 @@ func (s *Sphinx) Verify(ctx context.Context, pcm []int16, rate int, challenge st
 		return Verification{}, err
 	}
 	defer cep.free()
-	out, err := s.verifyCep(ctx, d, cep, from, challenge, lang)
+	var log senoneLog
+	defer log.free()
+	out, err := s.verifyCep(ctx, d, cep, &log, from, challenge, lang)
 	if err != nil {
 		return Verification{}, err
 	}
@@ -377,15 +379,22 @@ func (s *Sphinx) Verify(ctx context.Context, pcm []int16, rate int, challenge st
 
 // verifyCep verifies challenge on the cepstra of the 16 kHz samples that
 // start at sample from of the recording.
-func (s *Sphinx) verifyCep(ctx context.Context, d *decoder, cep cepstra, from int, challenge string, lang Lang) (Verification, error) {
+// The senone scores are computed by the forced alignment and logged in
+// log, or, when log already holds them (an earlier search of the same
+// cepstra logged them), read from it.
+func (s *Sphinx) verifyCep(ctx context.Context, d *decoder, cep cepstra, log *senoneLog, from int, challenge string, lang Lang) (Verification, error) {
 	v := vocabularies[lang]
 	res := Verification{Lang: lang, Model: VerifyModelVersion + "+" + string(lang)}
 	if err := d.setForced(v, challenge); err != nil {
 		return Verification{}, err
 	}
-	var log senoneLog
-	defer log.free()
-	forced, err := d.runLogged(searchForced, cep, &log)
+	var forced []segment
+	var err error
+	if log.buf == nil {
+		forced, err = d.runLogged(searchForced, cep, log)
+	} else {
+		forced, err = d.runScores(searchForced, log)
+	}
 	if err != nil {
 		return Verification{}, err
 	}
@@ -399,7 +408,7 @@ func (s *Sphinx) verifyCep(ctx context.Context, d *decoder, cep cepstra, from in
 	if err := ctx.Err(); err != nil {
 		return Verification{}, err
 	}
-	free, err := d.runScores(freeSearch(lang), &log)
+	free, err := d.runScores(freeSearch(lang), log)
 	if err != nil {
 		return Verification{}, err
 	}
@@ -407,7 +416,7 @@ func (s *Sphinx) verifyCep(ctx context.Context, d *decoder, cep cepstra, from in
 	if err := ctx.Err(); err != nil {
 		return Verification{}, err
 	}
-	phones, err := d.runScores(searchPhones, &log)
+	phones, err := d.runScores(searchPhones, log)
 	if err != nil {
 		return Verification{}, err
 	}
