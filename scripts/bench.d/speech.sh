@@ -14,11 +14,11 @@
 #    It prints the table of docs/biometrics.md with 95% Wilson bounds.
 #
 #   SHENFEN_SPEECH_BENCH=200        genuine readings per language, test set
-#   SHENFEN_SPEECH_CALIBRATION=100  the same for the calibration set
+#   SHENFEN_SPEECH_CALIBRATION=40   the same for the calibration set (the thresholds were chosen on 40)
 #   SHENFEN_SPEECH_TRIALS=FILE      also write every trial's scores (TSV)
 source "$(dirname "$0")/../lib.sh"
 export SHENFEN_SPEECH_BENCH="${SHENFEN_SPEECH_BENCH:-200}"
-export SHENFEN_SPEECH_CALIBRATION="${SHENFEN_SPEECH_CALIBRATION:-100}"
+export SHENFEN_SPEECH_CALIBRATION="${SHENFEN_SPEECH_CALIBRATION:-40}"
 base="${SHENFEN_SPEECH_BASE:-28e549b}"
 
 log "speech CPU per decision, one core: before the verification ($base) and now"
