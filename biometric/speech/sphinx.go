@@ -241,6 +241,10 @@ func (s *Sphinx) newDecoder() (*decoder, error) {
 		d.free()
 		return nil, err
 	}
+	if !hasAcmod(ps) {
+		d.free()
+		return nil, errors.New("speech: this libpocketsphinx does not have the 5prealpha decoder layout that logging senone scores relies on")
+	}
 	loop := C.CString(phoneLoopGrammar)
 	defer C.free(unsafe.Pointer(loop))
 	if C.sf_set_phones_search(ps, phones, loop, C.double(phoneBeam), C.double(phonePBeam), C.double(phoneWBeam), C.long(phoneMaxHMMs)) < 0 {

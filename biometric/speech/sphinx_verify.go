@@ -267,6 +267,10 @@ func (d *decoder) setForced(v vocabulary, challenge string) error {
 	return nil
 }
 
+// hasAcmod reports whether the decoder's acoustic model can be found for
+// logging senone scores (see sf_acmod); NewSphinx refuses to start without.
+func hasAcmod(ps *C.ps_decoder_t) bool { return C.sf_acmod(ps) != nil }
+
 // addVocabularies adds the words of every language missing from the
 // model's dictionary and one free-digit search per language.
 func addVocabularies(ps *C.ps_decoder_t) error {
