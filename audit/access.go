@@ -150,13 +150,17 @@ type CitizenAccess struct {
 	PrivateDigest string `json:"private_digest"`
 	LeafIndex     uint64 `json:"leaf_index"`
 	Key           []byte `json:"key"`
+	// Subject is what the digest binds: the citizen's own history key, or
+	// "batch:ID" for a bulk operation.
+	Subject string `json:"subject"`
 }
 
 // ForCitizen is the citizen's view of r: the operator's name only when
 // showNames.
 func (r RecordedAccess) ForCitizen(showNames bool) CitizenAccess {
 	pub, priv := r.Access.split()
-	c := CitizenAccess{PublicAccess: pub, PrivateDigest: PrivateDigest(priv, r.privSalt), LeafIndex: r.LeafIndex, Key: r.Key}
+	c := CitizenAccess{PublicAccess: pub, PrivateDigest: PrivateDigest(priv, r.privSalt), LeafIndex: r.LeafIndex, Key: r.Key,
+		Subject: r.Subject}
 	if showNames {
 		c.Operator, c.Name = priv.Operator, priv.Name
 	}

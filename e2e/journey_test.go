@@ -333,11 +333,13 @@ func TestJourney(t *testing.T) {
 
 	consoleAndVerifier(t, j, b, s, who)
 
-	// 8. The operator's look-up shows in the citizen's history, with office, badge and reason.
+	// 8. The operator's look-up shows in the citizen's history, with office, badge and reason,
+	// and the wallet finds each access's keyed digest in the transparency log.
 	j.run(w, "history after the console", 60*time.Second, chromedp.Navigate(s.URL+"/wallet/"),
 		chromedp.WaitVisible(chromedp.ID("view-card")),
 		chromedp.Click(chromedp.CSS(`#tabs button[data-view=history]`)),
-		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#history-rows tr.access").length >= 2`))
+		// Each access checks against its leaf in the public log.
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#history-rows tr.access[data-checked=ok]").length >= 2`))
 	rows, _ = chromedp.Run(w, chromedp.Evaluate[string](`document.getElementById("history-rows").innerText`))
 	j.shot(w, "history-accesses")
 	if !strings.Contains(rows, "E2E office") || !strings.Contains(rows, "E2E-1") || !strings.Contains(rows, hotelName) {

@@ -6,6 +6,7 @@
 // citizen (or a tool) can check it.
 import * as i18n from "/web/i18n.js";
 import "/web/accountability.js";
+import { b64u, unb64u, utf8 } from "/web/b64.js";
 
 const t = i18n.t;
 
@@ -33,6 +34,49 @@ function reasonText(r) {
   }).join(", ");
 }
 
+i18n.add({
+  "access.checked": "✓ in the public log (entry #{n})",
+  "access.mismatch": "✗ does not match the public log (entry #{n})",
+}, {
+  "access.checked": "✓已记入公开日志（第 {n} 条）",
+  "access.mismatch": "✗ 与公开日志不符（第 {n} 条）",
+});
+
+// goJSON is JSON as Go's encoding/json writes it (it escapes <, > and &).
+const goJSON = (v) => JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+
+// digest recomputes the keyed digest the access's log leaf must carry:
+// HMAC-SHA256(key, "shenfen access v2" 0 subject 0 JSON(public part) 0 private_digest).
+export async function digest(a) {
+  const pub = { at: a.at, kind: a.kind };
+  if (a.badge) pub.badge = a.badge;
+  pub.office = a.office;
+  pub.action = a.action;
+  for (const k of ["reason", "approval", "approved_by", "batch"]) if (a[k]) pub[k] = a[k];
+  const parts = [utf8("shenfen access v2\0" + a.subject + "\0"), utf8(goJSON(pub)), utf8("\0" + a.private_digest)];
+  const msg = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { msg.set(p, o); o += p.length; }
+  const key = await crypto.subtle.importKey("raw", unb64u(a.key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return b64u(await crypto.subtle.sign("HMAC", key, msg));
+}
+
+// check compares an access with its leaf in the public log and marks the row.
+async function check(a, cell) {
+  const mark = document.createElement("div");
+  mark.className = "muted";
+  try {
+    const resp = await fetch(`/audit/leaf/${a.leaf_index}`, { cache: "no-store" });
+    const leaf = JSON.parse(new TextDecoder().decode(unb64u((await resp.json()).leaf_input)));
+    const ok = resp.ok && (leaf.type === "access" || leaf.type === "batch") && leaf.digest === await digest(a);
+    mark.textContent = t(ok ? "access.checked" : "access.mismatch", { n: a.leaf_index });
+    cell.closest("tr").dataset.checked = ok ? "ok" : "mismatch";
+  } catch (e) {
+    return; // offline: nothing shown, nothing claimed
+  }
+  cell.appendChild(mark);
+}
+
 // renderAccesses adds one row per access to the history table body, then
 // orders every row (disclosures carry data-at too) newest first.
 export function renderAccesses(accesses, rows) {
@@ -58,6 +102,7 @@ export function renderAccesses(accesses, rows) {
     what.title = t("access.leaf", { n: a.leaf_index });
     tr.append(when, who, what);
     rows.appendChild(tr);
+    check(a, what);
   }
   const sorted = [...rows.children].sort((x, y) => String(y.dataset.at || "").localeCompare(String(x.dataset.at || "")));
   rows.replaceChildren(...sorted);
