@@ -10,14 +10,6 @@ import (
 	"testing"
 )
 
-// voices and speeds used to generate test recordings with espeak-ng.
-var (
-	// espeak-ng's Klatt voices: its default formant voices are read
-	// poorly by the CMU acoustic model (see docs/biometrics.md).
-	voices = []string{"en-us+klatt2", "en-us+klatt3", "en-us+klatt", "en-us+m1"}
-	speeds = []int{120, 140, 160, 180}
-)
-
 var digitNames = []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
 
 // spoken returns how the digits are read aloud, gap words apart.
