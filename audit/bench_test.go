@@ -65,3 +65,27 @@ func BenchmarkProofs(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRecordAccess: one operator access recorded (keyed digest, sealed
+// record and log leaf in one durable transaction), beside a bare event
+// append in the same run for the ratio.
+func BenchmarkRecordAccess(b *testing.B) {
+	ctx := context.Background()
+	for _, kind := range []string{"append", "access"} {
+		b.Run(kind, func(b *testing.B) {
+			log, _, _ := newLogOn(b, storetest.SQLite(b))
+			now := time.Now()
+			for i := 0; i < b.N; i++ {
+				var err error
+				if kind == "append" {
+					_, err = log.Append(ctx, audit.StatusChange(now, "https://id.example/status/a", i, "invalid"))
+				} else {
+					_, err = log.RecordAccess(ctx, someAccess("s1", i%60))
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
