@@ -191,6 +191,13 @@ func (g *Guard) open(a operator.Approval) (pendingRequest, error) {
 	return pr, json.Unmarshal(plain, &pr)
 }
 
+// ApprovalTTL is how long a four-eyes request waits for its second
+// operator: an older one can no longer be approved (the first operator asks
+// again, with a fresh reason).
+const ApprovalTTL = 72 * time.Hour
+
+func (g *Guard) expired(a operator.Approval) bool { return g.now().Sub(a.CreatedAt) > ApprovalTTL }
+
 func (g *Guard) listApprovals(w http.ResponseWriter, r *http.Request) {
 	p, _ := operator.FromContext(r.Context())
 	list, err := g.Approvals.PendingApprovals(r.Context(), 200)
@@ -200,7 +207,7 @@ func (g *Guard) listApprovals(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []ApprovalDoc{}
 	for _, a := range list {
-		if !g.Policy.Allows(p.Roles, a.Permission) { // only what the reader could approve
+		if !g.Policy.Allows(p.Roles, a.Permission) || g.expired(a) { // only what the reader could approve
 			continue
 		}
 		pr, err := g.open(a)
@@ -227,6 +234,9 @@ func (g *Guard) decidable(w http.ResponseWriter, r *http.Request) (operator.Appr
 		problem.Write(w, r, problem.Internal().WithCause(err))
 	case a.State != "pending":
 		problem.Write(w, r, problem.New(http.StatusConflict, "decided", "Already decided", "this request was "+a.State))
+	case g.expired(a):
+		problem.Write(w, r, problem.New(http.StatusConflict, "expired", "Request expired",
+			"this request waited longer than 72 hours; the first operator must ask again"))
 	case p.Kind != operator.Person:
 		problem.Write(w, r, forbidden("only an operator decides a four-eyes request"))
 	case a.Requester == p.ID:

@@ -366,6 +366,20 @@ func TestFourEyes(t *testing.T) {
 	if code, body := e.do(t, "registry-clerk", "", "POST", "/admin/api/registry/"+citizenID+"/status", "purpose=civil-status", `{"status":"valid"}`); code != 200 {
 		t.Errorf("set valid: %d %s", code, body)
 	}
+	// A request older than ApprovalTTL can no longer be approved.
+	_, body = e.do(t, "registry-clerk", "", "POST", "/admin/api/registry/"+citizenID+"/status", "purpose=civil-status", `{"status":"deceased"}`)
+	id = approvalID(t, body)
+	e.guard.Now = func() time.Time { return time.Now().Add(admin.ApprovalTTL + time.Minute) }
+	if code, body := e.do(t, "registry-clerk-2", "", "GET", "/admin/api/approvals", "", ""); strings.Contains(body, id) {
+		t.Errorf("expired request listed: %d %s", code, body)
+	}
+	if code, body := e.do(t, "registry-clerk-2", "", "POST", "/admin/api/approvals/"+id+"/approve", "", ""); code != 409 || !strings.Contains(body, "expired") {
+		t.Errorf("approve an expired request: %d %s, want 409 expired", code, body)
+	}
+	e.guard.Now = nil
+	if _, body := e.do(t, "registry-reader", "", "GET", "/admin/api/registry/"+citizenID, "purpose=counter-service", ""); !strings.Contains(body, `"status":"valid"`) {
+		t.Fatalf("record after an expired request: %s", body)
+	}
 	// Configured per role: card officers act alone.
 	e.guard.Policy.Alone = []operator.Role{operator.CardOfficer}
 	e.cards.status = proofing.StatusValid
