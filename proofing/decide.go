@@ -370,6 +370,6 @@ func (s *Service) refuse(ctx context.Context, d Decision, reason Reason, outward
 		return fmt.Errorf("proofing: record refusal: %w", err)
 	}
 	s.cfg.Log.Info("proofing: enrollment refused", "reason", string(reason), "face_distance", d.FaceDistance,
-		"speech_score", d.SpeechConfidence, "liveness", d.Liveness)
+		"speech_score", d.SpeechConfidence, "liveness", d.Liveness, "checks", d.Checks)
 	return outward
 }
