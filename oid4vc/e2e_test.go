@@ -87,12 +87,6 @@ func decodeImage(tb testing.TB, b []byte) image.Image {
 	return img
 }
 
-func encodeJPEG(img image.Image) []byte {
-	var buf bytes.Buffer
-	jpeg.Encode(&buf, img, &jpeg.Options{Quality: 88})
-	return buf.Bytes()
-}
-
 // digitWords spells digits as the citizen reads them.
 func digitWords(d string) string {
 	names := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
@@ -159,19 +153,6 @@ func speakClearly(tb testing.TB, rec speech.Verifier, digits string) []byte {
 		tb.Logf("synthetic reading %s at %d wpm of %s refused (%v %s %.2f); trying another", readings[i].voice, readings[i].speed, digits, err, v.Reason, v.Score)
 	}
 	return speak(tb, digits)
-}
-
-// transform renders img as seen by a camera that moved a little: shifted
-// by (dx, dy), scaled by s, rotated by deg degrees about the centre.
-func transform(img image.Image, dx, dy, s, deg float64) *image.RGBA {
-	b := img.Bounds()
-	out := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	cx, cy := float64(b.Dx())/2, float64(b.Dy())/2
-	a := deg * math.Pi / 180
-	c, sn := s*math.Cos(a), s*math.Sin(a)
-	m := f64.Aff3{c, -sn, cx + dx - c*cx + sn*cy, sn, c, cy + dy - sn*cx - c*cy}
-	draw.BiLinear.Transform(out, m, img, b, draw.Src, nil)
-	return out
 }
 
 // dropJaw pulls the skin below the mouth down by up to open pixels, as a
