@@ -23,6 +23,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/shenfen/shenfen/status/entry"
 )
 
 // Sentinel errors. Every verification failure wraps exactly one of them.
@@ -73,21 +75,20 @@ var (
 	ErrStatus = errors.New("credential: status unavailable")
 )
 
-// Status is a Token Status List status value.
-type Status uint8
+// Status is a Token Status List status value: the one type of package
+// status/entry, shared with package status.
+type Status = entry.Status
 
 // Status values of draft-ietf-oauth-status-list.
 const (
-	StatusValid     Status = 0
-	StatusInvalid   Status = 1 // revoked
-	StatusSuspended Status = 2
+	StatusValid     = entry.Valid
+	StatusInvalid   = entry.Invalid // revoked
+	StatusSuspended = entry.Suspended
 )
 
-// StatusRef points at a credential's entry in a Token Status List.
-type StatusRef struct {
-	URI   string `json:"uri"`
-	Index int    `json:"idx"`
-}
+// StatusRef points at a credential's entry in a Token Status List (the
+// same type as status.Ref).
+type StatusRef = entry.Ref
 
 // StatusChecker looks a credential's status up. Implementations fetch, cache
 // and verify status list tokens; an offline verifier answers from a cached list.
@@ -95,8 +96,7 @@ type StatusChecker interface {
 	Status(ctx context.Context, uri string, index int) (Status, error)
 }
 
-// StatusFunc adapts a function to [StatusChecker]; the wiring uses it to
-// plug package status's Checker (whose Status type is its own) in.
+// StatusFunc adapts a function to [StatusChecker].
 type StatusFunc func(ctx context.Context, uri string, index int) (Status, error)
 
 // Status implements [StatusChecker].

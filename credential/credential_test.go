@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -253,5 +254,30 @@ func TestMemoryNonces(t *testing.T) {
 	}
 	if err := m.Consume(ctx, "a"); err != nil {
 		t.Fatalf("expired value: %v", err)
+	}
+}
+
+// Every sentinel has its word; the status words are the entry package's;
+// anything else is malformed.
+func TestReason(t *testing.T) {
+	want := map[error]string{
+		credential.ErrRevoked: "revoked", credential.ErrSuspended: "suspended", credential.ErrStatus: "status",
+		credential.ErrExpired: "expired", credential.ErrNotYetValid: "expired", credential.ErrUntrusted: "untrusted",
+		credential.ErrSignature: "signature", credential.ErrDisclosure: "signature", credential.ErrHolderBinding: "holder-binding",
+		credential.ErrNonce: "nonce", credential.ErrAudience: "nonce", credential.ErrStale: "nonce", credential.ErrReplay: "replay",
+		credential.ErrMalformed: "malformed", credential.ErrTooLarge: "malformed", credential.ErrUnsupported: "malformed",
+	}
+	for _, s := range credential.Sentinels {
+		w, ok := want[s]
+		if !ok {
+			t.Errorf("%v: no expected word in this test", s)
+			continue
+		}
+		if got := credential.Reason(fmt.Errorf("wrapped: %w", s)); got != w {
+			t.Errorf("Reason(%v) = %q, want %q", s, got, w)
+		}
+	}
+	if got := credential.Reason(errors.New("other")); got != "malformed" {
+		t.Errorf("Reason(other) = %q", got)
 	}
 }

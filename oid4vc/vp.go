@@ -200,24 +200,6 @@ func (a *API) requestObject(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, jwt)
 }
 
-// errorWord maps a verification failure to the word the verifier page shows.
-func errorWord(err error) string {
-	for _, e := range []struct {
-		err  error
-		word string
-	}{
-		{credential.ErrRevoked, "revoked"}, {credential.ErrSuspended, "suspended"}, {credential.ErrStatus, "status"},
-		{credential.ErrExpired, "expired"}, {credential.ErrNotYetValid, "expired"}, {credential.ErrUntrusted, "untrusted"},
-		{credential.ErrSignature, "signature"}, {credential.ErrHolderBinding, "holder-binding"}, {credential.ErrNonce, "nonce"},
-		{credential.ErrAudience, "nonce"}, {credential.ErrReplay, "replay"}, {credential.ErrStale, "replay"},
-	} {
-		if errors.Is(err, e.err) {
-			return e.word
-		}
-	}
-	return "malformed"
-}
-
 func (a *API) response(w http.ResponseWriter, r *http.Request) {
 	if !a.verifierReady(w, r) {
 		return
@@ -288,7 +270,7 @@ func (a *API) verify(ctx context.Context, req proofing.VerifierRequest, q vpQuer
 		claims = v.Claims
 	}
 	if err != nil {
-		return failed(errorWord(err))
+		return failed(credential.Reason(err))
 	}
 	out := map[string]any{}
 	for _, c := range q.Claims {

@@ -165,22 +165,28 @@ func BenchmarkParseToken1M(b *testing.B) {
 	}
 }
 
-// BenchmarkSize100M builds the 96 one-bit shards that hold 100 million
-// cards with 1% and 5% of them revoked at random, and reports the raw and
-// compressed totals (one pass; the time is that of compressing them all).
+// BenchmarkSize100M builds the 96 shards that hold 100 million cards, in
+// one-bit and two-bit lists, with a share of them revoked (and, in 2-bit
+// lists, suspended) at random, and reports the raw and compressed totals
+// (one pass; the time is that of compressing them all).
 func BenchmarkSize100M(b *testing.B) {
 	const cards = 100_000_000
 	shards := (cards + status.DefaultShardSize - 1) / status.DefaultShardSize
-	for _, frac := range []struct {
-		name string
-		f    float64
-	}{{"revoked1pct", 0.01}, {"revoked5pct", 0.05}} {
-		b.Run(frac.name, func(b *testing.B) {
+	for _, c := range []struct {
+		name               string
+		bits               int
+		revoked, suspended float64
+	}{
+		{"1bit/revoked1pct", 1, 0.01, 0}, {"1bit/revoked5pct", 1, 0.05, 0},
+		{"2bit/revoked1pct", 2, 0.01, 0}, {"2bit/revoked1pct-suspended0.5pct", 2, 0.01, 0.005},
+		{"2bit/revoked5pct", 2, 0.05, 0},
+	} {
+		b.Run(c.name, func(b *testing.B) {
 			var raw, comp int
 			for b.Loop() {
 				raw, comp = 0, 0
 				for s := 0; s < shards; s++ {
-					l := revokedList(b, frac.f, uint64(s))
+					l := markedList(b, c.bits, c.revoked, c.suspended, uint64(s))
 					z, err := l.Compress()
 					if err != nil {
 						b.Fatal(err)
@@ -194,4 +200,23 @@ func BenchmarkSize100M(b *testing.B) {
 			b.ReportMetric(float64(shards), "shards")
 		})
 	}
+}
+
+// markedList is a full shard of bits-bit entries with the fractions
+// revoked and suspended of them marked at random.
+func markedList(b testing.TB, bits int, revoked, suspended float64, seed uint64) *status.List {
+	l, err := status.NewList(bits, status.DefaultShardSize)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(seed, 1))
+	for _, m := range []struct {
+		f float64
+		s status.Status
+	}{{revoked, status.Invalid}, {suspended, status.Suspended}} {
+		for i := 0; i < int(m.f*float64(status.DefaultShardSize)); i++ {
+			l.Set(r.IntN(status.DefaultShardSize), m.s)
+		}
+	}
+	return l
 }

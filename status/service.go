@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shenfen/shenfen/keys/jws"
+	"github.com/shenfen/shenfen/status/entry"
 )
 
 // DefaultShardSize is the number of entries of a shard: 2^20, so 100
@@ -37,6 +38,11 @@ type Entry struct {
 	Index  uint64
 	Status Status
 }
+
+// DefaultBits is the bits per entry of new shards: two, so a list publishes
+// Valid 0x00, Invalid 0x01 (revoked) and Suspended 0x02 as the draft
+// defines them.
+const DefaultBits = 2
 
 // NewListFunc makes the identity of a new shard when the store needs one.
 type NewListFunc func() ListInfo
@@ -75,11 +81,9 @@ type Atomic interface {
 	Atomically(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
-// Ref is a card's status reference: the list URI and the index.
-type Ref struct {
-	URI   string `json:"uri"`
-	Index int    `json:"idx"`
-}
+// Ref is a card's status reference: the list URI and the index (the one
+// type of package entry; credential.StatusRef is the same type).
+type Ref = entry.Ref
 
 // Service is the issuer side of the status lists.
 type Service struct {
@@ -87,7 +91,9 @@ type Service struct {
 	keys  KeySource
 	// BaseURI prefixes list ids to make list URIs ("https://id.example/status").
 	baseURI string
-	// Bits per entry of new shards (1 or 2; default 1).
+	// Bits per entry of new shards (1 or 2; default 2, so verifiers can
+	// tell a suspended card from a revoked one). Existing shards keep the
+	// bits they were made with.
 	Bits int
 	// ShardSize is the number of entries of new shards (default DefaultShardSize).
 	ShardSize int
@@ -121,7 +127,7 @@ func NewService(st Store, keys KeySource, baseURI string) *Service {
 
 func (s *Service) bits() int {
 	if s.Bits == 0 {
-		return 1
+		return DefaultBits
 	}
 	return s.Bits
 }

@@ -8,14 +8,15 @@
 //
 // # Sizing
 //
-// Each shard holds [DefaultShardSize] (2^20) entries. By default a list has
-// one bit per entry: 0 VALID, 1 INVALID. 100 million cards then need 96
-// shards of 128 KiB, 12.58 MB raw in all, inside the 13 MB budget (two bits
-// per entry would need 25.2 MB). The authority still records SUSPENDED as a
-// distinct state (it can be reinstated, a revocation cannot), but a 1-bit
-// list publishes it as INVALID: verifiers refuse both. A deployment that
-// wants verifiers to tell the two apart configures 2-bit lists, where
-// SUSPENDED is published as 0x02 as the draft defines, at twice the size.
+// Each shard holds [DefaultShardSize] (2^20) entries with [DefaultBits]
+// (two) bits per entry: 0x00 VALID, 0x01 INVALID (revoked, final), 0x02
+// SUSPENDED (may be reinstated), as the draft defines, so verifiers tell
+// a suspended card from a revoked one. 100 million cards need 96 shards of
+// 256 KiB, 25.17 MB raw; what verifiers download is the ZLIB-compressed
+// list, about 1.43 MB for all 96 shards with 1% of the cards revoked
+// (1.39 MB in one-bit lists; BenchmarkSize100M, docs/trust.md). A
+// deployment may still configure one-bit shards (Service.Bits = 1), which
+// publish SUSPENDED as INVALID; a shard keeps the bits it was made with.
 //
 // # Unlinkability
 //
@@ -34,42 +35,23 @@ package status
 import (
 	"errors"
 	"fmt"
+
+	"github.com/shenfen/shenfen/status/entry"
 )
 
-// Status is a status value of a Token Status List entry.
-type Status uint8
+// Status is a status value of a Token Status List entry (the one type of
+// package entry, shared with credential).
+type Status = entry.Status
 
 // Status values defined by the draft.
 const (
-	Valid     Status = 0x00
-	Invalid   Status = 0x01 // revoked: final
-	Suspended Status = 0x02 // may be reinstated to Valid
+	Valid     = entry.Valid
+	Invalid   = entry.Invalid // revoked: final
+	Suspended = entry.Suspended
 )
 
-func (s Status) String() string {
-	switch s {
-	case Valid:
-		return "valid"
-	case Invalid:
-		return "invalid"
-	case Suspended:
-		return "suspended"
-	}
-	return fmt.Sprintf("status(0x%02x)", uint8(s))
-}
-
 // ParseStatus reads "valid", "invalid" (or "revoked") and "suspended".
-func ParseStatus(s string) (Status, error) {
-	switch s {
-	case "valid":
-		return Valid, nil
-	case "invalid", "revoked":
-		return Invalid, nil
-	case "suspended":
-		return Suspended, nil
-	}
-	return 0, fmt.Errorf("status: unknown status %q", s)
-}
+func ParseStatus(s string) (Status, error) { return entry.Parse(s) }
 
 // Sentinel errors.
 var (

@@ -308,6 +308,44 @@ func TestTransition(t *testing.T) {
 	}
 }
 
+// New shards have two bits per entry unless configured otherwise: a
+// suspended card reaches verifiers as suspended (0x02), a revoked one as
+// invalid (0x01).
+func TestDefaultTwoBits(t *testing.T) {
+	ctx := context.Background()
+	p := newPKI(t)
+	svc := status.NewService(storetest.SQLite(t).Status(), p, "https://id.example/status")
+	svc.ShardSize = 64
+	sus, err := svc.Allocate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, _ := svc.Allocate(ctx)
+	if err := svc.Suspend(ctx, sus); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Revoke(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := svc.ListID(sus.URI)
+	served, err := svc.Token(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := status.ParseToken([]byte(served.Token), status.ChainKeys(p.root), time.Now(), status.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.List.Bits() != 2 || status.DefaultBits != 2 {
+		t.Fatalf("default list has %d bits per entry, want 2", tok.List.Bits())
+	}
+	for r, want := range map[status.Ref]status.Status{sus: status.Suspended, rev: status.Invalid} {
+		if got, _ := tok.List.Get(r.Index); got != want {
+			t.Errorf("entry %d published as %v, want %v", r.Index, got, want)
+		}
+	}
+}
+
 func TestServiceLifecycle(t *testing.T) {
 	for _, bits := range []int{1, 2} {
 		t.Run(map[int]string{1: "1bit", 2: "2bit"}[bits], func(t *testing.T) {

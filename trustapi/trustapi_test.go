@@ -166,9 +166,9 @@ func TestStatusOverHTTP(t *testing.T) {
 			t.Fatalf("%s: error not problem+json", tc.body)
 		}
 	}
-	// A new verifier sees the changes (1-bit list: suspended shows invalid).
+	// A new verifier sees the changes, suspended apart from revoked (2-bit list).
 	c2 := &status.Checker{Fetcher: trustapi.Fetcher{}, Key: status.ChainKeys(e.ring.Root())}
-	for i, want := range []status.Status{status.Valid, status.Invalid, status.Invalid, status.Valid} {
+	for i, want := range []status.Status{status.Valid, status.Invalid, status.Suspended, status.Valid} {
 		if s, err := c2.Status(ctx, refs[i].URI, refs[i].Index); err != nil || s != want {
 			t.Fatalf("card %d: %v, %v; want %v", i, s, err, want)
 		}

@@ -425,26 +425,6 @@ func (c *Citizen) lost(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// reason names a verification failure for the verifier page (the same
-// names as docs/api.md §3.4).
-func reason(err error) string {
-	for _, e := range []struct {
-		err  error
-		name string
-	}{
-		{credential.ErrRevoked, "revoked"}, {credential.ErrSuspended, "suspended"}, {credential.ErrStatus, "status"},
-		{credential.ErrExpired, "expired"}, {credential.ErrNotYetValid, "expired"}, {credential.ErrSignature, "signature"},
-		{credential.ErrDisclosure, "signature"}, {credential.ErrUntrusted, "untrusted"},
-		{credential.ErrHolderBinding, "holder-binding"}, {credential.ErrNonce, "nonce"}, {credential.ErrStale, "nonce"},
-		{credential.ErrAudience, "nonce"}, {credential.ErrReplay, "replay"},
-	} {
-		if errors.Is(err, e.err) {
-			return e.name
-		}
-	}
-	return "malformed"
-}
-
 // check is the verifier page's scan of the wallet's in-person code: the
 // presentation must be key-bound with audience "in-person" to the current
 // (or the previous) time window.
@@ -469,7 +449,7 @@ func (c *Citizen) check(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	if err != nil {
-		writeJSON(w, map[string]any{"status": "failed", "error": reason(err)})
+		writeJSON(w, map[string]any{"status": "failed", "error": credential.Reason(err)})
 		return
 	}
 	out := map[string]any{"status": "verified", "format": v.Format, "claims": v.Claims, "verified_at": c.now().UTC().Format(time.RFC3339)}

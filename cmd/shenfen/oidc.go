@@ -27,11 +27,7 @@ import (
 type localStatus struct{ svc *status.Service }
 
 func (l localStatus) Status(ctx context.Context, uri string, index int) (credential.Status, error) {
-	s, err := l.svc.Get(ctx, status.Ref{URI: uri, Index: index})
-	if err != nil {
-		return 0, err
-	}
-	return credential.Status(s), nil
+	return l.svc.Get(ctx, status.Ref{URI: uri, Index: index})
 }
 
 // auditRecorder writes OIDC grants into the citizen's disclosure history,

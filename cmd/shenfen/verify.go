@@ -342,10 +342,7 @@ func statusChecker(anchors *credential.Anchors, files []string, fetch bool, cloc
 			return nil, fmt.Errorf("--status-list %s: %w", f, err)
 		}
 	}
-	return credential.StatusFunc(func(ctx context.Context, uri string, index int) (credential.Status, error) {
-		s, err := c.Status(ctx, uri, index)
-		return credential.Status(s), err
-	}), nil
+	return c, nil // status.Status is credential.Status
 }
 
 // stringList is a repeatable string flag.

@@ -47,7 +47,7 @@ func mountWeb(ctx context.Context, a *app, srv *server.Server) error {
 		History:           t.audit,
 		Accesses:          citizenAccesses{log: t.audit, reg: store.NewRegistry(a.db)},
 		ShowOperatorNames: a.cfg.ShowOperatorNames,
-		Suspend:           webSuspender{t.status},
+		Suspend:           t.status, // status.Ref is credential.StatusRef
 		Cards:             cards,
 		Audience:          strings.TrimSuffix(a.cfg.PublicURL, "/") + "/api/wallet",
 		NonceMAC:          a.walletNonceMAC,
@@ -76,13 +76,6 @@ type webCards struct{ v *sdjwt.Verifier }
 
 func (w webCards) VerifyCard(ctx context.Context, pres, nonce, aud string) (*credential.Verified, error) {
 	return w.v.Verify(ctx, pres, sdjwt.Expect{Nonce: nonce, Audience: aud})
-}
-
-// webSuspender adapts the status service to web.Suspender.
-type webSuspender struct{ s *status.Service }
-
-func (w webSuspender) Suspend(ctx context.Context, ref credential.StatusRef) error {
-	return w.s.Suspend(ctx, status.Ref{URI: ref.URI, Index: ref.Index})
 }
 
 // cardStatus adapts the status service to proofing.CardStatus.

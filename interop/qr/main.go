@@ -137,13 +137,17 @@ func makeAll(ctx context.Context, dir string) error {
 	}
 	defer db.Close()
 	svc := status.NewService(db.Status(), ring, issuer+"/status")
-	var refs [3]status.Ref
+	var refs [4]status.Ref
 	for i := range refs {
 		if refs[i], err = svc.Allocate(ctx); err != nil {
 			return err
 		}
 	}
 	if _, err := svc.Set(ctx, refs[2], status.Invalid); err != nil {
+		return err
+	}
+	// Two-bit lists: a suspended card reads as suspended, not revoked.
+	if _, err := svc.Set(ctx, refs[3], status.Suspended); err != nil {
 		return err
 	}
 	p, err := pid()
@@ -193,6 +197,10 @@ func makeAll(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
+	suspended, err := issue(ring, &holder.PublicKey, refs[3], now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	if err != nil {
+		return err
+	}
 	expired, err := issue(ring, &holder.PublicKey, refs[1], now.Add(-48*time.Hour), now.Add(-time.Hour))
 	if err != nil {
 		return err
@@ -231,6 +239,9 @@ func makeAll(ctx context.Context, dir string) error {
 		return err
 	}
 	if _, err := add("go revoked card", revoked, nil, now, "revoked"); err != nil {
+		return err
+	}
+	if _, err := add("go suspended card", suspended, nil, now, "suspended"); err != nil {
 		return err
 	}
 	if _, err := add("go card of an untrusted issuer", foreign, nil, now, "untrusted"); err != nil {
@@ -378,6 +389,8 @@ func sentinel(code string) error {
 		return credential.ErrExpired
 	case "revoked":
 		return credential.ErrRevoked
+	case "suspended":
+		return credential.ErrSuspended
 	case "untrusted":
 		return credential.ErrUntrusted
 	case "malformed":

@@ -83,9 +83,14 @@ func make_(ctx context.Context, dir string) error {
 	}
 	defer db.Close()
 	out := File{RootPEM: string(ring.AnchorsPEM())}
-	for _, bits := range []int{1, 2} {
+	// 1 and 2 bits configured, then the default (0: status.DefaultBits, 2).
+	for _, configured := range []int{1, 2, 0} {
 		svc := status.NewService(db.Status(), ring, "https://id.shenfen.test/status")
-		svc.Bits = bits
+		svc.Bits = configured
+		bits := configured
+		if bits == 0 {
+			bits = status.DefaultBits
+		}
 		if bits == 2 {
 			svc.ShardSize = 10000
 		}
@@ -136,7 +141,7 @@ func make_(ctx context.Context, dir string) error {
 		out.Cases = append(out.Cases, c)
 	}
 	b, _ := json.MarshalIndent(out, "", " ")
-	fmt.Printf("interop/status: shenfen issued %d lists (1-bit of %d entries, 2-bit of %d)\n", len(out.Cases), out.Cases[0].Size, out.Cases[1].Size)
+	fmt.Printf("interop/status: shenfen issued %d lists (1-bit of %d entries, 2-bit of %d, default %d-bit)\n", len(out.Cases), out.Cases[0].Size, out.Cases[1].Size, out.Cases[2].Bits)
 	return os.WriteFile(filepath.Join(dir, "ours.json"), b, 0o600)
 }
 
