@@ -137,9 +137,12 @@ func WriteTable(w io.Writer, attacks []Tally, genuine Tally) error {
 	k := genuine.Errors(true)
 	fmt.Fprintf(&b, "| bona fide (genuine) | %d / %d refused | BPCER %s | %.1f%% | %s |\n", k, genuine.Attempts,
 		pct(k, genuine.Attempts), 100*UpperBound95(k, genuine.Attempts), genuine.ReasonList())
-	if worst != "" {
+	switch {
+	case worst != "" && worstK > 0:
 		fmt.Fprintf(&b, "\nWorst species (the system's APCER, the maximum over species): %s, %s (%d / %d).\n",
 			worst, pct(worstK, worstN), worstK, worstN)
+	case worst != "":
+		b.WriteString("\nThe system's APCER (the maximum over species): 0.0%, no attack of any species accepted.\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

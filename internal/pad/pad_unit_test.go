@@ -47,4 +47,9 @@ func TestWriteTable(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
+	sb.Reset()
+	WriteTable(&sb, []Tally{a}, g)
+	if !strings.Contains(sb.String(), "APCER (the maximum over species): 0.0%, no attack of any species accepted.") {
+		t.Errorf("no attack accepted, but:\n%s", sb.String())
+	}
 }

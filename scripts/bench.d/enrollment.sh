@@ -18,7 +18,8 @@ fi
 export SHENFEN_FACES_DIR
 log "enrollment: CPU per whole decision on one core (load $(cut -d' ' -f1-3 /proc/loadavg))"
 go test -run '^$' -bench '^BenchmarkDecision$' -cpu 1 \
-  -benchtime "${SHENFEN_BENCH_DECISIONS:-20}x" -count "${SHENFEN_BENCH_COUNT:-3}" ./oid4vc/
+  -benchtime "${SHENFEN_BENCH_DECISIONS:-20}x" -count "${SHENFEN_BENCH_COUNT:-3}" ./oid4vc/ ||
+  log "enrollment: the CPU benchmark FAILED (see above); the presentation-attack suite runs all the same"
 log "enrollment: done (load $(cut -d' ' -f1-3 /proc/loadavg))"
 
 # The presentation-attack suite (internal/pad): every attack species of
@@ -37,7 +38,7 @@ log "enrollment: presentation-attack suite, $pad_n attempts per species, $pad_g 
 cmd="SHENFEN_PAD_ATTEMPTS=$pad_n SHENFEN_PAD_GENUINE=$pad_g go test -count=1 -timeout 4h -run '^TestPresentationAttacks\$' -v ./internal/pad/"
 set +e
 SHENFEN_PAD_ATTEMPTS="$pad_n" SHENFEN_PAD_GENUINE="$pad_g" SHENFEN_PAD_REPORT="$report" \
-  go test -count=1 -timeout 4h -run '^TestPresentationAttacks$' -v ./internal/pad/ | grep -E '^(---|===|ok|FAIL|PASS)|APPROVED|results|\|'
+  go test -count=1 -timeout 4h -run '^TestPresentationAttacks$' -v ./internal/pad/ | grep -E '^(---|===|ok|FAIL|PASS)|APPROVED|checks:|results|\|'
 status=${PIPESTATUS[0]}
 set -e
 if [ -s "$report" ]; then
