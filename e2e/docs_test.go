@@ -13,7 +13,7 @@ import (
 
 // docShots are the screenshots docs/walkthrough.md shows, by step name.
 var docShots = []string{
-	"wallet-home", "enroll-form", "challenge", "recording", "card",
+	"wallet-home", "enroll-form", "challenge", "challenge-zh", "recording", "card",
 	"verifier", "verifier-request", "wallet-consent-front-desk", "verifier-result", "verifier-checkin",
 	"verifier-offline", "verifier-offline-result", "verifier-offline-replay",
 	"hotel-login", "wallet-consent-hotel", "hotel-consent", "hotel-signed-in",
