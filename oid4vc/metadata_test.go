@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -158,5 +159,31 @@ func TestTypeMetadataIntegrity(t *testing.T) {
 	want := "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 	if claims["vct"] != vct || claims["vct#integrity"] != want {
 		t.Fatalf("credential vct %v vct#integrity %v, want %s", claims["vct"], claims["vct#integrity"], want)
+	}
+}
+
+// A verifier request names claims the card carries, in the chosen
+// format's names: SD-JWT VC claim names or mdoc element identifiers.
+func TestVerifierRequestClaimNames(t *testing.T) {
+	e := doubleEnv(t)
+	for _, c := range []struct {
+		format string
+		claims []string
+		want   int
+	}{
+		{"dc+sd-jwt", []string{"family_name", "birthdate", "picture", "address", "age_equal_or_over"}, http.StatusCreated},
+		{"mso_mdoc", []string{"family_name", "birth_date", "portrait", "resident_address", "age_over_18"}, http.StatusCreated},
+		{"dc+sd-jwt", []string{"family_name", "birth_date"}, http.StatusBadRequest}, // the mdoc name
+		{"dc+sd-jwt", []string{"portrait"}, http.StatusBadRequest},
+		{"mso_mdoc", []string{"birthdate"}, http.StatusBadRequest}, // the SD-JWT name
+		{"dc+sd-jwt", []string{"favourite_colour"}, http.StatusBadRequest},
+	} {
+		resp, m := postJSON(t, e.srv.URL+"/api/verifier/requests", map[string]any{"claims": c.claims, "format": c.format, "verifier": "Desk"})
+		if resp.StatusCode != c.want {
+			t.Errorf("%s %v: %d %v, want %d", c.format, c.claims, resp.StatusCode, m, c.want)
+		}
+		if c.want == http.StatusBadRequest && !strings.Contains(fmt.Sprint(m["detail"]), "family_name") {
+			t.Errorf("%s %v: the refusal does not list the card's claims: %v", c.format, c.claims, m)
+		}
 	}
 }

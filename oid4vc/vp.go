@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shenfen/shenfen/audit"
@@ -74,6 +76,23 @@ type vpResult struct {
 	Error      string         `json:"error,omitempty"`
 }
 
+// claimNames lists the names a request may ask for in format: the card's
+// top-level SD-JWT VC claims (a nested claim is asked for by its container,
+// e.g. "address"), or its mdoc element identifiers.
+func (a *API) claimNames(format string) []string {
+	var out []string
+	for _, c := range a.profile().Claims() {
+		n := c.JWT[0]
+		if format == "mso_mdoc" {
+			n = c.Mdoc
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func (a *API) responseURI(id string) string { return a.Issuer + "/oid4vp/responses/" + id }
 func (a *API) clientID(id string) string    { return "redirect_uri:" + a.responseURI(id) }
 
@@ -109,9 +128,15 @@ func (a *API) createRequest(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.BadRequest("claims: 1 to 32 claim names"))
 		return
 	}
+	known := a.claimNames(q.Format)
 	for _, c := range q.Claims {
 		if !claimName.MatchString(c) {
 			problem.Write(w, r, problem.BadRequest("claims: names are lower-case letters, digits and _"))
+			return
+		}
+		if !slices.Contains(known, c) {
+			problem.Write(w, r, problem.BadRequest("claims: the card has no "+q.Format+" claim "+strconv.Quote(c)+
+				"; its claims are "+strings.Join(known, ", ")))
 			return
 		}
 	}
