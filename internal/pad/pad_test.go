@@ -238,12 +238,12 @@ func (c challenge) synth(t *testing.T) synth.Challenge {
 	return out
 }
 
-func (w *world) start(t *testing.T, key *ecdsa.PrivateKey) challenge {
+func (w *world) start(t *testing.T, key *ecdsa.PrivateKey, lang synth.Lang) challenge {
 	jwk, err := proofing.PublicJWK(&key.PublicKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := json.Marshal(map[string]any{"device_key": json.RawMessage(jwk), "language": "en"})
+	body, _ := json.Marshal(map[string]any{"device_key": json.RawMessage(jwk), "language": string(lang)})
 	resp, err := http.Post(w.srv.URL+"/api/enrollments", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -318,9 +318,9 @@ func (w *world) submit(t *testing.T, key *ecdsa.PrivateKey, c *citizen, ch chall
 // digits right, on its own, before the attempt: an attacker tunes the
 // voice offline against the open recogniser, and a genuine citizen
 // speaks clearly. It returns the first voice when none is heard.
-func (w *world) voice(t *testing.T, digits string) synth.Voice {
+func (w *world) voice(t *testing.T, digits string, lang synth.Lang) synth.Voice {
 	ctx := context.Background()
-	for _, v := range synth.Voices[synth.English] {
+	for _, v := range synth.Voices[lang] {
 		if _, err := exec.LookPath(v.Engine); err != nil {
 			continue
 		}
@@ -330,19 +330,19 @@ func (w *world) voice(t *testing.T, digits string) synth.Voice {
 		}
 		pad := make([]int16, synth.Rate/2)
 		wav := synth.EncodeWAV(append(append(append([]int16(nil), pad...), pcm...), pad...), synth.Rate)
-		if sp, err := w.speech.Verify(ctx, wav, digits, proofing.English); err == nil && sp.Accepted {
+		if sp, err := w.speech.Verify(ctx, wav, digits, proofing.Language(lang)); err == nil && sp.Accepted {
 			return v
 		}
 	}
-	t.Logf("no synthetic voice is heard reading %s right; using the first", digits)
-	return synth.Voices[synth.English][0]
+	t.Logf("no synthetic voice is heard reading %s (%s) right; using the first", digits, lang)
+	return synth.Voices[lang][0]
 }
 
 // attempt makes and submits one session of species sp for citizen c.
-func (w *world) attempt(t *testing.T, sp synth.Species, c *citizen, rng *rand.Rand) (bool, string, synth.Session) {
+func (w *world) attempt(t *testing.T, sp synth.Species, c *citizen, lang synth.Lang, rng *rand.Rand) (bool, string, synth.Session) {
 	key := credtest.HolderKey()
-	ch := w.start(t, key)
-	g := &synth.Generator{Voice: w.voice(t, ch.Digits)}
+	ch := w.start(t, key, lang)
+	g := &synth.Generator{Voice: w.voice(t, ch.Digits, lang)}
 	cast := synth.Cast{Photo: c.camera[rng.IntN(len(c.camera))], Portrait: c.portrait, Earlier: c.earlier}
 	for {
 		o := w.citizens[rng.IntN(len(w.citizens))]
@@ -386,7 +386,7 @@ func TestPresentationAttacks(t *testing.T) {
 	genuine := pad.Tally{Species: string(synth.Genuine)}
 	for i := range genuineN {
 		c := w.citizens[i%len(w.citizens)]
-		ok, reason, s := w.attempt(t, synth.Genuine, c, rng)
+		ok, reason, s := w.attempt(t, synth.Genuine, c, synth.English, rng)
 		genuine.Add(ok, reason)
 		t.Logf("genuine %d (%s, %s): %s", i+1, c.rec.Name, s.Voice, reason)
 		if ok {
@@ -413,7 +413,7 @@ func TestPresentationAttacks(t *testing.T) {
 					t.Fatalf("no approved genuine session to replay")
 				}
 			}
-			ok, reason, _ := w.attempt(t, sp, c, rng)
+			ok, reason, _ := w.attempt(t, sp, c, synth.English, rng)
 			tl.Add(ok, reason)
 			if ok {
 				t.Errorf("attack %s %d on %s APPROVED", sp, i+1, c.rec.Name)
@@ -437,6 +437,28 @@ func TestPresentationAttacks(t *testing.T) {
 		if err := os.WriteFile(out, []byte(meta+table.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestMandarinGenuine: a genuine session read in Mandarin (the wallet's
+// language when its page is in Chinese) is approved, and the same face
+// with no motion is refused.
+func TestMandarinGenuine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real engines")
+	}
+	w := newWorld(t)
+	rng := rand.New(rand.NewPCG(2, 30107))
+	c := w.citizens[0]
+	ok, reason, s := w.attempt(t, synth.Genuine, c, synth.Mandarin, rng)
+	t.Logf("genuine in Mandarin (%s, %s): %s", c.rec.Name, s.Voice, reason)
+	if !ok {
+		t.Errorf("a genuine session read in Mandarin refused: %s", reason)
+	}
+	if ok, reason, _ := w.attempt(t, synth.TTSStill, c, synth.Mandarin, rng); ok {
+		t.Errorf("a still picture with a Mandarin TTS voice APPROVED")
+	} else {
+		t.Logf("still picture, Mandarin TTS: refused, %s", reason)
 	}
 }
 

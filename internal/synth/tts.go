@@ -42,13 +42,17 @@ var Voices = map[Lang][]Voice{
 		{"flite", "slt", 0, English}, {"flite", "kal", 0, English},
 	},
 	Mandarin: {
-		{"espeak-ng", "cmn", 130, Mandarin}, {"espeak-ng", "cmn", 110, Mandarin}, {"espeak-ng", "cmn+klatt3", 130, Mandarin},
+		{"espeak-ng", "cmn-latn-pinyin", 130, Mandarin}, {"espeak-ng", "cmn-latn-pinyin+f3", 120, Mandarin},
+		{"espeak-ng", "cmn-latn-pinyin+klatt3", 130, Mandarin}, {"espeak-ng", "cmn", 130, Mandarin},
 	},
 }
 
 var (
 	englishDigits  = []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
 	mandarinDigits = []string{"零", "一", "二", "三", "四", "五", "六", "七", "八", "九"}
+	// pinyinDigits are the Mandarin digits for espeak-ng's voices that read
+	// pinyin (cmn-latn-pinyin), tone numbers included.
+	pinyinDigits = []string{"ling2", "yi1", "er4", "san1", "si4", "wu3", "liu4", "qi1", "ba1", "jiu3"}
 )
 
 // Words spells digits as they are read in lang.
@@ -73,6 +77,13 @@ func Speak(ctx context.Context, v Voice, digits string) ([]int16, error) {
 	text, err := Words(digits, v.Lang)
 	if err != nil {
 		return nil, err
+	}
+	if strings.HasPrefix(v.Name, "cmn-latn-pinyin") {
+		var w []string
+		for _, c := range digits {
+			w = append(w, pinyinDigits[c-'0'])
+		}
+		text = strings.Join(w, " ")
 	}
 	var tts *exec.Cmd
 	switch v.Engine {
