@@ -442,24 +442,45 @@ func TestPresentationAttacks(t *testing.T) {
 
 // TestMandarinGenuine: a genuine session read in Mandarin (the wallet's
 // language when its page is in Chinese) is approved, and the same face
-// with no motion is refused.
+// with no motion is refused by a check after the reading.
+//
+// The recogniser hears Mandarin digits read by the synthetic voices only
+// about a third of the time (docs/biometrics.md, "Spoken digits"), so some
+// challenges have no voice it hears right. A citizen whose reading is not
+// recognised gets new digits and reads again; the test does the same, up
+// to mandarinTries challenges, and only for a speech-mismatch: any other
+// refusal of the genuine session fails at once.
 func TestMandarinGenuine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real engines")
 	}
+	const mandarinTries = 8
 	w := newWorld(t)
 	rng := rand.New(rand.NewPCG(2, 30107))
 	c := w.citizens[0]
-	ok, reason, s := w.attempt(t, synth.Genuine, c, synth.Mandarin, rng)
-	t.Logf("genuine in Mandarin (%s, %s): %s", c.rec.Name, s.Voice, reason)
-	if !ok {
-		t.Errorf("a genuine session read in Mandarin refused: %s", reason)
+	approved := false
+	for try := 1; try <= mandarinTries && !approved; try++ {
+		ok, reason, s := w.attempt(t, synth.Genuine, c, synth.Mandarin, rng)
+		t.Logf("genuine in Mandarin, try %d (%s, %s): %s", try, c.rec.Name, s.Voice, reason)
+		if !ok && reason != string(proofing.ReasonSpeech) {
+			t.Fatalf("a genuine session read in Mandarin refused by %s", reason)
+		}
+		approved = ok
 	}
-	if ok, reason, _ := w.attempt(t, synth.TTSStill, c, synth.Mandarin, rng); ok {
-		t.Errorf("a still picture with a Mandarin TTS voice APPROVED")
-	} else {
-		t.Logf("still picture, Mandarin TTS: refused, %s", reason)
+	if !approved {
+		t.Errorf("a genuine session read in Mandarin not recognised in %d challenges", mandarinTries)
 	}
+	for try := 1; try <= mandarinTries; try++ {
+		ok, reason, _ := w.attempt(t, synth.TTSStill, c, synth.Mandarin, rng)
+		if ok {
+			t.Fatalf("a still picture with a Mandarin TTS voice APPROVED")
+		}
+		t.Logf("still picture, Mandarin TTS, try %d: refused, %s", try, reason)
+		if reason != string(proofing.ReasonSpeech) {
+			return // refused by a check after the reading
+		}
+	}
+	t.Logf("the still picture's reading was never recognised, so no later check was reached")
 }
 
 func cpuModel() string {
