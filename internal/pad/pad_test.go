@@ -384,16 +384,32 @@ func TestPresentationAttacks(t *testing.T) {
 	// Genuine sessions first: each citizen's last one is what the replay
 	// species replays.
 	genuine := pad.Tally{Species: string(synth.Genuine)}
+	//
+	// The full run (SHENFEN_PAD_REPORT) counts every refusal of a genuine
+	// session. The short run asserts what this suite is for, the presence
+	// checks: a genuine session whose reading was not recognised (measured
+	// on its own in docs/biometrics.md, "Spoken digits") reads new digits,
+	// as a citizen would, up to genuineTries challenges; any other refusal
+	// fails at once.
+	const genuineTries = 3
 	for i := range genuineN {
 		c := w.citizens[i%len(w.citizens)]
-		ok, reason, s := w.attempt(t, synth.Genuine, c, synth.English, rng)
-		genuine.Add(ok, reason)
-		t.Logf("genuine %d (%s, %s): %s", i+1, c.rec.Name, s.Voice, reason)
-		if ok {
-			c.earlier = &s
-		}
-		if !ok && !full {
+		for try := 1; ; try++ {
+			ok, reason, s := w.attempt(t, synth.Genuine, c, synth.English, rng)
+			genuine.Add(ok, reason)
+			t.Logf("genuine %d, try %d (%s, %s): %s", i+1, try, c.rec.Name, s.Voice, reason)
+			if ok {
+				c.earlier = &s
+				break
+			}
+			if full {
+				break
+			}
+			if reason == string(proofing.ReasonSpeech) && try < genuineTries {
+				continue
+			}
 			t.Errorf("genuine session %d of %s refused: %s", i+1, c.rec.Name, reason)
+			break
 		}
 	}
 	var tallies []pad.Tally
