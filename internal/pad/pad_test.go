@@ -478,7 +478,12 @@ func TestMandarinGenuine(t *testing.T) {
 	for try := 1; try <= mandarinTries && !approved; try++ {
 		ok, reason, s := w.attempt(t, synth.Genuine, c, synth.Mandarin, rng)
 		t.Logf("genuine in Mandarin, try %d (%s, %s): %s", try, c.rec.Name, s.Voice, reason)
-		if !ok && reason != string(proofing.ReasonSpeech) {
+		// Lip sync needs the mouth open inside every digit's span, and
+		// the spans of Mandarin digits come from the same weak alignment:
+		// about 1 genuine Mandarin session in 30 was refused by it in
+		// CI runs (never in English in the 100-session report). Like a
+		// speech refusal, the citizen then reads new digits.
+		if !ok && reason != string(proofing.ReasonSpeech) && reason != string(proofing.ReasonSync) {
 			t.Fatalf("a genuine session read in Mandarin refused by %s", reason)
 		}
 		approved = ok
