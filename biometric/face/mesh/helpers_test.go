@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/shenfen/shenfen/credential/credtest"
 )
 
 var (
@@ -57,20 +59,16 @@ func repoRoot(t testing.TB) string {
 }
 
 // facesDir is the labelled face photos directory (never copied into the
-// repository): $SHENFEN_FACES_DIR or ../shared/testdata/faces next to the
-// checkout.
+// repository), found as every test of the project finds it
+// (credtest.FacesDir: $SHENFEN_FACES_DIR or ../shared/testdata/faces next
+// to the checkout).
 func facesDir(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("SHENFEN_FACES_DIR"); d != "" {
-		return d
+	d := credtest.FacesDir()
+	if st, err := os.Stat(d); err != nil || !st.IsDir() {
+		t.Fatalf("face photos not found at %s: set SHENFEN_FACES_DIR (see scripts/test.sh)", d)
 	}
-	for _, d := range []string{filepath.Join(repoRoot(t), "..", "shared", "testdata", "faces"), "/work/shared/testdata/faces"} {
-		if st, err := os.Stat(d); err == nil && st.IsDir() {
-			return d
-		}
-	}
-	t.Fatal("face photos not found: set SHENFEN_FACES_DIR")
-	return ""
+	return d
 }
 
 // photo is one photo of the shared set: person folder ("group" for
