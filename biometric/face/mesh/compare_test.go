@@ -22,6 +22,7 @@ import (
 
 	"github.com/shenfen/shenfen/biometric/face"
 	"github.com/shenfen/shenfen/biometric/face/mesh"
+	"github.com/shenfen/shenfen/credential/credtest"
 )
 
 var (
@@ -59,15 +60,7 @@ func engines(t testing.TB) (*mesh.Engine, *face.Engine) {
 // singleFacePhotos lists the shared photos showing one person.
 func singleFacePhotos(t testing.TB) []string {
 	t.Helper()
-	root := os.Getenv("SHENFEN_FACES_DIR")
-	if root == "" {
-		root = "/work/shared/testdata/faces"
-		if wd, err := os.Getwd(); err == nil {
-			if d := filepath.Join(wd, "..", "..", "..", "..", "shared", "testdata", "faces"); dirExists(d) {
-				root = d
-			}
-		}
-	}
+	root := credtest.FacesDir()
 	var out []string
 	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		ext := strings.ToLower(filepath.Ext(p))
@@ -81,11 +74,6 @@ func singleFacePhotos(t testing.TB) []string {
 		t.Fatalf("no photos under %s (set SHENFEN_FACES_DIR)", root)
 	}
 	return out
-}
-
-func dirExists(d string) bool {
-	st, err := os.Stat(d)
-	return err == nil && st.IsDir()
 }
 
 func load(t testing.TB, p string) image.Image {
