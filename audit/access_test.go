@@ -28,7 +28,7 @@ func recordFour(t *testing.T, db *store.DB) (*audit.Log, []uint64) {
 	}
 	var idx []uint64
 	for i := range 4 {
-		n, err := log.RecordAccess(ctx, someAccess([]string{"s1", "s2"}[i%2], i))
+		n, err := log.RecordAccess(ctx, someAccess([]string{"subject-one", "subject-two"}[i%2], i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,14 +83,14 @@ func TestAccessHistoryAndPublicLog(t *testing.T) {
 	db := storetest.SQLite(t)
 	log, _, _ := newLogOn(t, db)
 	for i := range 3 {
-		if _, err := log.RecordAccess(ctx, someAccess("s1", i)); err != nil {
+		if _, err := log.RecordAccess(ctx, someAccess("subject-one", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := log.RecordAccess(ctx, someAccess("s2", 9)); err != nil {
+	if _, err := log.RecordAccess(ctx, someAccess("subject-two", 9)); err != nil {
 		t.Fatal(err)
 	}
-	h, err := log.AccessHistory(ctx, "s1", 0)
+	h, err := log.AccessHistory(ctx, "subject-one", 0)
 	if err != nil || len(h) != 3 || h[0].Reason != "purpose=counter-service; case=NS-2" || h[0].Name != "李娜" {
 		t.Fatalf("history: %+v %v", h, err)
 	}
@@ -99,21 +99,21 @@ func TestAccessHistoryAndPublicLog(t *testing.T) {
 	if v.Name != "" || v.Operator != "" || v.Badge != "440001" {
 		t.Fatalf("citizen view: %+v", v)
 	}
-	d, _ := v.Digest("s1")
+	d, _ := v.Digest("subject-one")
 	leaf, _ := log.Leaf(ctx, h[0].LeafIndex)
 	if !strings.Contains(string(leaf.Data), d) {
 		t.Fatalf("leaf %s lacks the citizen's digest %s", leaf.Data, d)
 	}
-	if d2, _ := v.Digest("s2"); d2 == d {
+	if d2, _ := v.Digest("subject-two"); d2 == d {
 		t.Fatal("the digest does not bind the citizen")
 	}
 	pub := publicBytes(t, db)
-	for _, s := range []string{"李娜", "440001", "南沙", "counter-service", "NS-", "li.na", "s1", "s2"} {
+	for _, s := range []string{"李娜", "440001", "南沙", "counter-service", "case=NS", "li.na", "subject-one", "subject-two"} {
 		if strings.Contains(pub, s) {
 			t.Errorf("public log contains %q", s)
 		}
 	}
-	if _, err := log.RecordAccess(ctx, audit.Access{Subject: "s1", At: time.Now()}); !errors.Is(err, audit.ErrInvalid) {
+	if _, err := log.RecordAccess(ctx, audit.Access{Subject: "subject-one", At: time.Now()}); !errors.Is(err, audit.ErrInvalid) {
 		t.Errorf("access without operator: %v", err)
 	}
 }

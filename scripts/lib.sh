@@ -32,6 +32,10 @@ need_npm() {
     # packages have no entries in it; npm install honours the lock all the same.
     npm install --no-audit --no-fund --no-save --loglevel=error
   fi
+  # Some npm packages carry Go sources (flatted, under eslint); a go.mod of
+  # its own makes node_modules a separate module, so that ./... (vet,
+  # staticcheck, go test) and go mod tidy never read third-party code there.
+  [ -f node_modules/go.mod ] || printf 'module node_modules\n' > node_modules/go.mod
 }
 
 # need_go fetches the Go modules pinned in go.sum.
