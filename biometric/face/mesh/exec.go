@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/shenfen/shenfen/biometric/face/internal/tfjs"
 )
 
 // Graph is a TF.js graph model compiled for one input shape (batch 1,
@@ -84,7 +86,7 @@ func loadGraph(dir, name string, in []int, outputs ...string) (*Graph, error) {
 	return g, nil
 }
 
-func compile(nodes []nodeDef, consts map[string]constant, in []int, outputs []string) (*Graph, error) {
+func compile(nodes []nodeDef, consts map[string]tfjs.Tensor, in []int, outputs []string) (*Graph, error) {
 	byName := make(map[string]*nodeDef, len(nodes))
 	for i := range nodes {
 		byName[nodes[i].Name] = &nodes[i]
@@ -351,14 +353,14 @@ func (g *Graph) newValue(v value) int {
 }
 
 // add compiles node n whose inputs are the values ins.
-func (g *Graph) add(n *nodeDef, ins []int, consts map[string]constant) (int, error) {
+func (g *Graph) add(n *nodeDef, ins []int, consts map[string]tfjs.Tensor) (int, error) {
 	switch n.Op {
 	case "Const":
 		c, ok := consts[n.Name]
 		if !ok {
 			return 0, fmt.Errorf("%w: no weights", ErrModel)
 		}
-		return g.newValue(value{shape: c.shape, konst: c.f, ints: c.i, slot: -1}), nil
+		return g.newValue(value{shape: c.Shape, konst: c.F, ints: c.I, slot: -1}), nil
 	case "Placeholder":
 		return g.newValue(value{shape: slices.Clone(g.input), slot: -1}), nil
 	}

@@ -10,23 +10,6 @@ import (
 	"testing"
 )
 
-func TestHalfToFloat(t *testing.T) {
-	for _, c := range []struct {
-		h    uint16
-		want float32
-	}{
-		{0x0000, 0}, {0x3c00, 1}, {0xc000, -2}, {0x3555, 0.33325195}, {0x7bff, 65504},
-		{0x0001, 5.9604645e-08}, {0x03ff, 6.097555e-05}, {0x8000, float32(math.Copysign(0, -1))},
-	} {
-		if got := halfToFloat(c.h); got != c.want || math.Signbit(float64(got)) != math.Signbit(float64(c.want)) {
-			t.Errorf("%#04x: %v, want %v", c.h, got, c.want)
-		}
-	}
-	if !math.IsInf(float64(halfToFloat(0x7c00)), 1) || !math.IsNaN(float64(halfToFloat(0x7e00))) {
-		t.Error("infinity or NaN")
-	}
-}
-
 // writeModel writes a graph model NAME.json and NAME.bin to a temporary
 // directory.
 func writeModel(t *testing.T, json string, bin []byte) string {
