@@ -49,19 +49,64 @@ import (
 func BenchmarkProvider(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) {
 		c := startChild(b, filepath.Join(b.TempDir(), "shenfen.db"), "")
-		providerBenches(b, c, true)
+		providerBenches(b, c)
 	})
 	b.Run("postgres", func(b *testing.B) {
-		u := storetest.NewPostgresDatabase(b)
+		u := os.Getenv("SHENFEN_OIDC_BENCH_POSTGRES")
+		if u == "" {
+			u = storetest.NewPostgresDatabase(b)
+		}
 		c := startChild(b, u, u)
-		providerBenches(b, c, false)
+		warmUp(b, c, u)
+		providerBenches(b, c)
 	})
+}
+
+// warmUp runs SHENFEN_OIDC_BENCH_WARMUP whole logins (default none), then
+// ANALYZE on the database at pgURL, so that the planner has statistics of
+// tables that were empty when the provider started (the Hydra comparison
+// does the same on Hydra's database).
+func warmUp(b *testing.B, c *child, pgURL string) {
+	b.Helper()
+	n, _ := strconv.Atoi(os.Getenv("SHENFEN_OIDC_BENCH_WARMUP"))
+	if n <= 0 {
+		return
+	}
+	ctx := context.Background()
+	rp := &oidctest.RP{Issuer: c.hs.Issuer, ClientID: "hotel", Secret: c.hs.Secret, Redirect: hotelRedirect,
+		Scopes: []string{"openid", "profile", "id_number"}, HTTP: c.hc}
+	for range n {
+		if _, err := rp.Flow(ctx, &oidctest.Wallet{Card: c.card}); err != nil {
+			b.Fatalf("warm-up: %v", err)
+		}
+	}
+	analyze(b, pgURL)
+}
+
+// analyze runs ANALYZE on the database at pgURL.
+func analyze(b *testing.B, pgURL string) {
+	b.Helper()
+	db, err := sql.Open("pgx", pgURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("ANALYZE"); err != nil {
+		b.Fatalf("ANALYZE: %v", err)
+	}
 }
 
 const childEnv = "SHENFEN_OIDC_BENCH_CHILD"
 
 // TestMain turns this test binary into the provider process when asked.
 func TestMain(m *testing.M) {
+	if admin := os.Getenv(hydraAppEnv); admin != "" {
+		if err := serveHydraApp(admin, os.Getenv(hydraAppAddrEnv)); err != nil {
+			fmt.Fprintln(os.Stderr, "login and consent app:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if dsn := os.Getenv(childEnv); dsn != "" {
 		if err := serveChild(dsn); err != nil {
 			fmt.Fprintln(os.Stderr, "provider process:", err)
@@ -254,15 +299,16 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * tick, nil
 }
 
-// backends maps each PostgreSQL backend serving the benchmark's database to
-// its CPU time so far.
-func (c *child) backends(b *testing.B) map[int]time.Duration {
+// backends maps each PostgreSQL backend serving database db to its CPU
+// time so far (pids from pg_stat_activity over the admin connection pg;
+// none when pg is nil).
+func backends(b *testing.B, pg *sql.DB, db string) map[int]time.Duration {
 	b.Helper()
 	out := map[int]time.Duration{}
-	if c.pg == nil {
+	if pg == nil {
 		return out
 	}
-	rows, err := c.pg.Query(`SELECT pid FROM pg_stat_activity WHERE datname = $1`, c.db)
+	rows, err := pg.Query(`SELECT pid FROM pg_stat_activity WHERE datname = $1`, db)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -279,25 +325,41 @@ func (c *child) backends(b *testing.B) map[int]time.Duration {
 	return out
 }
 
-// meter samples the three CPU clocks around a benchmark round.
+// meter samples the CPU clocks around a benchmark round: the provider
+// process, an optional helper process (Hydra's login and consent app), the
+// PostgreSQL backends of the provider's database, and this process.
 type meter struct {
-	c          *child
-	prov, self time.Duration
-	pg         map[int]time.Duration
-	profDir    string
+	server, app   int // pids; app 0 when there is none
+	pgConn        *sql.DB
+	db            string
+	prov, a, self time.Duration
+	pg            map[int]time.Duration
+	done          func() // run after the round (ends a profile)
 }
 
 func (c *child) start(b *testing.B) *meter {
 	b.Helper()
-	m := &meter{c: c, profDir: os.Getenv("SHENFEN_OIDC_BENCH_PROFILE")}
-	if m.profDir != "" {
+	var done func()
+	if dir := os.Getenv("SHENFEN_OIDC_BENCH_PROFILE"); dir != "" {
 		name := strings.NewReplacer("/", "_").Replace(b.Name())
-		c.command(b, "profile "+filepath.Join(m.profDir, name+".pprof"))
+		c.command(b, "profile "+filepath.Join(dir, name+".pprof"))
+		done = func() { c.command(b, "stop") }
 	}
-	m.pg = c.backends(b)
+	return startMeter(b, &meter{server: c.cmd.Process.Pid, pgConn: c.pg, db: c.db, done: done})
+}
+
+// startMeter reads m's clocks and starts the benchmark timer.
+func startMeter(b *testing.B, m *meter) *meter {
+	b.Helper()
+	m.pg = backends(b, m.pgConn, m.db)
 	var err error
-	if m.prov, err = procCPU(c.cmd.Process.Pid); err != nil {
+	if m.prov, err = procCPU(m.server); err != nil {
 		b.Fatal(err)
+	}
+	if m.app != 0 {
+		if m.a, err = procCPU(m.app); err != nil {
+			b.Fatal(err)
+		}
 	}
 	m.self = cpuTime()
 	b.ResetTimer()
@@ -307,33 +369,44 @@ func (c *child) start(b *testing.B) *meter {
 func (m *meter) stop(b *testing.B, unit string) {
 	b.Helper()
 	b.StopTimer()
-	prov, err := procCPU(m.c.cmd.Process.Pid)
+	prov, err := procCPU(m.server)
 	if err != nil {
 		b.Fatal(err)
 	}
+	var app time.Duration
+	if m.app != 0 {
+		if app, err = procCPU(m.app); err != nil {
+			b.Fatal(err)
+		}
+		app -= m.a
+	}
 	self := cpuTime()
 	var pg time.Duration
-	for pid, t := range m.c.backends(b) {
+	for pid, t := range backends(b, m.pgConn, m.db) {
 		pg += t - m.pg[pid] // a backend that started during the round counts whole
 	}
-	if m.profDir != "" {
-		m.c.command(b, "stop")
+	if m.done != nil {
+		m.done()
 	}
 	n := float64(b.N)
 	provUS := float64((prov - m.prov).Microseconds()) / n
 	pgUS := float64(pg.Microseconds()) / n
+	appUS := float64(app.Microseconds()) / n
 	b.ReportMetric(n/b.Elapsed().Seconds(), unit)
 	b.ReportMetric(provUS, "provider-cpu-µs/op")
 	b.ReportMetric(float64((self-m.self).Microseconds())/n, "client-cpu-µs/op")
-	if m.c.pg != nil {
+	if m.pgConn != nil {
 		b.ReportMetric(pgUS, "pg-cpu-µs/op")
 	}
-	if provUS+pgUS > 0 {
-		b.ReportMetric(2e6/(provUS+pgUS), "ops/s@2cores")
+	if m.app != 0 {
+		b.ReportMetric(appUS, "app-cpu-µs/op")
+	}
+	if all := provUS + pgUS + appUS; all > 0 {
+		b.ReportMetric(2e6/all, "ops/s@2cores")
 	}
 }
 
-func providerBenches(b *testing.B, c *child, static bool) {
+func providerBenches(b *testing.B, c *child) {
 	ctx := context.Background()
 	b.Run("Flow", func(b *testing.B) {
 		rp := &oidctest.RP{Issuer: c.hs.Issuer, ClientID: "hotel", Secret: c.hs.Secret, Redirect: hotelRedirect,
@@ -378,9 +451,6 @@ func providerBenches(b *testing.B, c *child, static bool) {
 		})
 		m.stop(b, "req/s")
 	})
-	if !static {
-		return
-	}
 	for _, s := range []struct{ name, path string }{
 		{"Discovery", "/.well-known/openid-configuration"}, {"JWKS", "/keys"},
 	} {
