@@ -20,6 +20,10 @@
 #                                  (on both: Hydra's refresh rotation scans
 #                                  its fresh tables without statistics)
 #   HYDRA_PORT=24444               public port; admin +1, login app +2
+#   HYDRA_DSN_OPTIONS='&max_conns=32&max_idle_conns=32'   Hydra's connection
+#                                  pool, as large as shenfen's (32); its
+#                                  default (2 per core: 4 here) stalled 8
+#                                  concurrent flows for a minute
 #
 # Hydra's settings: its ID-token key set (hydra.openid.id-token) is created
 # with an ES256 key before the first login (the benchmark checks the ID
@@ -57,7 +61,7 @@ dsn="$(pg_url "$DB")"
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 psql "$PG" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-export DSN="$dsn" SECRETS_SYSTEM="shenfen-bench-hydra-system-secret" LOG_LEVEL=warn \
+export DSN="$dsn${HYDRA_DSN_OPTIONS-&max_conns=32&max_idle_conns=32}" SECRETS_SYSTEM="shenfen-bench-hydra-system-secret" LOG_LEVEL=warn \
   SERVE_PUBLIC_HOST=127.0.0.1 SERVE_PUBLIC_PORT="$PORT" SERVE_ADMIN_HOST=127.0.0.1 SERVE_ADMIN_PORT=$((PORT + 1)) \
   URLS_SELF_ISSUER="http://127.0.0.1:$PORT" URLS_LOGIN="http://127.0.0.1:$((PORT + 2))/login" \
   URLS_CONSENT="http://127.0.0.1:$((PORT + 2))/consent" \
