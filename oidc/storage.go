@@ -272,18 +272,14 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	return decodeAR(row)
 }
 
-// SaveAuthCode implements op.AuthStorage (once per request).
+// SaveAuthCode implements op.AuthStorage (once per request: the store's
+// conditional update refuses a second code).
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
-	row, err := s.p.cfg.Store.AuthRequest(ctx, id)
-	if err != nil {
-		return err
-	}
-	if row.State != StateDone || row.CodeHash != "" {
+	err := s.p.cfg.Store.SetCode(ctx, id, hashHex(code), s.p.cfg.Now().Add(s.p.cfg.CodeTTL))
+	if errors.Is(err, ErrConflict) {
 		return oidc.ErrInvalidRequest().WithDescription("a code was already issued for this request")
 	}
-	row.CodeHash = hashHex(code)
-	row.Expires = s.p.cfg.Now().Add(s.p.cfg.CodeTTL)
-	return s.p.cfg.Store.UpdateAuthRequest(ctx, row, StateDone)
+	return err
 }
 
 // DeleteAuthRequest implements op.AuthStorage. The request stays (state

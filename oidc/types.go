@@ -128,6 +128,10 @@ type Store interface {
 	// UpdateAuthRequest writes ar if the stored state is still from
 	// (ErrConflict otherwise).
 	UpdateAuthRequest(ctx context.Context, ar AuthRequest, from string) error
+	// SetCode records the authorization code (its hash) and the code's
+	// expiry on request id, in one statement, if the request is done and
+	// has no code yet (ErrConflict otherwise: one code per request).
+	SetCode(ctx context.Context, id, codeHash string, expires time.Time) error
 	// ConsumeCode moves the request holding codeHash from done to used and
 	// returns it. A code already used returns the request with ErrConflict
 	// (so the caller can revoke what it issued); an unknown code ErrNotFound.

@@ -290,6 +290,19 @@ func (s *OIDC) UpdateAuthRequest(ctx context.Context, ar oidc.AuthRequest, from 
 	return nil
 }
 
+// SetCode implements oidc.Store with one conditional UPDATE.
+func (s *OIDC) SetCode(ctx context.Context, id, codeHash string, expires time.Time) error {
+	res, err := s.exec(ctx, `UPDATE oidc_auth_requests SET code = ?, expires_at = ? WHERE id = ? AND state = ? AND code IS NULL`,
+		codeHash, expires.UnixMicro(), id, oidc.StateDone)
+	if err != nil {
+		return oidcErr("set code", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: oidc auth request %s: not done or already has a code: %w", id, oidc.ErrConflict)
+	}
+	return nil
+}
+
 // ConsumeCode implements oidc.Store with one conditional UPDATE ... RETURNING,
 // so two concurrent exchanges of one code cannot both win. An expired code
 // is burnt too, and reported as not found.
@@ -315,13 +328,44 @@ func (s *OIDC) ConsumeCode(ctx context.Context, codeHash string, now time.Time) 
 	return oidc.AuthRequest{}, oidc.ErrNotFound
 }
 
-// PutTokens implements oidc.Store.
+// PutTokens implements oidc.Store. The common cases take one statement,
+// which is its own transaction: one token issued, and on PostgreSQL one
+// refresh token rotated (the delete of the old row and the insert of the new
+// one in a single statement, inserting only when the delete found the row).
+// Each saves the round trips of BEGIN and COMMIT (and of the second
+// statement) that an explicit transaction costs on PostgreSQL.
 func (s *OIDC) PutTokens(ctx context.Context, replaces string, toks ...oidc.Token) error {
 	const (
 		del = `DELETE FROM oidc_tokens WHERE id = ? AND refresh = 1`
 		ins = `INSERT INTO oidc_tokens (id, refresh, client_id, subject, auth_request_id, expires_at, data)
 				VALUES (?, ?, ?, ?, ?, ?, ?)`
+		rotate = `WITH old AS (DELETE FROM oidc_tokens WHERE id = ? AND refresh = 1 RETURNING id)
+			INSERT INTO oidc_tokens (id, refresh, client_id, subject, auth_request_id, expires_at, data)
+				SELECT ?::text, ?::integer, ?::text, ?::text, ?::text, ?::bigint, ?::bytea FROM old`
 	)
+	args := func(t oidc.Token) []any {
+		r := 0
+		if t.Refresh {
+			r = 1
+		}
+		return []any{t.ID, r, t.ClientID, t.Subject, t.AuthRequestID, t.Expires.UnixMicro(), t.Data}
+	}
+	switch {
+	case len(toks) == 1 && replaces == "":
+		if _, err := s.exec(ctx, ins, args(toks[0])...); err != nil {
+			return oidcErr("put token", err)
+		}
+		return nil
+	case len(toks) == 1 && s.db.Dialect() == Postgres:
+		res, err := s.exec(ctx, rotate, append([]any{replaces}, args(toks[0])...)...)
+		if err != nil {
+			return oidcErr("rotate refresh token", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("store: oidc refresh token already used: %w", oidc.ErrConflict)
+		}
+		return nil
+	}
 	delStmt, err := s.stmt(ctx, del)
 	if err != nil {
 		return oidcErr("prepare", err)
@@ -342,11 +386,7 @@ func (s *OIDC) PutTokens(ctx context.Context, replaces string, toks ...oidc.Toke
 		}
 		st := tx.tx.StmtContext(ctx, insStmt)
 		for _, t := range toks {
-			r := 0
-			if t.Refresh {
-				r = 1
-			}
-			if _, err := st.ExecContext(ctx, t.ID, r, t.ClientID, t.Subject, t.AuthRequestID, t.Expires.UnixMicro(), t.Data); err != nil {
+			if _, err := st.ExecContext(ctx, args(t)...); err != nil {
 				return oidcErr("put token", err)
 			}
 		}

@@ -60,9 +60,26 @@ func TestOIDCStore(t *testing.T) {
 		if err := s.UpdateAuthRequest(ctx, ar, oidc.StatePending); !errors.Is(err, oidc.ErrConflict) {
 			t.Fatalf("second answer: %v", err)
 		}
-		ar.State, ar.CodeHash = oidc.StateDone, "code1"
+		// A code only on a request that is done, and only once.
+		if err := s.SetCode(ctx, "ar1", "code0", now.Add(time.Minute)); !errors.Is(err, oidc.ErrConflict) {
+			t.Fatalf("code on a request not done: %v", err)
+		}
+		ar.State = oidc.StateDone
 		if err := s.UpdateAuthRequest(ctx, ar, oidc.StatePresented); err != nil {
 			t.Fatal(err)
+		}
+		codeExp := now.Add(30 * time.Second).Truncate(time.Microsecond)
+		if err := s.SetCode(ctx, "ar1", "code1", codeExp); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetCode(ctx, "ar1", "code2", codeExp); !errors.Is(err, oidc.ErrConflict) {
+			t.Fatalf("second code: %v", err)
+		}
+		if err := s.SetCode(ctx, "nope", "code3", codeExp); !errors.Is(err, oidc.ErrConflict) {
+			t.Fatalf("code on an unknown request: %v", err)
+		}
+		if got, err := s.AuthRequest(ctx, "ar1"); err != nil || got.CodeHash != "code1" || !got.Expires.Equal(codeExp) || string(got.Data) != `{}` {
+			t.Fatalf("after SetCode: %+v %v", got, err)
 		}
 		// Eight concurrent exchanges of one code: exactly one wins.
 		var wg sync.WaitGroup
@@ -120,6 +137,24 @@ func TestOIDCStore(t *testing.T) {
 		}
 		if _, err := s.Token(ctx, "rt3"); !errors.Is(err, oidc.ErrNotFound) {
 			t.Fatal("failed rotation left a token")
+		}
+		// A rotation whose new row cannot be inserted keeps the old token:
+		// the delete and the insert are one unit.
+		at9 := at
+		at9.ID = "at9"
+		if err := s.PutTokens(ctx, "", at9); err != nil {
+			t.Fatal(err)
+		}
+		clash := rt
+		clash.ID = "at9"
+		if err := s.PutTokens(ctx, "rt2", clash); err == nil {
+			t.Fatal("rotation onto an existing id succeeded")
+		}
+		if got, err := s.Token(ctx, "rt2"); err != nil || !got.Refresh {
+			t.Fatalf("failed rotation lost the old token: %+v %v", got, err)
+		}
+		if got, err := s.Token(ctx, "at9"); err != nil || got.Refresh {
+			t.Fatalf("failed rotation changed the other token: %+v %v", got, err)
 		}
 		if err := s.DeleteTokens(ctx, "", "", "ar1"); err != nil {
 			t.Fatal(err)
