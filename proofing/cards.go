@@ -14,10 +14,12 @@ import (
 
 	"github.com/shenfen/shenfen/audit"
 	"github.com/shenfen/shenfen/registry"
+	"github.com/shenfen/shenfen/status/entry"
 )
 
-// Card status names, as the authority's record of a status-list entry
-// tells them apart (a 1-bit list publishes suspended as invalid).
+// Card status words, as the authority's record of a status-list entry
+// tells them apart (a 1-bit list publishes suspended as invalid): the
+// words of [entry.Status.Word] for Valid, Suspended and Invalid.
 const (
 	StatusValid     = "valid"
 	StatusSuspended = "suspended"
@@ -41,12 +43,11 @@ var (
 )
 
 // CardStatus reads and changes a card's status-list entry (package
-// status's Service, through a small adapter). Statuses are StatusValid,
-// StatusSuspended and StatusRevoked; Set reports the previous status and
-// fails with an error wrapping ErrFinal for a revoked entry.
+// status's Service satisfies it as it is). Set reports the previous status
+// and fails with an error wrapping [entry.ErrFinal] for a revoked entry.
 type CardStatus interface {
-	Get(ctx context.Context, ref StatusRef) (string, error)
-	Set(ctx context.Context, ref StatusRef, next string) (string, error)
+	Get(ctx context.Context, ref StatusRef) (entry.Status, error)
+	Set(ctx context.Context, ref StatusRef, next entry.Status) (entry.Status, error)
 }
 
 // RevocationCode is a citizen's lost-phone code for one card, kept by hash
@@ -173,7 +174,7 @@ func (c *Cards) Subject(id registry.IDNumber) string {
 }
 
 // CardInfo is a card as the authority sees it: the record and the status
-// of its status-list entry.
+// of its status-list entry (StatusValid, StatusSuspended or StatusRevoked).
 type CardInfo struct {
 	Card
 	Status string
@@ -195,7 +196,7 @@ func (c *Cards) CardsOf(ctx context.Context, id registry.IDNumber) ([]CardInfo, 
 		if err != nil {
 			return nil, fmt.Errorf("proofing: status of card %s: %w", card.ID, err)
 		}
-		out = append(out, CardInfo{Card: card, Status: st})
+		out = append(out, CardInfo{Card: card, Status: st.Word()})
 	}
 	return out, nil
 }
@@ -206,7 +207,8 @@ func (c *Cards) CardsOf(ctx context.Context, id registry.IDNumber) ([]CardInfo, 
 // fails with ErrFinal; revoking marks the record revoking first so that a
 // crash midway is finished by [Service.ApplyRevocations].
 func (c *Cards) SetCardStatus(ctx context.Context, cardID, next, by string) (string, error) {
-	if next != StatusValid && next != StatusSuspended && next != StatusRevoked {
+	want, ok := statusOf[next]
+	if !ok {
 		return "", fmt.Errorf("%w: status must be valid, suspended or revoked", ErrBadRequest)
 	}
 	card, err := c.cfg.Store.Card(ctx, cardID)
@@ -222,20 +224,26 @@ func (c *Cards) SetCardStatus(ctx context.Context, cardID, next, by string) (str
 			return "", fmt.Errorf("proofing: mark card revoking: %w", err)
 		}
 	}
-	old, err := c.cfg.Status.Set(ctx, ref, next)
+	old, err := c.cfg.Status.Set(ctx, ref, want)
 	if err != nil {
-		return old, fmt.Errorf("proofing: set card status: %w", err)
+		if errors.Is(err, entry.ErrFinal) {
+			err = errors.Join(ErrFinal, err)
+		}
+		return old.Word(), fmt.Errorf("proofing: set card status: %w", err)
 	}
 	if next == StatusRevoked && card.State != CardRevoked {
 		if err := c.cfg.Store.SetCardState(ctx, card.ID, CardRevoked); err != nil {
-			return old, fmt.Errorf("proofing: mark card revoked: %w", err)
+			return old.Word(), fmt.Errorf("proofing: mark card revoked: %w", err)
 		}
 	}
-	if old != next {
+	if old != want {
 		c.logAction(ctx, ref, next, by)
 	}
-	return old, nil
+	return old.Word(), nil
 }
+
+// statusOf reads the card status words.
+var statusOf = map[string]entry.Status{StatusValid: entry.Valid, StatusSuspended: entry.Suspended, StatusRevoked: entry.Invalid}
 
 // logAction appends who asked for a change to the transparency log. The
 // change itself is logged by the status service; a failure here is
@@ -380,14 +388,14 @@ func (c *Cards) SuspendLost(ctx context.Context, idNumber, code, client string) 
 			continue
 		}
 		ref := StatusRef{URI: card.StatusURI, Index: card.StatusIndex}
-		old, err := c.cfg.Status.Set(ctx, ref, StatusSuspended)
-		if errors.Is(err, ErrFinal) {
+		old, err := c.cfg.Status.Set(ctx, ref, entry.Suspended)
+		if errors.Is(err, entry.ErrFinal) {
 			continue // revoked in the list already
 		}
 		if err != nil {
 			return n, fmt.Errorf("proofing: suspend card: %w", err)
 		}
-		if old != StatusSuspended {
+		if old != entry.Suspended {
 			n++
 			c.logAction(ctx, ref, StatusSuspended, ByCitizenCode)
 		}

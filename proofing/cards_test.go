@@ -12,6 +12,7 @@ import (
 	"github.com/shenfen/shenfen/proofing/proofingtest"
 	"github.com/shenfen/shenfen/registry"
 	"github.com/shenfen/shenfen/status"
+	"github.com/shenfen/shenfen/status/entry"
 	"github.com/shenfen/shenfen/store"
 	"github.com/shenfen/shenfen/store/storetest"
 )
@@ -31,7 +32,7 @@ func newCardsHarness(t *testing.T, db *store.DB, client, idLimit *proofing.Limit
 		events: &proofingtest.Events{}, recs: proofingtest.Records{}}
 	var err error
 	h.cards, err = proofing.NewCards(proofing.CardsConfig{Store: h.store, Records: h.recs,
-		Status: proofingtest.StatusService{S: h.status}, Log: h.events, Client: client, IDNumber: idLimit})
+		Status: h.status, Log: h.events, Client: client, IDNumber: idLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,5 +219,16 @@ func TestRevocationCodeNormalize(t *testing.T) {
 	}
 	if string(proofing.RevocationCodeHash("s1", "ab-cd")) != string(proofing.RevocationCodeHash("s1", "ABCD")) {
 		t.Error("the hash is not of the normalised code")
+	}
+}
+
+// TestStatusWords: the card status words are the shared vocabulary's
+// (status/entry), not a second one.
+func TestStatusWords(t *testing.T) {
+	for word, st := range map[string]entry.Status{proofing.StatusValid: entry.Valid,
+		proofing.StatusSuspended: entry.Suspended, proofing.StatusRevoked: entry.Invalid} {
+		if st.Word() != word {
+			t.Errorf("proofing says %q, status/entry says %q", word, st.Word())
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/shenfen/shenfen/biometric/presence"
 	"github.com/shenfen/shenfen/registry"
+	"github.com/shenfen/shenfen/status/entry"
 )
 
 // Sentinel errors. The HTTP layer maps each to one problem type.
@@ -362,14 +363,12 @@ type DigitRecognizer interface {
 	Version() string
 }
 
-// StatusRef is a card's status-list entry.
-type StatusRef struct {
-	URI   string
-	Index int
-}
+// StatusRef is a card's status-list entry: the one reference type of
+// package status/entry, which status and credential share too.
+type StatusRef = entry.Ref
 
 // StatusLists allocates status entries for new cards and revokes them
-// (package status's Service, through a small adapter).
+// (package status's Service satisfies it as it is).
 type StatusLists interface {
 	Allocate(ctx context.Context) (StatusRef, error)
 	Revoke(ctx context.Context, ref StatusRef) error

@@ -58,7 +58,7 @@ var (
 	// ErrNotFound: no such list, or the index was never allocated.
 	ErrNotFound = errors.New("status: not found")
 	// ErrFinal: the entry is revoked; revocation cannot be undone.
-	ErrFinal = errors.New("status: revoked entries cannot change")
+	ErrFinal = entry.ErrFinal
 	// ErrTransition: the requested change is not allowed from the current
 	// status (for example reinstating a valid entry is a no-op, not an error,
 	// but setting an unknown status value is this).

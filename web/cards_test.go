@@ -60,7 +60,7 @@ func newCardsEnv(t *testing.T, db *store.DB) *cardsEnv {
 		status: status.NewService(db.Status(), nil, "http://shenfen.test/status")}
 	var err error
 	e.cards, err = proofing.NewCards(proofing.CardsConfig{Store: e.store, Records: proofingtest.Records{},
-		Status: proofingtest.StatusService{S: e.status}, Log: e.events,
+		Status: e.status, Log: e.events,
 		Client: proofing.NewLimiter(time.Hour, 6, 100), IDNumber: proofing.NewLimiter(time.Hour, 3, 100)})
 	if err != nil {
 		t.Fatal(err)

@@ -32,23 +32,10 @@ import (
 	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/proofing/engines"
 	"github.com/shenfen/shenfen/server"
-	"github.com/shenfen/shenfen/status"
 )
 
 func init() {
 	commands["enroll"] = command{"enroll from the command line (device key, challenge, signed submission, card)", runEnroll}
-}
-
-// statusLists adapts the status service to proofing.StatusLists.
-type statusLists struct{ svc *status.Service }
-
-func (s statusLists) Allocate(ctx context.Context) (proofing.StatusRef, error) {
-	r, err := s.svc.Allocate(ctx)
-	return proofing.StatusRef{URI: r.URI, Index: r.Index}, err
-}
-
-func (s statusLists) Revoke(ctx context.Context, ref proofing.StatusRef) error {
-	return s.svc.Revoke(ctx, status.Ref{URI: ref.URI, Index: ref.Index})
 }
 
 // mountEnrollment attaches the enrollment API, the OpenID4VCI issuer and
@@ -78,7 +65,7 @@ func mountEnrollment(ctx context.Context, a *app, srv *server.Server) error {
 		a.log.Error("enrollment unavailable: biometric engines not loaded", "error", err.Error())
 	} else {
 		svc, err := proofing.New(proofing.Config{Store: st, Records: a.registry, Face: fc, Speech: sp,
-			Status: statusLists{t.status}, Sealer: a.sealer, Limits: a.enrollmentLimits(), Log: a.log})
+			Status: t.status, Sealer: a.sealer, Limits: a.enrollmentLimits(), Log: a.log})
 		if err != nil {
 			return err
 		}

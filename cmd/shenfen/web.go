@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/shenfen/shenfen/credential/sdjwt"
 	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/server"
-	"github.com/shenfen/shenfen/status"
 	"github.com/shenfen/shenfen/store"
 	"github.com/shenfen/shenfen/web"
 )
@@ -34,7 +32,7 @@ func mountWeb(ctx context.Context, a *app, srv *server.Server) error {
 		return err
 	}
 	cards, err := proofing.NewCards(proofing.CardsConfig{Store: a.db.Proofing(), Records: a.registry,
-		Status: cardStatus{t.status}, Log: t.audit, Slog: a.log,
+		Status: t.status, Log: t.audit, Slog: a.log,
 		Client:   a.rateLimiter("lost-client", proofing.LostClientEvery, proofing.LostClientBurst),
 		IDNumber: a.rateLimiter("lost-id-number", proofing.LostIDNumberEvery, proofing.LostIDNumberBurst)})
 	if err != nil {
@@ -78,25 +76,3 @@ func (w webCards) VerifyCard(ctx context.Context, pres, nonce, aud string) (*cre
 	return w.v.Verify(ctx, pres, sdjwt.Expect{Nonce: nonce, Audience: aud})
 }
 
-// cardStatus adapts the status service to proofing.CardStatus.
-type cardStatus struct{ s *status.Service }
-
-var cardStatusNames = map[status.Status]string{status.Valid: proofing.StatusValid,
-	status.Suspended: proofing.StatusSuspended, status.Invalid: proofing.StatusRevoked}
-
-func (c cardStatus) Get(ctx context.Context, ref proofing.StatusRef) (string, error) {
-	st, err := c.s.Get(ctx, status.Ref{URI: ref.URI, Index: ref.Index})
-	return cardStatusNames[st], err
-}
-
-func (c cardStatus) Set(ctx context.Context, ref proofing.StatusRef, next string) (string, error) {
-	n, err := status.ParseStatus(next)
-	if err != nil {
-		return "", errors.Join(proofing.ErrBadRequest, err)
-	}
-	old, err := c.s.Set(ctx, status.Ref{URI: ref.URI, Index: ref.Index}, n)
-	if errors.Is(err, status.ErrFinal) {
-		err = errors.Join(proofing.ErrFinal, err)
-	}
-	return cardStatusNames[old], err
-}

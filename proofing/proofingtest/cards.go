@@ -2,14 +2,12 @@ package proofingtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/shenfen/shenfen/audit"
 	"github.com/shenfen/shenfen/proofing"
-	"github.com/shenfen/shenfen/status"
 )
 
 // SeedCard stores an approved enrollment with card c the way a decision
@@ -31,33 +29,6 @@ func SeedCard(ctx context.Context, st proofing.Store, c proofing.Card) error {
 		return fmt.Errorf("seed card: finish: %w", err)
 	}
 	return nil
-}
-
-// StatusService adapts a real *status.Service to proofing.CardStatus (the
-// same mapping as the server's wiring), for tests that go through the
-// status lists and their store.
-type StatusService struct{ S *status.Service }
-
-var names = map[status.Status]string{status.Valid: proofing.StatusValid,
-	status.Suspended: proofing.StatusSuspended, status.Invalid: proofing.StatusRevoked}
-
-// Get implements proofing.CardStatus.
-func (s StatusService) Get(ctx context.Context, ref proofing.StatusRef) (string, error) {
-	st, err := s.S.Get(ctx, status.Ref{URI: ref.URI, Index: ref.Index})
-	return names[st], err
-}
-
-// Set implements proofing.CardStatus.
-func (s StatusService) Set(ctx context.Context, ref proofing.StatusRef, next string) (string, error) {
-	n, err := status.ParseStatus(next)
-	if err != nil {
-		return "", errors.Join(proofing.ErrBadRequest, err)
-	}
-	old, err := s.S.Set(ctx, status.Ref{URI: ref.URI, Index: ref.Index}, n)
-	if errors.Is(err, status.ErrFinal) {
-		err = errors.Join(proofing.ErrFinal, err)
-	}
-	return names[old], err
 }
 
 // Events is a proofing.EventLog double that keeps the events.

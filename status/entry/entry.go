@@ -8,7 +8,14 @@
 // package status and its signing machinery.
 package entry
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrFinal: the entry is revoked; revocation cannot be undone. Package
+// status returns it (as status.ErrFinal); package proofing recognises it.
+var ErrFinal = errors.New("status: revoked entries cannot change")
 
 // Status is the value of one entry. Two-bit lists carry all three values;
 // a one-bit list can only say Valid or Invalid.
