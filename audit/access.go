@@ -278,7 +278,7 @@ func (l *Log) record(ctx context.Context, a Access, typ string) (uint64, error) 
 			return errors.New("the store keeps no access records")
 		}
 		var err error
-		if idx, err = appendLeaf(ctx, tx, data); err != nil {
+		if idx, err = appendLeaf(ctx, tx, data, ""); err != nil {
 			return err
 		}
 		return at.PutAccess(ctx, StoredAccess{Subject: a.Subject, At: a.At, LeafIndex: idx,

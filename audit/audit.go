@@ -13,8 +13,14 @@
 // Leaves hold no personal data: disclosures appear only as salted
 // commitments that the citizen, who can read the salt, can check.
 //
+// Tree heads are published twice with the same size and root: as a JWS
+// signed by the document signer (verifiable with the trust list) and as a
+// C2SP tlog-checkpoint signed note with an Ed25519 note key, the format
+// witnesses and monitors follow (checkpoint.go). The Merkle tree itself is
+// github.com/transparency-dev/merkle's (merkle.go).
+//
 // The store keeps every perfect subtree hash as it completes, so appending
-// costs O(log n) row writes and any proof O(log² n) row reads, whatever
+// costs O(log n) row writes and any proof O(log n) row reads, whatever
 // the size of the log.
 //
 // The disclosure history (who saw which claims of mine, when, over which
@@ -37,6 +43,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/shenfen/shenfen/keys/jws"
 )
@@ -114,6 +122,10 @@ type Leaf struct {
 	Index uint64
 	Data  []byte
 	Hash  Hash
+	// Issuance is the digest of an issuance event (empty for other
+	// events): the store indexes it so that a holder finds its card's
+	// leaf ([Store.IssuanceLeaf]). Not stored on reads.
+	Issuance string
 }
 
 // TreeHead is a signed tree head.
@@ -174,6 +186,9 @@ type Store interface {
 	TreeHeadAt(ctx context.Context, size uint64) (TreeHead, error)
 	// Disclosures returns a subject's disclosures, newest first, at most limit.
 	Disclosures(ctx context.Context, subject string, limit int) ([]StoredDisclosure, error)
+	// IssuanceLeaf returns the index of the issuance leaf whose digest is
+	// digest, or an error wrapping [ErrNotFound].
+	IssuanceLeaf(ctx context.Context, digest string) (uint64, error)
 }
 
 // KeySource gives the key that signs tree heads.
@@ -192,6 +207,7 @@ type Log struct {
 	store  Store
 	keys   KeySource
 	sealer Sealer
+	note   note.Signer // signs checkpoints (nil: none)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -218,7 +234,7 @@ func (l *Log) Append(ctx context.Context, e Event) (uint64, error) {
 	var idx uint64
 	err = l.store.AuditTx(ctx, func(tx Tx) error {
 		var err error
-		idx, err = appendLeaf(ctx, tx, data)
+		idx, err = appendLeaf(ctx, tx, data, issuanceDigest(e))
 		return err
 	})
 	if err != nil {
@@ -227,21 +243,25 @@ func (l *Log) Append(ctx context.Context, e Event) (uint64, error) {
 	return idx, nil
 }
 
-func appendLeaf(ctx context.Context, tx Tx, data []byte) (uint64, error) {
+// issuanceDigest is the digest an issuance event is found by.
+func issuanceDigest(e Event) string {
+	if e.Type == EventIssuance {
+		return e.Digest
+	}
+	return ""
+}
+
+func appendLeaf(ctx context.Context, tx Tx, data []byte, issuance string) (uint64, error) {
 	n, err := tx.Size(ctx)
 	if err != nil {
 		return 0, err
 	}
 	h := HashLeaf(data)
-	done, err := completed(ctx, tx, n, h)
+	nodes, err := completed(ctx, tx, n, h)
 	if err != nil {
 		return 0, err
 	}
-	nodes := make([]Node, len(done))
-	for i, d := range done {
-		nodes[i] = Node{Level: d.level, Index: d.index, Hash: d.hash}
-	}
-	return n, tx.Append(ctx, Leaf{Index: n, Data: data, Hash: h}, nodes)
+	return n, tx.Append(ctx, Leaf{Index: n, Data: data, Hash: h, Issuance: issuance}, nodes)
 }
 
 // Size is the current number of leaves.
@@ -310,6 +330,35 @@ func (l *Log) ConsistencyProof(ctx context.Context, size1, size2 uint64) ([]Hash
 		return nil, err
 	}
 	return ConsistencyProof(ctx, l.store, size1, size2)
+}
+
+// IssuanceProof finds the issuance leaf of a digest (the base64url
+// SHA-256 of the issuer-signed credential, [Issuance]) and proves it in
+// the tree of size leaves. A digest never logged, or logged after that
+// tree, wraps [ErrNotFound].
+func (l *Log) IssuanceProof(ctx context.Context, digest string, size uint64) (Leaf, []Hash, error) {
+	if b, err := base64.RawURLEncoding.Strict().DecodeString(digest); err != nil || len(b) != sha256.Size {
+		return Leaf{}, nil, fmt.Errorf("%w: digest is not a base64url SHA-256", ErrProof)
+	}
+	if err := l.checkSize(ctx, size); err != nil {
+		return Leaf{}, nil, err
+	}
+	idx, err := l.store.IssuanceLeaf(ctx, digest)
+	if err != nil {
+		return Leaf{}, nil, err
+	}
+	if idx >= size {
+		return Leaf{}, nil, fmt.Errorf("%w: logged after the tree of %d", ErrNotFound, size)
+	}
+	leaf, err := l.store.AuditLeaf(ctx, idx)
+	if err != nil {
+		return Leaf{}, nil, err
+	}
+	p, err := InclusionProof(ctx, l.store, idx, size)
+	if err != nil {
+		return Leaf{}, nil, err
+	}
+	return leaf, p, nil
 }
 
 func (l *Log) checkSize(ctx context.Context, size uint64) error {
@@ -455,7 +504,7 @@ func (l *Log) Record(ctx context.Context, d Disclosure) (uint64, error) {
 	var idx uint64
 	err = l.store.AuditTx(ctx, func(tx Tx) error {
 		var err error
-		if idx, err = appendLeaf(ctx, tx, data); err != nil {
+		if idx, err = appendLeaf(ctx, tx, data, ""); err != nil {
 			return err
 		}
 		return tx.PutDisclosure(ctx, StoredDisclosure{Subject: d.Subject, At: d.At, LeafIndex: idx,

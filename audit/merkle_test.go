@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/bits"
 	"testing"
 )
 
@@ -30,7 +31,7 @@ func (m *memTree) append(t testing.TB, data []byte) {
 		t.Fatal(err)
 	}
 	for _, n := range done {
-		m.nodes[[2]uint64{uint64(n.level), n.index}] = n.hash
+		m.nodes[[2]uint64{uint64(n.Level), n.Index}] = n.Hash
 	}
 	m.size++
 }
@@ -45,7 +46,7 @@ func refMTH(leaves [][]byte) Hash {
 	case 1:
 		return HashLeaf(leaves[0])
 	}
-	k := int(largestPow2Below(uint64(len(leaves))))
+	k := 1 << (bits.Len(uint(len(leaves)-1)) - 1) // the largest power of two below the count
 	return HashChildren(refMTH(leaves[:k]), refMTH(leaves[k:]))
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -46,12 +48,42 @@ func (p *FileProvider) Name() string { return "file" }
 
 func (p *FileProvider) path(label string) string { return filepath.Join(p.dir, label+".key") }
 
+// Key kinds a FileProvider keeps. The [Provider] interface (and so
+// PKCS#11) covers P-256 only; the other kinds are kept in files.
+const (
+	// KindP256 is an ECDSA P-256 key (ES256): document signers, ID tokens.
+	KindP256 = "P-256"
+	// KindEd25519 is an Ed25519 key: the transparency log's checkpoint
+	// (C2SP signed-note) key.
+	KindEd25519 = "Ed25519"
+	// KindRSA is a 2048-bit RSA key: ID tokens for relying parties that
+	// registered RS256 (OpenID Connect Discovery requires RS256).
+	KindRSA = "RSA-2048"
+)
+
 // Generate makes a new P-256 key file.
 func (p *FileProvider) Generate(ctx context.Context, label string) (crypto.Signer, error) {
+	return p.GenerateKind(ctx, label, KindP256)
+}
+
+// GenerateKind makes a new key file of a kind (KindP256, KindEd25519,
+// KindRSA).
+func (p *FileProvider) GenerateKind(ctx context.Context, label, kind string) (crypto.Signer, error) {
 	if err := CheckLabel(label); err != nil {
 		return nil, err
 	}
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var k crypto.Signer
+	var err error
+	switch kind {
+	case KindP256:
+		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case KindEd25519:
+		_, k, err = ed25519.GenerateKey(rand.Reader)
+	case KindRSA:
+		k, err = rsa.GenerateKey(rand.Reader, 2048)
+	default:
+		return nil, fmt.Errorf("keys: unknown key kind %q", kind)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -74,8 +106,13 @@ func (p *FileProvider) Generate(ctx context.Context, label string) (crypto.Signe
 	return k, nil
 }
 
-// Signer opens a key file.
+// Signer opens a P-256 key file.
 func (p *FileProvider) Signer(ctx context.Context, label string) (crypto.Signer, error) {
+	return p.SignerKind(ctx, label, KindP256)
+}
+
+// SignerKind opens a key file that must hold a key of kind.
+func (p *FileProvider) SignerKind(ctx context.Context, label, kind string) (crypto.Signer, error) {
 	if err := CheckLabel(label); err != nil {
 		return nil, err
 	}
@@ -99,9 +136,32 @@ func (p *FileProvider) Signer(ctx context.Context, label string) (crypto.Signer,
 	if err != nil {
 		return nil, fmt.Errorf("keys: %s: %w", label, err)
 	}
-	ek, ok := k.(*ecdsa.PrivateKey)
-	if !ok || ek.Curve != elliptic.P256() {
-		return nil, fmt.Errorf("keys: %s is not a P-256 key", label)
+	switch k := k.(type) {
+	case *ecdsa.PrivateKey:
+		if kind == KindP256 && k.Curve == elliptic.P256() {
+			return k, nil
+		}
+	case ed25519.PrivateKey:
+		if kind == KindEd25519 {
+			return k, nil
+		}
+	case *rsa.PrivateKey:
+		if kind == KindRSA && k.N.BitLen() >= 2048 {
+			return k, nil
+		}
 	}
-	return ek, nil
+	return nil, fmt.Errorf("keys: %s is not a %s key", label, kind)
+}
+
+// OpenOrGenerate opens the key file of a kind under label, making it on
+// first use.
+func (p *FileProvider) OpenOrGenerate(ctx context.Context, label, kind string) (crypto.Signer, error) {
+	s, err := p.SignerKind(ctx, label, kind)
+	if errors.Is(err, ErrNotFound) {
+		s, err = p.GenerateKind(ctx, label, kind)
+		if errors.Is(err, ErrExists) { // another process made it first
+			s, err = p.SignerKind(ctx, label, kind)
+		}
+	}
+	return s, err
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
@@ -13,6 +15,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,4 +220,54 @@ func TestRingWrongMasterKeyFailsAtOpen(t *testing.T) {
 	if _, err := keys.Open(context.Background(), filepath.Join(dir, "keys"), p, keys.Config{Issuer: "https://id.example"}); !errors.Is(err, keys.ErrSealed) {
 		t.Fatalf("open with the wrong master key: %v", err)
 	}
+}
+
+// TestFileProviderKinds: Ed25519 and RSA keys are sealed like P-256 ones,
+// and a file opens only as the kind it holds.
+func TestFileProviderKinds(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	p := keys.NewFileProvider(dir, master(3))
+	for _, kind := range []string{keys.KindP256, keys.KindEd25519, keys.KindRSA} {
+		label := strings.ToLower(strings.ReplaceAll(kind, "-", ""))
+		k, err := p.OpenOrGenerate(ctx, label, kind)
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		again, err := p.OpenOrGenerate(ctx, label, kind)
+		if err != nil {
+			t.Fatalf("%s reopened: %v", kind, err)
+		}
+		if !reflect.DeepEqual(k.Public(), again.Public()) {
+			t.Fatalf("%s: reopening gave another key", kind)
+		}
+		for _, other := range []string{keys.KindP256, keys.KindEd25519, keys.KindRSA} {
+			if other != kind {
+				if _, err := p.SignerKind(ctx, label, other); err == nil {
+					t.Fatalf("a %s key opened as %s", kind, other)
+				}
+			}
+		}
+		if _, err := keys.NewFileProvider(dir, master(4)).SignerKind(ctx, label, kind); !errors.Is(err, keys.ErrSealed) {
+			t.Fatalf("%s under another master key: %v", kind, err)
+		}
+	}
+	if _, ok := mustOpen(t, p, "ed25519", keys.KindEd25519).(ed25519.PrivateKey); !ok {
+		t.Fatal("Ed25519 key of another type")
+	}
+	if _, ok := mustOpen(t, p, "rsa2048", keys.KindRSA).(*rsa.PrivateKey); !ok {
+		t.Fatal("RSA key of another type")
+	}
+	if _, err := p.GenerateKind(ctx, "x", "DSA"); err == nil {
+		t.Fatal("unknown kind accepted")
+	}
+}
+
+func mustOpen(t *testing.T, p *keys.FileProvider, label, kind string) crypto.Signer {
+	t.Helper()
+	s, err := p.SignerKind(context.Background(), label, kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

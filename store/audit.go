@@ -48,6 +48,29 @@ CREATE INDEX audit_disclosures_subject ON audit_disclosures (subject, at);`
 	})
 }
 
+func init() {
+	// Issuance leaves by the digest of the issuer-signed credential, so a
+	// holder finds the leaf of its own card (GET /audit/issuance/{digest}).
+	// The backfill reads the digests of the issuance leaves logged before.
+	const table = `CREATE TABLE audit_issuances (
+	digest TEXT PRIMARY KEY,
+	leaf_idx BIGINT NOT NULL REFERENCES audit_leaves (idx)
+);
+`
+	register(Migration{Domain: "audit_issuances", Version: 1,
+		SQLite: table + `INSERT INTO audit_issuances (digest, leaf_idx)
+	SELECT json_extract(CAST(data AS TEXT), '$.digest'), idx FROM audit_leaves
+	WHERE json_extract(CAST(data AS TEXT), '$.type') = 'issuance'
+	AND json_extract(CAST(data AS TEXT), '$.digest') IS NOT NULL
+	ON CONFLICT DO NOTHING;`,
+		Postgres: table + `INSERT INTO audit_issuances (digest, leaf_idx)
+	SELECT convert_from(data, 'UTF8')::jsonb->>'digest', idx FROM audit_leaves
+	WHERE convert_from(data, 'UTF8')::jsonb->>'type' = 'issuance'
+	AND convert_from(data, 'UTF8')::jsonb->>'digest' IS NOT NULL
+	ON CONFLICT DO NOTHING;`,
+	})
+}
+
 // AuditStore is the audit domain's storage (audit.Store). The log is
 // append-only by construction: nothing here updates or deletes a leaf, a
 // node or a tree head.
@@ -111,6 +134,14 @@ func (t auditTx) Append(ctx context.Context, l audit.Leaf, nodes []audit.Node) e
 			return fmt.Errorf("store: audit node %d/%d: %w", n.Level, n.Index, err)
 		}
 	}
+	if l.Issuance != "" {
+		// The first leaf of a digest keeps it (a digest is of a signed
+		// credential: the same one is not issued twice).
+		if _, err := t.tx.Exec(ctx, `INSERT INTO audit_issuances (digest, leaf_idx) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING`,
+			l.Issuance, int64(l.Index)); err != nil {
+			return fmt.Errorf("store: audit issuance %d: %w", l.Index, err)
+		}
+	}
 	res, err := t.tx.Exec(ctx, `UPDATE audit_head SET size = ? WHERE id = 1 AND size = ?`, int64(l.Index+1), int64(l.Index))
 	if err != nil {
 		return err
@@ -150,6 +181,17 @@ func (s *AuditStore) AuditLeaf(ctx context.Context, index uint64) (audit.Leaf, e
 	}
 	copy(l.Hash[:], h)
 	return l, err
+}
+
+// IssuanceLeaf returns the index of the issuance leaf with a digest, or
+// an error wrapping audit.ErrNotFound.
+func (s *AuditStore) IssuanceLeaf(ctx context.Context, digest string) (uint64, error) {
+	var idx int64
+	err := s.db.QueryRow(ctx, `SELECT leaf_idx FROM audit_issuances WHERE digest = ?`, digest).Scan(&idx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, audit.ErrNotFound
+	}
+	return uint64(idx), err
 }
 
 // SaveTreeHead stores a signed head; one already stored for the size wins.

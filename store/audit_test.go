@@ -144,3 +144,50 @@ func TestAuditStore(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditIssuanceLeaf: an issuance leaf is found by its digest, in the
+// append's transaction; the first leaf of a digest keeps it.
+func TestAuditIssuanceLeaf(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		st := db.Audit()
+		put := func(data, digest string) {
+			t.Helper()
+			err := st.AuditTx(ctx, func(tx audit.Tx) error {
+				n, err := tx.Size(ctx)
+				if err != nil {
+					return err
+				}
+				h := audit.HashLeaf([]byte(data))
+				nodes := []audit.Node{{Level: 0, Index: n, Hash: h}}
+				for l := uint8(0); (n>>l)&1 == 1; l++ {
+					left, err := tx.Node(ctx, l, (n>>l)-1)
+					if err != nil {
+						return err
+					}
+					h = audit.HashChildren(left, h)
+					nodes = append(nodes, audit.Node{Level: l + 1, Index: n >> (l + 1), Hash: h})
+				}
+				return tx.Append(ctx, audit.Leaf{Index: n, Data: []byte(data), Hash: audit.HashLeaf([]byte(data)), Issuance: digest}, nodes)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		put("a", "")
+		put("b", "digest-b")
+		put("c", "digest-c")
+		put("b again", "digest-b")
+		for digest, want := range map[string]uint64{"digest-b": 1, "digest-c": 2} {
+			if idx, err := st.IssuanceLeaf(ctx, digest); err != nil || idx != want {
+				t.Fatalf("%s: leaf %d, %v; want %d", digest, idx, err, want)
+			}
+		}
+		if _, err := st.IssuanceLeaf(ctx, "digest-x"); !errors.Is(err, audit.ErrNotFound) {
+			t.Fatalf("unknown digest: %v", err)
+		}
+		if _, err := st.IssuanceLeaf(ctx, ""); !errors.Is(err, audit.ErrNotFound) {
+			t.Fatalf("empty digest: %v", err)
+		}
+	})
+}

@@ -42,7 +42,10 @@ type API struct {
 	Ring   *keys.Ring
 	Status *status.Service
 	Audit  *audit.Log
-	Log    *slog.Logger
+	// CheckpointKey is the log's note verifier key ("origin+hash+base64",
+	// [audit.NoteKey]); set, the checkpoint endpoints are mounted.
+	CheckpointKey string
+	Log           *slog.Logger
 	// MetadataMaxAge is the Cache-Control max-age of keys and trust list
 	// (default 5 minutes: a rotation is visible to verifiers within it).
 	MetadataMaxAge time.Duration
@@ -93,6 +96,11 @@ func (a *API) Mount(m Mux) {
 		m.Handle("GET /audit/proof", http.HandlerFunc(a.inclusion))
 		m.Handle("GET /audit/consistency", http.HandlerFunc(a.consistency))
 		m.Handle("GET /audit/leaf/{index}", http.HandlerFunc(a.leaf))
+		m.Handle("GET /audit/issuance/{digest}", http.HandlerFunc(a.issuance))
+		if a.CheckpointKey != "" {
+			m.Handle("GET /audit/checkpoint", http.HandlerFunc(a.checkpoint))
+			m.Handle("GET /audit/checkpoint-key", http.HandlerFunc(a.checkpointKey))
+		}
 	}
 }
 
@@ -349,6 +357,58 @@ func (a *API) leaf(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, map[string]any{"leaf_index": idx, "leaf_input": l.Data, "leaf_hash": l.Hash[:]}, 24*time.Hour)
 }
 
+// Origin is the checkpoint origin (and note key name) of the log of an
+// issuer: the issuer URL without its scheme, then "/audit", for example
+// "id.example/audit".
+func Origin(issuer string) string {
+	o := strings.TrimSuffix(issuer, "/")
+	if i := strings.Index(o, "://"); i >= 0 {
+		o = o[i+3:]
+	}
+	return o + "/audit"
+}
+
+// checkpointType is the media type of a checkpoint (a signed note is text).
+const checkpointType = "text/plain; charset=utf-8"
+
+// checkpoint serves the C2SP tlog-checkpoint of the current tree.
+func (a *API) checkpoint(w http.ResponseWriter, r *http.Request) {
+	c, err := a.Audit.Checkpoint(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", checkpointType)
+	h.Set("Access-Control-Allow-Origin", "*")
+	w.Write(c)
+}
+
+// checkpointKey serves the log's note verifier key, one line.
+func (a *API) checkpointKey(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	writeCached(w, r, checkpointType, []byte(a.CheckpointKey+"\n"), "", a.maxAge())
+}
+
+// issuance serves /audit/issuance/{digest}?tree_size=N: the issuance
+// leaf whose digest is the base64url SHA-256 of an issuer-signed
+// credential, and its inclusion proof in the tree of N leaves, so that a
+// holder checks its own card was logged.
+func (a *API) issuance(w http.ResponseWriter, r *http.Request) {
+	size, err := uintParam(r, "tree_size")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	l, p, err := a.Audit.IssuanceProof(r.Context(), r.PathValue("digest"), size)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, r, map[string]any{"leaf_index": l.Index, "tree_size": size, "leaf_input": l.Data, "audit_path": hashes(p)}, time.Hour)
+}
+
 // statusChange is the body of POST /admin/status.
 type statusChange struct {
 	URI    string `json:"uri"`
@@ -484,6 +544,15 @@ func (c AuditClient) TreeHead(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("trustapi: tree head: %w", err)
 	}
 	return h.Signature, nil
+}
+
+// Checkpoint fetches /audit/checkpoint (audit.CheckpointSource).
+func (c AuditClient) Checkpoint(ctx context.Context) ([]byte, error) {
+	f := c.Fetcher
+	if f.MaxBytes == 0 {
+		f.MaxBytes = audit.MaxCheckpointBytes
+	}
+	return f.get(ctx, strings.TrimSuffix(c.Base, "/")+"/audit/checkpoint", "text/plain")
 }
 
 // Consistency fetches /audit/consistency.

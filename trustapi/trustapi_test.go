@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/shenfen/shenfen/audit"
 	"github.com/shenfen/shenfen/keys"
 	"github.com/shenfen/shenfen/seal"
@@ -27,6 +29,8 @@ type env struct {
 	srv  *httptest.Server
 	api  *trustapi.API
 	ring *keys.Ring
+	// note signs the log's checkpoints.
+	note note.Signer
 }
 
 func newEnv(t *testing.T) *env {
@@ -45,10 +49,20 @@ func newEnv(t *testing.T) *env {
 	st := status.NewService(db.Status(), ring, srv.URL+"/status")
 	st.ShardSize = 1024
 	api := &trustapi.API{Issuer: srv.URL, Ring: ring, Status: st, Audit: audit.New(db.Audit(), ring, sl)}
+	noteKey, err := keys.NewFileProvider(filepath.Join(dir, "keys-log"), sl).OpenOrGenerate(ctx, "log-note", keys.KindEd25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, vkey, err := audit.NoteKey(trustapi.Origin(srv.URL), noteKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Audit.SetCheckpointKey(signer)
+	api.CheckpointKey = vkey
 	st.Changed = trustapi.LogStatusChanges(api.Audit, time.Now)
 	api.Mount(mux)
 	mux.Handle("POST /admin/status", api.AdminStatus())
-	return &env{srv: srv, api: api, ring: ring}
+	return &env{srv: srv, api: api, ring: ring, note: signer}
 }
 
 func get(t *testing.T, url string, hdr ...string) (*http.Response, []byte) {

@@ -102,6 +102,21 @@ func (a *app) openTrust(ctx context.Context) (*trustServices, error) {
 		}
 	}
 	t.api = &trustapi.API{Issuer: issuer, Ring: ring, Status: t.status, Audit: t.audit, Log: a.log}
+	if a.sealer != nil {
+		// Checkpoints (C2SP tlog-checkpoint) are signed by an Ed25519 note
+		// key sealed in DATA/keys-log (a file even with PKCS#11: the token
+		// provider makes P-256 keys only).
+		k, err := keys.NewFileProvider(filepath.Join(a.cfg.DataDir, "keys-log"), a.sealer).OpenOrGenerate(ctx, "log-note", keys.KindEd25519)
+		if err != nil {
+			return nil, fmt.Errorf("log checkpoint key: %w", err)
+		}
+		signer, vkey, err := audit.NoteKey(trustapi.Origin(issuer), k)
+		if err != nil {
+			return nil, err
+		}
+		t.audit.SetCheckpointKey(signer)
+		t.api.CheckpointKey = vkey
+	}
 	a.trust = t
 	return t, nil
 }

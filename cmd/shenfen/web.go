@@ -75,4 +75,3 @@ type webCards struct{ v *sdjwt.Verifier }
 func (w webCards) VerifyCard(ctx context.Context, pres, nonce, aud string) (*credential.Verified, error) {
 	return w.v.Verify(ctx, pres, sdjwt.Expect{Nonce: nonce, Audience: aud})
 }
-
