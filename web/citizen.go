@@ -368,7 +368,7 @@ func (c *Citizen) revocationCode(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	code, err := c.Cards.IssueRevocationCode(r.Context(), proofing.StatusRef{URI: ref.URI, Index: ref.Index})
+	code, err := c.Cards.IssueRevocationCode(r.Context(), ref)
 	switch {
 	case err == nil:
 		w.Header().Set("Cache-Control", "no-store")
