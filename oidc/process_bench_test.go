@@ -46,6 +46,10 @@ import (
 //
 // Set SHENFEN_OIDC_BENCH_PROFILE to a directory to get a CPU profile of the
 // provider process for each benchmark (name.pprof, the last b.N round).
+// On PostgreSQL, SHENFEN_OIDC_BENCH_POSTGRES names an existing database to
+// use instead of a fresh one (scripts/bench.d/scale.sh: the large registry's),
+// and SHENFEN_OIDC_BENCH_WARMUP runs that many whole logins and ANALYZE
+// first (scripts/bench.d/hydra.sh does the same for Hydra).
 func BenchmarkProvider(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) {
 		c := startChild(b, filepath.Join(b.TempDir(), "shenfen.db"), "")
