@@ -17,6 +17,14 @@
 //     digits fits the phone loop much better than the grammar and is
 //     refused.
 //
-// [Check] ties them together for the enrollment decision: WAV bytes and a
-// challenge in, a [Verdict] out.
+// [VerifyWAV] asks the question the enrollment needs, "was this challenge
+// read?", through the [Verifier] interface: [Sphinx.Verify] force-aligns
+// the challenge and weighs it against competing hypotheses. English is
+// decoded by PocketSphinx's US English model; Mandarin, for which no
+// acoustic model is packaged, by a small whole-word digit model trained
+// here on generated speech (zh-digits.gob, scripts/train-speech-zh.sh) and
+// decoded in pure Go (features, digitModel, network).
+//
+// [Check] ties the older recognition together for the enrollment decision:
+// WAV bytes and a challenge in, a [Verdict] out.
 package speech

@@ -123,10 +123,15 @@ import (
 	"unsafe"
 )
 
-// VerifyModelVersion names the verification: recogniser, acoustic model,
-// the language's dictionary and the decision. The language is appended
-// by [Sphinx.Verify] ("...+en", "...+zh").
-const VerifyModelVersion = "pocketsphinx-5prealpha/cmusphinx-en-us-ptm/forced-vs-digitloop+phoneloop/v1"
+// EnglishModelVersion names the English verification: recogniser,
+// acoustic model, dictionary and decision. [Verification.Model] carries
+// it with "+en" appended.
+const EnglishModelVersion = "pocketsphinx-5prealpha/cmusphinx-en-us-ptm/forced-vs-digitloop+phoneloop/v1"
+
+// VerifyModelVersion names the verifications of both languages, as a
+// decision records them: English by PocketSphinx ([EnglishModelVersion]),
+// Mandarin by the digit model ([MandarinModelVersion]).
+const VerifyModelVersion = "en=" + EnglishModelVersion + " zh=" + MandarinModelVersion
 
 // thresholds are the decision thresholds of [Sphinx.Verify] for one
 // language, on log-likelihood ratios per frame of the challenge's words,
@@ -327,9 +332,6 @@ func spanScore(path []segment, sf, ef int) float64 {
 	return total
 }
 
-// frameDur is PocketSphinx's frame step (-frate 100).
-const frameDur = 10 * time.Millisecond
-
 // Verify implements [Verifier]. It resamples pcm to 16 kHz if needed and
 // trims leading and trailing silence. The forced alignment of the
 // challenge digits is decoded first, with every senone of the acoustic
@@ -349,7 +351,11 @@ func (s *Sphinx) Verify(ctx context.Context, pcm []int16, rate int, challenge st
 	if rate <= 0 {
 		return Verification{}, fmt.Errorf("%w: sample rate %d", ErrUnsupportedFormat, rate)
 	}
-	res := Verification{Lang: lang, Model: VerifyModelVersion + "+" + string(lang),
+	model := EnglishModelVersion
+	if lang == Mandarin {
+		model = MandarinModelVersion
+	}
+	res := Verification{Lang: lang, Model: model + "+" + string(lang),
 		Duration: time.Duration(len(pcm)) * time.Second / time.Duration(rate)}
 	if err := ctx.Err(); err != nil {
 		return Verification{}, err
@@ -361,6 +367,14 @@ func (s *Sphinx) Verify(ctx context.Context, pcm []int16, rate int, challenge st
 		return res, nil
 	}
 	speech := condition(a.Samples[from:to])
+	if lang == Mandarin {
+		out, err := verifyMandarin(ctx, speech, from, challenge)
+		if err != nil {
+			return Verification{}, err
+		}
+		out.Duration = res.Duration
+		return out, nil
+	}
 	d, err := s.acquire(ctx)
 	if err != nil {
 		return Verification{}, err
@@ -388,7 +402,7 @@ func (s *Sphinx) Verify(ctx context.Context, pcm []int16, rate int, challenge st
 // cepstra logged them), read from it.
 func (s *Sphinx) verifyCep(ctx context.Context, d *decoder, cep cepstra, log *senoneLog, from int, challenge string, lang Lang) (Verification, error) {
 	v := vocabularies[lang]
-	res := Verification{Lang: lang, Model: VerifyModelVersion + "+" + string(lang)}
+	res := Verification{Lang: lang, Model: EnglishModelVersion + "+" + string(lang)}
 	if err := d.setForced(v, challenge); err != nil {
 		return Verification{}, err
 	}

@@ -67,8 +67,13 @@ type Verification struct {
 	// Duration is the length of the recording.
 	Duration time.Duration
 
-	scores scores // the parts of Score, for calibration
+	scores scores    // the parts of Score, for calibration (English)
+	hmm    hmmScores // the same for the digit model (Mandarin)
 }
+
+// frameDur is the frame step of both recognisers (PocketSphinx's -frate
+// 100 and the digit model's features).
+const frameDur = 10 * time.Millisecond
 
 // scores are the two log-likelihood ratios behind a Verification and the
 // digits the free digit loop heard.

@@ -62,6 +62,10 @@ func TestVerify(t *testing.T) {
 		{"english read, mandarin expected", en, "7503", Mandarin, false, "mismatch rejected"},
 		{"mandarin, another challenge", zh, "6188", Mandarin, false, "mismatch rejected"},
 		{"sentence", decode(generate(t, dir, clip{text: "I would like to open an account", voice: "en-us+klatt2", speed: 150})), "7503", English, false, "rejected"},
+		{"mandarin, one digit changed", zh, "6195", Mandarin, false, "mismatch rejected"},
+		{"mandarin, 幺 for one, 8 kHz, noise", decode(generate(t, dir, clip{text: "yao1, er4, ling2, jiu3", voice: "cmn-latn-pinyin+m1", speed: 160, noise: 0.01, rate: 8000})), "1209", Mandarin, true, "match"},
+		{"mandarin, three digits read", decode(generate(t, dir, clip{text: pinyinText("618"), voice: "cmn-latn-pinyin", speed: 140})), "6185", Mandarin, false, "mismatch rejected"},
+		{"mandarin, five digits read", decode(generate(t, dir, clip{text: pinyinText("61857"), voice: "cmn-latn-pinyin", speed: 140})), "6185", Mandarin, false, "mismatch rejected"},
 		{"mandarin sentence", decode(generate(t, dir, clip{text: "ni3 hao3, wo3 xiang3 kai1 yi2 ge4 zhang4 hu4", voice: "cmn-latn-pinyin", speed: 140})), "6185", Mandarin, false, "rejected"},
 		{"silence", Audio{Samples: make([]int16, 3*16000), Rate: 16000}, "1234", English, false, "silent"},
 	}

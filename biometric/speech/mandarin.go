@@ -1,0 +1,121 @@
+package speech
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+)
+
+// MandarinModelVersion names the Mandarin digit verification: the digit
+// model (trained here on generated speech, see zh-digits.gob) and the
+// decision. [Verification.Model] carries it for Mandarin readings.
+const MandarinModelVersion = "shenfen-zh-digits/hmm-espeak-ng-trained/forced-vs-loop/v1"
+
+// zhModelFile is the Mandarin digit model: whole-word HMMs of 零 一 幺 二
+// 三 四 五 六 七 八 九, silence and other speech, trained by
+// TestTrainMandarinModel (SHENFEN_SPEECH_TRAIN=1) on espeak-ng voices that
+// neither the calibration nor the test set of the benchmark uses.
+//
+//go:embed zh-digits.gob
+var zhModelFile []byte
+
+var zhModel = sync.OnceValues(func() (*digitModel, error) { return decodeDigitModel(zhModelFile) })
+
+// hmmThresholds are the decision thresholds of the digit-model
+// verification, in nats per frame of the challenge's digits: the forced
+// alignment of the challenge against the loop of any digits, other speech
+// and silence (digits), the same over the worst challenge word (word), and
+// the forced digits' mean log density (fit: audio unlike any speech the
+// model knows, such as tones or music, fits neither and is refused here).
+type hmmThresholds struct{ digits, word, fit float64 }
+
+// zhThresholds were chosen on the calibration set of
+// scripts/bench.d/speech.sh (espeak-ng voices that training did not use;
+// docs/biometrics.md): every impostor of that set scored below -1.3 on
+// digits, -12.7 on word and -54.9 on fit or was refused by another of the
+// three, every genuine reading but two above -1.0, -5 and -44.3.
+var zhThresholds = hmmThresholds{digits: -1.0, word: -5, fit: -52}
+
+// zhWordPenalty is the log probability of entering a word, in the forced
+// and in the loop network alike.
+const zhWordPenalty = -5
+
+// hmmScores are the parts of a digit-model decision.
+type hmmScores struct {
+	digits, word, fit float64
+	heard             string
+}
+
+func (t hmmThresholds) margin(s hmmScores) float64 {
+	return min(s.digits-t.digits, s.word-t.word, s.fit-t.fit)
+}
+
+// verifyMandarin verifies challenge on 16 kHz pcm with the Mandarin digit
+// model. The trimmed, conditioned speech starts at sample from of the
+// recording.
+func verifyMandarin(ctx context.Context, speech []int16, from int, challenge string) (Verification, error) {
+	res := Verification{Lang: Mandarin, Model: MandarinModelVersion + "+" + string(Mandarin)}
+	m, err := zhModel()
+	if err != nil {
+		return Verification{}, err
+	}
+	feats := features(speech)
+	scores := m.stateScores(feats)
+	if err := ctx.Err(); err != nil {
+		return Verification{}, err
+	}
+	forced, ok := m.forcedNetwork(challenge, zhWordPenalty).viterbi(m, scores)
+	if !ok {
+		res.Reason = "rejected"
+		return res, nil
+	}
+	loop, ok := m.loopNetwork(zhWordPenalty).viterbi(m, scores)
+	if !ok {
+		return Verification{}, fmt.Errorf("speech: the Mandarin loop network found no path")
+	}
+	sc := hmmScores{word: math.Inf(1)}
+	for _, w := range loop.words {
+		if d := m.Words[w.word].Digit; d != 0 {
+			sc.heard += string(d)
+		}
+	}
+	var digitFrames int
+	var digitScore float64
+	for _, w := range forced.words {
+		if m.Words[w.word].Digit == 0 {
+			continue
+		}
+		n := w.ef - w.sf + 1
+		digitFrames += n
+		digitScore += w.score
+		sc.word = math.Min(sc.word, (w.score-loop.span(w.sf, w.ef))/float64(n))
+	}
+	if digitFrames == 0 {
+		res.Reason = "rejected"
+		return res, nil
+	}
+	sc.digits = (forced.total - loop.total) / float64(digitFrames)
+	sc.fit = digitScore / float64(digitFrames)
+	res.hmm = sc
+	res.Score = zhThresholds.margin(sc)
+	switch {
+	case res.Score >= 0:
+		res.Accepted, res.Reason = true, "match"
+		offset := time.Duration(from) * time.Second / SampleRate
+		for _, w := range forced.words {
+			if d := m.Words[w.word].Digit; d != 0 {
+				res.Words = append(res.Words, Word{Digit: d,
+					Start: offset + time.Duration(w.sf)*frameDur,
+					End:   offset + time.Duration(w.ef+1)*frameDur})
+			}
+		}
+	case sc.fit >= zhThresholds.fit && len(sc.heard) > 0:
+		res.Reason = "mismatch"
+	default:
+		res.Reason = "rejected"
+	}
+	return res, nil
+}
