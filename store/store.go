@@ -69,6 +69,10 @@ type DB struct {
 	durable *sql.DB
 	// durableCommits counts commits through the durable pool (tests).
 	durableCommits atomic.Int64
+	// failoverRetries counts BEGINs retried while no primary answered.
+	failoverRetries atomic.Int64
+	// locks are the named locks of a SQLite database (lock.go).
+	locks localLocks
 }
 
 // Open opens (creating if needed) the database named by url and applies any
@@ -178,6 +182,10 @@ func (db *DB) Close() error {
 	return err
 }
 
+// FailoverRetries is how many times a transaction's BEGIN was retried
+// because no primary answered (see retry.go).
+func (db *DB) FailoverRetries() int64 { return db.failoverRetries.Load() }
+
 // Dialect reports which SQL dialect the database speaks.
 func (db *DB) Dialect() Dialect { return db.dialect }
 
@@ -257,7 +265,12 @@ func (db *DB) inTx(ctx context.Context, pool *sql.DB, fn func(*Tx) error) error 
 	if tx, ok := ctx.Value(txKey{db}).(*Tx); ok {
 		return fn(tx)
 	}
-	tx, err := pool.BeginTx(ctx, nil)
+	var tx *sql.Tx
+	err := db.retryConnect(ctx, func() error {
+		var err error
+		tx, err = pool.BeginTx(ctx, nil)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/shenfen/shenfen/oid4vc"
@@ -110,11 +111,16 @@ func (a *app) addLoop(name string, every time.Duration, run func(ctx context.Con
 
 // runLoop runs l until ctx ends; failures are logged and retried next
 // period (a sweep that fails once only leaves rows for the next one).
+// Each run takes the loop's database lock first, so that of several
+// servers on one database one runs it at a time; a server that finds the
+// lock taken skips the period (another is doing the work). The work itself
+// is safe to repeat: sweeps delete what has expired, and applying a
+// pending revocation twice changes the status once (its list row lock).
 func (a *app) runLoop(ctx context.Context, l loop) error {
 	tick := time.NewTicker(l.every)
 	defer tick.Stop()
 	for {
-		if err := l.run(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		if err := a.runOnce(ctx, l); err != nil && ctx.Err() == nil {
 			a.log.Error("background "+l.name, "error", err.Error())
 		}
 		select {
@@ -123,6 +129,20 @@ func (a *app) runLoop(ctx context.Context, l loop) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// runOnce runs l once under its lock, or not at all when another server
+// holds it.
+func (a *app) runOnce(ctx context.Context, l loop) error {
+	unlock, err := a.db.TryLock(ctx, "loop "+l.name)
+	if errors.Is(err, store.ErrLocked) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return l.run(ctx, time.Now())
 }
 
 // maintenance registers the storage upkeep: expired rate-limit rows and

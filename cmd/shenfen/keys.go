@@ -86,6 +86,12 @@ func runKeys(ctx context.Context, args []string) error {
 		}
 		return nil
 	case "rotate":
+		// One rotation at a time across every server and tool of the database.
+		unlock, err := a.db.Lock(ctx, "issuer-keys")
+		if err != nil {
+			return err
+		}
+		defer unlock()
 		s, err := t.ring.Rotate(ctx)
 		if err != nil {
 			return err

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"github.com/shenfen/shenfen/keys/pkcs11"
 	"github.com/shenfen/shenfen/server"
 	"github.com/shenfen/shenfen/status"
+	"github.com/shenfen/shenfen/store"
 	"github.com/shenfen/shenfen/trustapi"
 )
 
@@ -65,7 +68,20 @@ func (a *app) openTrust(ctx context.Context) (*trustServices, error) {
 		prov = keys.NewFileProvider(dir, a.sealer)
 	}
 	issuer := strings.TrimSuffix(a.cfg.PublicURL, "/")
+	// Servers sharing the database make, rotate and log the keys one at a
+	// time: two starting at once must not both make a root or both rotate.
+	unlock, err := a.db.Lock(ctx, "issuer-keys")
+	if err != nil {
+		if t.hsm != nil {
+			t.hsm.Close()
+		}
+		return nil, fmt.Errorf("issuer keys: %w", err)
+	}
+	defer unlock()
 	ring, err := keys.Open(ctx, dir, prov, keys.Config{Issuer: issuer})
+	if err == nil {
+		err = pinRoot(ctx, a.db, ring)
+	}
 	if err != nil {
 		if t.hsm != nil {
 			t.hsm.Close()
@@ -119,6 +135,27 @@ func (a *app) openTrust(ctx context.Context) (*trustServices, error) {
 	}
 	a.trust = t
 	return t, nil
+}
+
+// errOtherRoot: the key directory's root is not the one the database's
+// first server recorded.
+var errOtherRoot = errors.New("the key directory's root certificate is not the one this database's cards are issued under")
+
+// pinRoot records the ring's root certificate digest in the database on
+// first start and afterwards refuses a ring with another root: a server
+// started with an empty or wrong key directory (a copy missed, a failover
+// to a machine without the keys) would otherwise make a new root and issue
+// cards that the trust list the others publish does not cover.
+func pinRoot(ctx context.Context, db *store.DB, ring *keys.Ring) error {
+	sum := sha256.Sum256(ring.Root().Raw)
+	got, err := db.Pin(ctx, "issuer-root-sha256", sum[:], time.Now())
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, sum[:]) {
+		return fmt.Errorf("%w (recorded %x, found %x): give every server the same key directory or token", errOtherRoot, got, sum)
+	}
+	return nil
 }
 
 // close releases the PKCS#11 session, if any.
