@@ -97,6 +97,11 @@ var Routes = []Route{
 	{"GET /admin/api/rps/{id}", operator.ReadRPs, noSubject, nil},
 	{"PATCH /admin/api/rps/{id}", operator.ManageRPs, noSubject, nil},
 	{"DELETE /admin/api/rps/{id}", operator.ManageRPs, noSubject, nil},
+	// Verifiers are registered by the same operators as relying parties.
+	{"POST /admin/api/verifiers", operator.ManageRPs, noSubject, nil},
+	{"GET /admin/api/verifiers", operator.ReadRPs, noSubject, nil},
+	{"GET /admin/api/verifiers/{id}", operator.ReadRPs, noSubject, nil},
+	{"DELETE /admin/api/verifiers/{id}", operator.ManageRPs, noSubject, nil},
 	{"GET /admin/api/enrollments/stats", operator.ReadStats, noSubject, nil},
 	{"GET /admin/api/operators", operator.ReadOperators, noSubject, nil},
 	{"POST /admin/api/operators", operator.ManageOperators, noSubject, nil},

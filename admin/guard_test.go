@@ -28,6 +28,7 @@ import (
 	"github.com/shenfen/shenfen/seal"
 	"github.com/shenfen/shenfen/store"
 	"github.com/shenfen/shenfen/store/storetest"
+	"github.com/shenfen/shenfen/verifier"
 )
 
 func init() { operator.SecretIterations = 1000 } // tests only: hashing at full cost is the production path
@@ -105,6 +106,7 @@ func newGuardEnv(t *testing.T) *guardEnv {
 	admin.NewRegistryAPI(reg, quiet).MountGate(mux, e.guard)
 	admin.NewCardsAPI(e.cards, quiet).MountGate(mux, e.guard)
 	admin.NewRPAPI(db.OIDC(), quiet).MountGate(mux, e.guard)
+	admin.NewVerifierAPI(&verifier.Registry{Store: db.Verifiers()}, quiet).MountGate(mux, e.guard)
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{}`)) })
 	mux.Handle("POST /admin/status", e.guard.Wrap("POST /admin/status", ok))
 	mux.Handle("GET /admin/api/enrollments/stats", e.guard.Wrap("GET /admin/api/enrollments/stats", ok))
@@ -196,6 +198,10 @@ var routeCall = map[string]struct{ path, body string }{
 	"GET /admin/api/rps/{id}":                      {"/admin/api/rps/none", ""},
 	"PATCH /admin/api/rps/{id}":                    {"/admin/api/rps/none", `{}`},
 	"DELETE /admin/api/rps/{id}":                   {"/admin/api/rps/none", ""},
+	"POST /admin/api/verifiers":                    {"/admin/api/verifiers", `{"kind":"desk"}`},
+	"GET /admin/api/verifiers":                     {"/admin/api/verifiers", ""},
+	"GET /admin/api/verifiers/{id}":                {"/admin/api/verifiers/none", ""},
+	"DELETE /admin/api/verifiers/{id}":             {"/admin/api/verifiers/none", ""},
 	"GET /admin/api/enrollments/stats":             {"/admin/api/enrollments/stats", ""},
 	"GET /admin/api/operators":                     {"/admin/api/operators", ""},
 	"POST /admin/api/operators":                    {"/admin/api/operators", `{}`},

@@ -276,7 +276,8 @@ func TestJourney(t *testing.T) {
 	v, vcancel := b.tab()
 	defer vcancel()
 	j.watch(v)
-	j.run(v, "verifier page", 30*time.Second, chromedp.Navigate(s.URL+"/verifier/"), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
+	desk := registerDesk(t, s)
+	j.run(v, "verifier page", 30*time.Second, chromedp.Navigate(s.URL+"/verifier/#desk="+desk), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
 	j.shot(v, "verifier")
 	j.run(v, "request code", 30*time.Second, chromedp.Click(chromedp.ID("show-request")),
 		chromedp.Poll[chromedp.Void](`document.getElementById("request-link").href.includes("request_uri")`))
@@ -402,6 +403,25 @@ func pickCitizen(t *testing.T, ctx context.Context, engine *face.Engine, faces s
 		t.Fatalf("e2e: no demo resident with a second usable photo among %d", len(residents))
 	}
 	return who, selfie, best
+}
+
+// registerDesk registers the hotel's front desk with the authority (admin
+// API) and returns its desk token, which signs the verifier page in.
+func registerDesk(t *testing.T, s *server) string {
+	t.Helper()
+	code, body := adminJSON(t, s, "POST", "/admin/api/verifiers", map[string]any{
+		"id": "e2e-front-desk", "kind": "desk", "name": map[string]string{"zh": "南沙酒店前台", "en": "Nansha Hotel front desk"},
+		"purpose": map[string]string{"zh": "入住登记", "en": "Guest check-in"},
+		"claims":  "family_name,given_name,name_original,birthdate,id_number,date_of_expiry,picture",
+	})
+	if code != http.StatusCreated {
+		t.Fatalf("e2e: register the front desk: %d %s", code, body)
+	}
+	var reg struct {
+		Token string `json:"desk_token"`
+	}
+	json.Unmarshal(body, &reg)
+	return reg.Token
 }
 
 // approve opens a request link in the wallet and shares.

@@ -76,8 +76,9 @@ func TestJSONAndCrossSite(t *testing.T) {
 		})
 	}
 	// The same-origin page's own request passes.
-	req, _ := http.NewRequest("POST", e.srv.URL+"/api/verifier/requests", strings.NewReader(`{"claims":["family_name"],"verifier":"Desk"}`))
+	req, _ := http.NewRequest("POST", e.srv.URL+"/api/verifier/requests", strings.NewReader(`{"claims":["family_name"]}`))
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+e.desk)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	req.Header.Set("Origin", e.srv.URL)
 	resp, err := http.DefaultClient.Do(req)

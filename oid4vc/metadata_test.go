@@ -178,7 +178,7 @@ func TestVerifierRequestClaimNames(t *testing.T) {
 		{"mso_mdoc", []string{"birthdate"}, http.StatusBadRequest}, // the SD-JWT name
 		{"dc+sd-jwt", []string{"favourite_colour"}, http.StatusBadRequest},
 	} {
-		resp, m := postJSON(t, e.srv.URL+"/api/verifier/requests", map[string]any{"claims": c.claims, "format": c.format, "verifier": "Desk"})
+		resp, m := e.ask(t, map[string]any{"claims": c.claims, "format": c.format})
 		if resp.StatusCode != c.want {
 			t.Errorf("%s %v: %d %v, want %d", c.format, c.claims, resp.StatusCode, m, c.want)
 		}

@@ -16,6 +16,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/shenfen/shenfen/problem"
 	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/server"
+	"github.com/shenfen/shenfen/verifier"
 )
 
 // Mux is where the endpoints are attached (*server.Server, *http.ServeMux).
@@ -84,6 +86,10 @@ type API struct {
 	Requests    proofing.VerifierStore
 	Sealer      proofing.Sealer
 	Disclosures Disclosures
+	// Desks is the verifier registry: the desks that may ask for a card,
+	// their keys, and the public registry endpoint the wallet reads (nil:
+	// the verifier endpoints answer 503).
+	Desks DeskRegistry
 	// VerifierLimit bounds verifier request creation per client address
 	// (nil: no limit).
 	VerifierLimit proofing.RateLimiter
@@ -130,6 +136,31 @@ func (a *API) Mount(m Mux) {
 	m.Handle("GET /api/verifier/requests/{id}", http.HandlerFunc(a.result))
 	m.Handle("GET /oid4vp/requests/{id}", http.HandlerFunc(a.requestObject))
 	m.Handle("POST /oid4vp/responses/{id}", http.HandlerFunc(a.response))
+	m.Handle("GET /api/verifiers/{cert}", http.HandlerFunc(a.registration))
+}
+
+// registration is the public registry entry of the verifier a
+// certificate was issued to (the wallet looks up the x5c leaf of a signed
+// request by its SHA-256): names, purpose, logo, entitled claims.
+func (a *API) registration(w http.ResponseWriter, r *http.Request) {
+	if a.Desks == nil {
+		problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "verifier-unavailable", "Verifier unavailable", "the verifier registry is not configured"))
+		return
+	}
+	v, err := a.Desks.ByCert(r.Context(), r.PathValue("cert"))
+	if errors.Is(err, verifier.ErrNotFound) {
+		problem.Write(w, r, problem.New(http.StatusNotFound, "unregistered-verifier", "Unregistered verifier",
+			"no verifier is registered with the authority under this certificate"))
+		return
+	}
+	if err != nil {
+		a.log().Error("verifier registry", "err", err)
+		problem.Write(w, r, problem.Internal())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	json.NewEncoder(w).Encode(v.Public())
 }
 
 func (a *API) needProofing(h http.HandlerFunc) http.Handler {

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -16,6 +17,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,12 +31,14 @@ import (
 	"github.com/shenfen/shenfen/credential/credtest"
 	"github.com/shenfen/shenfen/credential/mdoc"
 	"github.com/shenfen/shenfen/credential/sdjwt"
+	"github.com/shenfen/shenfen/keys"
 	"github.com/shenfen/shenfen/oid4vc"
 	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/proofing/proofingtest"
 	"github.com/shenfen/shenfen/registry"
 	"github.com/shenfen/shenfen/seal"
 	"github.com/shenfen/shenfen/store/storetest"
+	"github.com/shenfen/shenfen/verifier"
 )
 
 type signers struct{ iss *credtest.Issuer }
@@ -63,6 +68,13 @@ type env struct {
 	checker     *credtest.Status
 	disclosures *disclosures
 	person      registry.Record
+	// desks is the verifier registry; desk is the token of a desk
+	// entitled to every claim of the card, bar one entitled to the age
+	// claims only.
+	desks      *verifier.Registry
+	ring       *keys.Ring
+	desk, bar  string
+	deskClient string
 	// ahead moves the server's clock forward (nanoseconds).
 	ahead atomic.Int64
 }
@@ -92,11 +104,71 @@ func newEnv(t testing.TB, face proofing.FaceChecker, speech proofing.DigitRecogn
 			Mdoc:  &mdoc.Verifier{Anchors: iss.Anchors(), Status: e.checker},
 		},
 		Requests: e.store.(proofing.VerifierStore), Sealer: sealer, Disclosures: e.disclosures}
+	e.registerDesks(t, sealer)
+	e.api.Desks = e.desks
 	mux := http.NewServeMux()
 	e.api.Mount(mux)
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// registerDesks makes the authority's key ring and registers two desks.
+func (e *env) registerDesks(t testing.TB, sealer *seal.Sealer) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "keys")
+	ring, err := keys.Open(context.Background(), dir, keys.NewFileProvider(dir, sealer), keys.Config{Issuer: credtest.IssuerURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, c := range credential.ProfileCN.Claims() {
+		if !slices.Contains(all, c.JWT[0]) {
+			all = append(all, c.JWT[0])
+		}
+	}
+	u, _ := url.Parse(credtest.IssuerURL)
+	e.ring = ring
+	e.desks = &verifier.Registry{Store: storetest.SQLite(t).Verifiers(), CA: ring, Claims: all, Host: u.Hostname()}
+	var claims []string
+	for _, c := range all {
+		if c == "picture" {
+			c += "?"
+		}
+		claims = append(claims, c)
+	}
+	d, tok, err := e.desks.Register(context.Background(), verifier.Spec{ID: "front-desk-3", Kind: verifier.Desk,
+		Name: verifier.Text{Zh: "三号前台", En: "Front desk 3"}, Purpose: verifier.Text{Zh: "入住登记", En: "Check-in"}, Claims: strings.Join(claims, ",")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.desk, e.deskClient = tok, d.ClientID()
+	_, e.bar, err = e.desks.Register(context.Background(), verifier.Spec{ID: "bar", Kind: verifier.Desk,
+		Name: verifier.Text{Zh: "酒吧", En: "Bar"}, Purpose: verifier.Text{Zh: "年龄核验", En: "Age check"}, Claims: "age_equal_or_over"})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ask posts a verifier request as the desk with token tok (e.desk when
+// empty).
+func (e *env) ask(t *testing.T, body any, tok ...string) (*http.Response, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", e.srv.URL+"/api/verifier/requests", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	token := e.desk
+	if len(tok) > 0 {
+		token = tok[0]
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, decode(t, resp)
 }
 
 // zhang is a registry person with a real portrait (for issuance); the
@@ -601,7 +673,7 @@ type vpSession struct {
 
 func (e *env) present(t *testing.T, sd string, key *ecdsa.PrivateKey, claims []string) vpSession {
 	t.Helper()
-	resp, m := postJSON(t, e.srv.URL+"/api/verifier/requests", map[string]any{"claims": claims, "verifier": "Front desk 3"})
+	resp, m := e.ask(t, map[string]any{"claims": claims})
 	if resp.StatusCode != 201 {
 		t.Fatalf("create: %d %v", resp.StatusCode, m)
 	}
@@ -680,7 +752,7 @@ func TestVerifierFlow(t *testing.T) {
 		t.Fatalf("%d disclosures recorded", len(e.disclosures.list))
 	}
 	d := e.disclosures.list[0]
-	if d.Channel != audit.ChannelOID4VP || d.RPName != "Front desk 3" || d.Subject == "" || len(d.Claims) != 3 {
+	if d.Channel != audit.ChannelOID4VP || d.RPName != "三号前台 (Front desk 3)" || d.RP != e.deskClient || d.Subject == "" || len(d.Claims) != 3 {
 		t.Fatalf("disclosure %+v", d)
 	}
 
@@ -705,14 +777,117 @@ func TestVerifierFlow(t *testing.T) {
 func TestVerifierRequestLimit(t *testing.T) {
 	e := doubleEnv(t)
 	e.api.VerifierLimit = proofing.NewLimiter(time.Hour, 2, 10)
-	body := map[string]any{"claims": []string{"family_name"}, "verifier": "Front desk 3"}
+	body := map[string]any{"claims": []string{"family_name"}}
 	for i := range 2 {
-		if resp, m := postJSON(t, e.srv.URL+"/api/verifier/requests", body); resp.StatusCode != 201 {
+		if resp, m := e.ask(t, body); resp.StatusCode != 201 {
 			t.Fatalf("request %d: %d %v", i+1, resp.StatusCode, m)
 		}
 	}
-	resp, m := postJSON(t, e.srv.URL+"/api/verifier/requests", body)
+	resp, m := e.ask(t, body)
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || !strings.HasSuffix(m["type"].(string), "rate-limited") {
 		t.Fatalf("third request: %d %v (Retry-After %q)", resp.StatusCode, m, resp.Header.Get("Retry-After"))
+	}
+}
+
+// TestDeskRegistration: only registered desks ask, only for what they are
+// entitled to, and their request objects are signed so that a wallet
+// checks who asks (verifier.Checker, the wallet's algorithm).
+func TestDeskRegistration(t *testing.T) {
+	e := doubleEnv(t)
+	ctx := context.Background()
+	for name, tok := range map[string]string{"no token": "", "unknown token": "sfd_nope", "admin-like token": "tok"} {
+		resp, m := e.ask(t, map[string]any{"claims": []string{"family_name"}}, tok)
+		if resp.StatusCode != 401 || !strings.HasSuffix(fmt.Sprint(m["type"]), "unregistered-verifier") {
+			t.Errorf("%s: %d %v", name, resp.StatusCode, m)
+		}
+	}
+	resp, m := e.ask(t, map[string]any{"claims": []string{"age_equal_or_over", "id_number"}}, e.bar)
+	if resp.StatusCode != 403 || !strings.HasSuffix(fmt.Sprint(m["type"]), "over-asking") || !strings.Contains(fmt.Sprint(m["detail"]), "id_number") {
+		t.Fatalf("over-asking desk: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := e.ask(t, map[string]any{"claims": []string{"age_equal_or_over"}}, e.bar); resp.StatusCode != 201 {
+		t.Fatalf("entitled bar request: %d %v", resp.StatusCode, m)
+	}
+
+	resp, m = e.ask(t, map[string]any{"claims": []string{"family_name", "picture"}})
+	if resp.StatusCode != 201 {
+		t.Fatalf("create: %d %v", resp.StatusCode, m)
+	}
+	qr, _ := url.Parse(m["qr"].(string))
+	r2, err := http.Get(strings.Replace(qr.Query().Get("request_uri"), credtest.IssuerURL, e.srv.URL, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, _ := io.ReadAll(r2.Body)
+	r2.Body.Close()
+	lookup := func(ctx context.Context, h string) (verifier.Public, error) {
+		resp, err := http.Get(e.srv.URL + "/api/verifiers/" + url.PathEscape(h))
+		if err != nil {
+			return verifier.Public{}, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode == 404 {
+			return verifier.Public{}, verifier.ErrNotFound
+		}
+		var p verifier.Public
+		return p, json.NewDecoder(resp.Body).Decode(&p)
+	}
+	c := &verifier.Checker{Root: e.ring.Root(), Lookup: lookup}
+	got, err := c.Check(ctx, string(obj), qr.Query().Get("client_id"))
+	if err != nil {
+		t.Fatalf("the desk's request does not pass the wallet's checks: %v", err)
+	}
+	if got.Verifier.Name.En != "Front desk 3" || got.Verifier.Purpose.Zh != "入住登记" || !slices.Equal(got.Optional, []string{"picture"}) {
+		t.Fatalf("checked: %+v", got)
+	}
+	if !strings.HasPrefix(got.Request.ClientID, verifier.PrefixHash) {
+		t.Fatalf("client_id %q", got.Request.ClientID)
+	}
+
+	// The citizen leaves the optional portrait out: verified without it.
+	key := credtest.HolderKey()
+	sd := e.collect(t, e.enroll(t, key), key, oid4vc.ConfigSDJWT)[0]
+	vp, err := sdjwt.Present(ctx, sd, []string{"family_name"}, key, got.Request.ClientID, got.Request.Nonce, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := json.Marshal(map[string][]string{"pid": {vp}})
+	ans, err := http.PostForm(strings.Replace(got.Request.ResponseURI, credtest.IssuerURL, e.srv.URL, 1), url.Values{"vp_token": {string(tok)}, "state": {got.Request.State}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans.StatusCode != 200 {
+		t.Fatalf("answer without the optional claim: %d %v", ans.StatusCode, decode(t, ans))
+	}
+	ans.Body.Close()
+	st, res := e.result(t, m["id"].(string), m["result_token"].(string))
+	cl, _ := res["claims"].(map[string]any)
+	if st != 200 || res["status"] != "verified" || cl["family_name"] != "张" || cl["picture"] != nil {
+		t.Fatalf("result: %d %v", st, res)
+	}
+	if d := e.disclosures.list[len(e.disclosures.list)-1]; !slices.Equal(d.Claims, []string{"family_name"}) {
+		t.Fatalf("disclosure lists %v, want only what was shared", d.Claims)
+	}
+
+	// A desk removed after making a request: its request object is gone.
+	resp, m = e.ask(t, map[string]any{"claims": []string{"family_name"}})
+	if resp.StatusCode != 201 {
+		t.Fatal(resp.StatusCode)
+	}
+	if err := e.desks.Store.DeleteVerifier(ctx, "front-desk-3"); err != nil {
+		t.Fatal(err)
+	}
+	r3, _ := http.Get(e.srv.URL + "/oid4vp/requests/" + m["id"].(string))
+	r3.Body.Close()
+	if r3.StatusCode != 404 {
+		t.Fatalf("request object of a removed desk: %d", r3.StatusCode)
+	}
+	if resp, m := e.ask(t, map[string]any{"claims": []string{"family_name"}}); resp.StatusCode != 401 {
+		t.Fatalf("removed desk still asks: %d %v", resp.StatusCode, m)
+	}
+	r4, _ := http.Get(e.srv.URL + "/api/verifiers/" + got.Verifier.CertHash)
+	r4.Body.Close()
+	if r4.StatusCode != 404 {
+		t.Fatalf("registry entry of a removed desk: %d", r4.StatusCode)
 	}
 }

@@ -2,6 +2,7 @@ package oid4vc
 
 import (
 	"context"
+	"crypto"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -21,6 +22,7 @@ import (
 	"github.com/shenfen/shenfen/credential/sdjwt"
 	"github.com/shenfen/shenfen/problem"
 	"github.com/shenfen/shenfen/proofing"
+	"github.com/shenfen/shenfen/verifier"
 )
 
 // PresentationVerifier checks presentations with the credential library.
@@ -62,9 +64,27 @@ const (
 var claimName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 type vpQuery struct {
-	Claims   []string `json:"claims"`
-	Format   string   `json:"format"`
-	Verifier string   `json:"verifier"`
+	Claims []string `json:"claims"`
+	Format string   `json:"format"`
+	// Desk is the registered desk that asks, ClientID its client
+	// identifier and Name its registered name (kept with the request: the
+	// answer is checked against them even if the desk is removed
+	// meanwhile).
+	Desk     string `json:"desk,omitempty"`
+	ClientID string `json:"client_id,omitempty"`
+	Name     string `json:"name,omitempty"`
+	// Optional lists the claims the citizen may leave out (the desk's
+	// registration marks them optional).
+	Optional []string `json:"optional,omitempty"`
+}
+
+// DeskRegistry finds the registered desk a verifier page signs in as, and
+// the key its requests are signed with (*verifier.Registry).
+type DeskRegistry interface {
+	Desk(ctx context.Context, token string) (verifier.Verifier, error)
+	Verifier(ctx context.Context, id string) (verifier.Verifier, error)
+	ByCert(ctx context.Context, certHash string) (verifier.Verifier, error)
+	Signer(ctx context.Context, v verifier.Verifier) (crypto.Signer, error)
 }
 
 type vpResult struct {
@@ -94,10 +114,9 @@ func (a *API) claimNames(format string) []string {
 }
 
 func (a *API) responseURI(id string) string { return a.Issuer + "/oid4vp/responses/" + id }
-func (a *API) clientID(id string) string    { return "redirect_uri:" + a.responseURI(id) }
 
 func (a *API) verifierReady(w http.ResponseWriter, r *http.Request) bool {
-	if a.Verifier == nil || a.Requests == nil || a.Sealer == nil {
+	if a.Verifier == nil || a.Requests == nil || a.Sealer == nil || a.Desks == nil {
 		problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "verifier-unavailable", "Verifier unavailable", "the verifier is not configured"))
 		return false
 	}
@@ -111,12 +130,25 @@ func (a *API) createRequest(w http.ResponseWriter, r *http.Request) {
 	if !a.limit(w, r, a.VerifierLimit, clientAddr(r)) {
 		return
 	}
+	desk, err := a.Desks.Desk(r.Context(), bearer(r))
+	if errors.Is(err, verifier.ErrNotFound) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="shenfen-desk"`)
+		problem.Write(w, r, problem.New(http.StatusUnauthorized, "unregistered-verifier", "Unregistered verifier",
+			"only a desk registered with the authority may ask for a card: send its desk token as a bearer token"))
+		return
+	}
+	if err != nil {
+		a.log().Error("oid4vp: desk", "err", err)
+		problem.Write(w, r, problem.Internal())
+		return
+	}
 	var q vpQuery
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4<<10))
 	if err != nil || json.Unmarshal(body, &q) != nil {
-		problem.Write(w, r, problem.BadRequest(`body must be {"claims": [...], "format": "dc+sd-jwt"|"mso_mdoc", "verifier": "..."}`))
+		problem.Write(w, r, problem.BadRequest(`body must be {"claims": [...], "format": "dc+sd-jwt"|"mso_mdoc"}`))
 		return
 	}
+	q.Desk, q.ClientID, q.Name, q.Optional = desk.ID, desk.ClientID(), desk.Name.String(), nil
 	if q.Format == "" {
 		q.Format = "dc+sd-jwt"
 	}
@@ -124,8 +156,14 @@ func (a *API) createRequest(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.BadRequest("format must be dc+sd-jwt or mso_mdoc"))
 		return
 	}
+	if len(q.Claims) == 0 {
+		// No list: everything the desk is entitled to.
+		for _, c := range desk.Claims {
+			q.Claims = append(q.Claims, a.formatName(q.Format, c.Name))
+		}
+	}
 	if len(q.Claims) == 0 || len(q.Claims) > maxClaims {
-		problem.Write(w, r, problem.BadRequest("claims: 1 to 32 claim names"))
+		problem.Write(w, r, problem.BadRequest("claims: 1 to 32 claim names (or none: every claim the desk is entitled to)"))
 		return
 	}
 	known := a.claimNames(q.Format)
@@ -142,8 +180,19 @@ func (a *API) createRequest(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Sort(q.Claims)
 	q.Claims = slices.Compact(q.Claims)
-	if len([]rune(q.Verifier)) > 64 {
-		problem.Write(w, r, problem.BadRequest("verifier: at most 64 characters"))
+	var over []string
+	for _, c := range q.Claims {
+		name := a.jwtName(q.Format, c)
+		ok, optional := desk.Entitled(name)
+		if !ok {
+			over = append(over, c)
+		} else if optional {
+			q.Optional = append(q.Optional, c)
+		}
+	}
+	if len(over) > 0 {
+		problem.Write(w, r, problem.New(http.StatusForbidden, "over-asking", "Claims not entitled",
+			desk.Name.En+" is registered for "+verifier.FormatClaims(desk.Claims)+"; it may not ask for "+strings.Join(over, ", ")))
 		return
 	}
 	qb, _ := json.Marshal(q)
@@ -158,7 +207,7 @@ func (a *API) createRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	requestURI := a.Issuer + "/oid4vp/requests/" + req.ID
-	qr := "openid4vp://?client_id=" + url.QueryEscape(a.clientID(req.ID)) + "&request_uri=" + url.QueryEscape(requestURI)
+	qr := "openid4vp://?client_id=" + url.QueryEscape(q.ClientID) + "&request_uri=" + url.QueryEscape(requestURI)
 	writeJSON(w, http.StatusCreated, map[string]any{"id": req.ID, "result_token": token, "request_uri": requestURI,
 		"qr": qr, "expires_at": req.ExpiresAt})
 }
@@ -185,16 +234,50 @@ func (a *API) requestObject(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.NotFound("no pending presentation request with this id"))
 		return
 	}
+	desk, err := a.Desks.Verifier(r.Context(), q.Desk)
+	if err != nil || desk.ClientID() != q.ClientID {
+		problem.Write(w, r, problem.NotFound("the desk that made this request is no longer registered"))
+		return
+	}
+	key, err := a.Desks.Signer(r.Context(), desk)
+	if err != nil {
+		a.log().Error("oid4vp: desk key", "desk", desk.ID, "err", err)
+		problem.Write(w, r, problem.Internal())
+		return
+	}
+	jwt, err := verifier.Sign(key, desk.Cert, a.requestPayload(req, q))
+	if err != nil {
+		a.log().Error("oid4vp: sign request", "desk", desk.ID, "err", err)
+		problem.Write(w, r, problem.Internal())
+		return
+	}
+	w.Header().Set("Content-Type", "application/oauth-authz-req+jwt")
+	w.Header().Set("Cache-Control", "no-store")
+	io.WriteString(w, jwt)
+}
+
+// requestPayload is the request object of a desk's request: DCQL with one
+// credential query, the claims the registration marks optional left out
+// of the second claim set, direct_post to this server.
+func (a *API) requestPayload(req proofing.VerifierRequest, q vpQuery) map[string]any {
 	entry := map[string]any{"id": "pid", "format": q.Format}
 	var claims []map[string]any
+	var all, required []string
 	for _, c := range q.Claims {
+		path := []string{c}
 		if q.Format == "mso_mdoc" {
-			claims = append(claims, map[string]any{"path": []string{a.Namespace, c}})
-		} else {
-			claims = append(claims, map[string]any{"path": []string{c}})
+			path = []string{a.Namespace, c}
+		}
+		claims = append(claims, map[string]any{"id": c, "path": path})
+		all = append(all, c)
+		if !slices.Contains(q.Optional, c) {
+			required = append(required, c)
 		}
 	}
 	entry["claims"] = claims
+	if len(required) < len(all) {
+		entry["claim_sets"] = [][]string{all, required}
+	}
 	formats := map[string]any{}
 	if q.Format == "mso_mdoc" {
 		entry["meta"] = map[string]any{"doctype_value": a.DocType}
@@ -203,26 +286,46 @@ func (a *API) requestObject(w http.ResponseWriter, r *http.Request) {
 		entry["meta"] = map[string]any{"vct_values": []string{a.VCT}}
 		formats["dc+sd-jwt"] = map[string]any{"sd-jwt_alg_values": []string{"ES256"}, "kb-jwt_alg_values": []string{"ES256"}}
 	}
-	payload := map[string]any{
-		"client_id":       a.clientID(req.ID),
+	return map[string]any{
+		"client_id":       q.ClientID,
 		"response_type":   "vp_token",
 		"response_mode":   "direct_post",
 		"response_uri":    a.responseURI(req.ID),
 		"nonce":           req.Nonce,
 		"state":           req.ID,
+		"aud":             verifier.StaticAudience,
 		"dcql_query":      map[string]any{"credentials": []any{entry}},
 		"client_metadata": map[string]any{"vp_formats_supported": formats},
 		"iat":             req.CreatedAt.Unix(),
 		"exp":             req.ExpiresAt.Unix(),
 	}
-	// An unsecured JWT: the redirect_uri client identifier prefix does
-	// not allow signed requests.
-	pb, _ := json.Marshal(payload)
-	jwt := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"oauth-authz-req+jwt"}`)) + "." +
-		base64.RawURLEncoding.EncodeToString(pb) + "."
-	w.Header().Set("Content-Type", "application/oauth-authz-req+jwt")
-	w.Header().Set("Cache-Control", "no-store")
-	io.WriteString(w, jwt)
+}
+
+// formatName is the name in format of the SD-JWT VC claim c.
+func (a *API) formatName(format, c string) string {
+	if format != "mso_mdoc" {
+		return c
+	}
+	for _, pc := range a.profile().Claims() {
+		if pc.JWT[0] == c {
+			return pc.Mdoc
+		}
+	}
+	return c
+}
+
+// jwtName is the SD-JWT VC name of claim c of format (entitlements are
+// registered in those names).
+func (a *API) jwtName(format, c string) string {
+	if format != "mso_mdoc" {
+		return c
+	}
+	for _, pc := range a.profile().Claims() {
+		if pc.Mdoc == c {
+			return pc.JWT[0]
+		}
+	}
+	return c
 }
 
 func (a *API) response(w http.ResponseWriter, r *http.Request) {
@@ -281,7 +384,7 @@ func (a *API) verify(ctx context.Context, req proofing.VerifierRequest, q vpQuer
 		if derr != nil {
 			return failed("malformed")
 		}
-		st, terr := mdoc.OID4VPSessionTranscript(a.clientID(req.ID), req.Nonce, nil, a.responseURI(req.ID))
+		st, terr := mdoc.OID4VPSessionTranscript(q.ClientID, req.Nonce, nil, a.responseURI(req.ID))
 		if terr != nil {
 			return failed("malformed")
 		}
@@ -291,7 +394,7 @@ func (a *API) verify(ctx context.Context, req proofing.VerifierRequest, q vpQuer
 				claims[k] = val
 			}
 		}
-	} else if v, err = a.Verifier.VerifySDJWT(ctx, list[0], req.Nonce, a.clientID(req.ID)); err == nil {
+	} else if v, err = a.Verifier.VerifySDJWT(ctx, list[0], req.Nonce, q.ClientID); err == nil {
 		claims = v.Claims
 	}
 	if err != nil {
@@ -300,6 +403,9 @@ func (a *API) verify(ctx context.Context, req proofing.VerifierRequest, q vpQuer
 	out := map[string]any{}
 	for _, c := range q.Claims {
 		val, ok := claims[c]
+		if !ok && slices.Contains(q.Optional, c) {
+			continue
+		}
 		if !ok {
 			return failed("missing-claims")
 		}
@@ -314,14 +420,14 @@ func (a *API) verify(ctx context.Context, req proofing.VerifierRequest, q vpQuer
 		vu := v.ValidUntil.UTC()
 		res.ValidUntil = &vu
 	}
-	a.recordDisclosure(ctx, req, q, v, now)
+	a.recordDisclosure(ctx, q, v, out, now)
 	return res
 }
 
 // recordDisclosure puts the disclosure in the citizen's history; the card
 // is found by its status entry. A failure is logged, not fatal: the
 // presentation itself was valid.
-func (a *API) recordDisclosure(ctx context.Context, req proofing.VerifierRequest, q vpQuery, v *credential.Verified, at time.Time) {
+func (a *API) recordDisclosure(ctx context.Context, q vpQuery, v *credential.Verified, disclosed map[string]any, at time.Time) {
 	if a.Disclosures == nil || v.Status == nil {
 		return
 	}
@@ -330,12 +436,14 @@ func (a *API) recordDisclosure(ctx context.Context, req proofing.VerifierRequest
 		a.log().Warn("oid4vp: disclosure: card not found by status entry", "err", err)
 		return
 	}
-	name := q.Verifier
-	if name == "" {
-		name = "in-person verifier"
+	var shared []string
+	for _, c := range q.Claims {
+		if _, ok := disclosed[c]; ok {
+			shared = append(shared, c)
+		}
 	}
-	if _, err := a.Disclosures.Record(ctx, audit.Disclosure{Subject: card.Subject, RP: a.clientID(req.ID), RPName: name,
-		Claims: q.Claims, Channel: audit.ChannelOID4VP, At: at}); err != nil {
+	if _, err := a.Disclosures.Record(ctx, audit.Disclosure{Subject: card.Subject, RP: q.ClientID, RPName: q.Name,
+		Claims: shared, Channel: audit.ChannelOID4VP, At: at}); err != nil {
 		a.log().Error("oid4vp: record disclosure", "err", err)
 	}
 }

@@ -57,6 +57,8 @@ var bodyLimits = map[string]int64{
 	"POST /admin/api/rps":                   64 << 10,
 	"PATCH /admin/api/rps/{id}":             64 << 10,
 	"DELETE /admin/api/rps/{id}":            1 << 10,
+	"POST /admin/api/verifiers":             64 << 10,
+	"DELETE /admin/api/verifiers/{id}":      1 << 10,
 }
 
 // Per-client rate limits of the unauthenticated endpoints that store rows

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shenfen/shenfen/admin"
 	"github.com/shenfen/shenfen/biometric/face"
 	"github.com/shenfen/shenfen/biometric/speech"
 	"github.com/shenfen/shenfen/credential"
@@ -60,6 +61,16 @@ func mountEnrollment(ctx context.Context, a *app, srv *server.Server) error {
 		},
 		Requests: st, Sealer: a.sealer, Disclosures: t.audit,
 		VerifierLimit: a.rateLimiter("verifier-request", 2*time.Second, 30), NonceLimit: a.vciNonceLimit(), Log: a.log}
+	reg, err := a.verifierRegistry(ctx)
+	if err != nil {
+		return err
+	}
+	api.Desks = reg
+	g, err := a.guard(ctx)
+	if err != nil {
+		return err
+	}
+	admin.NewVerifierAPI(reg, a.log).MountGate(srv, g)
 	fc, sp, err := loadEngines()
 	if err != nil {
 		a.log.Error("enrollment unavailable: biometric engines not loaded", "error", err.Error())

@@ -25,8 +25,28 @@ import { b64std } from "/web/b64.js";
 
 const t = i18n.t;
 const $ = (id) => document.getElementById(id);
-const WANT = ["family_name", "given_name", "name_original", "birthdate", "id_number", "date_of_expiry", "picture"];
-const LABEL = "Front desk";
+// The desk's token (the authority registered this desk and gave it the
+// token, usually as a link /verifier/#desk=TOKEN): request codes are asked
+// for as this desk, for the claims it is entitled to, and signed with its
+// key by the server.
+const DESK_KEY = "shenfen.desk";
+i18n.add({
+  "desk.token": "Desk token (from the authority's registration):", "desk.save": "Sign in as this desk",
+  "desk.none": "This page is not signed in as a registered desk: enter the desk token the authority gave you.",
+  "desk.refused": "The authority does not know this desk (removed, or a wrong token): enter a valid desk token.",
+  "desk.over": "This desk is not entitled to what it asked for: {m}",
+}, {
+  "desk.token": "柜台令牌（发证机关登记时提供）：", "desk.save": "以此柜台登录",
+  "desk.none": "本页尚未以已登记柜台身份登录：请输入发证机关提供的柜台令牌。",
+  "desk.refused": "发证机关不认识此柜台（已注销或令牌错误）：请输入有效的柜台令牌。",
+  "desk.over": "此柜台无权请求这些信息：{m}",
+});
+const deskToken = () => { try { return localStorage.getItem(DESK_KEY) || ""; } catch (e) { return ""; } };
+function setDeskToken(tok) { try { if (tok) localStorage.setItem(DESK_KEY, tok); else localStorage.removeItem(DESK_KEY); } catch (e) { /* memory only */ } }
+function showDeskForm(msgKey) {
+  $("desk-form").hidden = false;
+  fail(t(msgKey));
+}
 let pollTimer = null;
 let scanAbort = null;
 let lastResult = null;
@@ -63,11 +83,14 @@ function fail(msg) {
 
 async function showRequest() {
   fail("");
+  if (!deskToken()) return showDeskForm("desk.none");
   try {
     const resp = await fetch("/api/verifier/requests", {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ claims: WANT, format: "dc+sd-jwt", verifier: LABEL }),
+      method: "POST", headers: { "Content-Type": "application/json", Authorization: "Bearer " + deskToken() },
+      body: JSON.stringify({ format: "dc+sd-jwt" }),
     });
+    if (resp.status === 401) { setDeskToken(""); return showDeskForm("desk.refused"); }
+    if (resp.status === 403) throw new Error(t("desk.over", { m: ((await resp.json()).detail) || "" }));
     if (!resp.ok) throw new Error(t("err.generic", { m: resp.status }));
     const req = await resp.json();
     show("request");
@@ -342,6 +365,21 @@ function main() {
   $("scan-answer").addEventListener("click", () => { const n = pendingNonce; pendingNonce = null; scan(n); });
   $("again").addEventListener("click", () => { clearTimeout(pollTimer); if (scanAbort) scanAbort.abort(); lastResult = null; pendingNonce = null; show("start"); });
   $("checkin-form").addEventListener("submit", checkin);
+  // The registration link "/verifier/#desk=TOKEN" signs this page in as
+  // the desk; the token leaves the address at once.
+  const h = new URLSearchParams(location.hash.slice(1));
+  if (h.get("desk")) {
+    setDeskToken(h.get("desk"));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  $("desk-form").hidden = !!deskToken();
+  $("desk-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    setDeskToken($("desk-token").value.trim());
+    $("desk-token").value = "";
+    $("desk-form").hidden = !!deskToken();
+    fail("");
+  });
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/verifier/sw.js", { scope: "/verifier/" }).catch(() => {});
   show("start");
   renderCheckins();
