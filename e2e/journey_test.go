@@ -328,7 +328,7 @@ func TestJourney(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`document.getElementById("history-rows").rows.length >= 2`))
 	rows, _ := chromedp.Run(w, chromedp.Evaluate[string](`document.getElementById("history-rows").innerText`))
 	j.shot(w, "history")
-	if !strings.Contains(rows, hotelName) || !strings.Contains(rows, "Front desk") {
+	if !strings.Contains(rows, hotelName) || !strings.Contains(rows, "南沙酒店前台") {
 		t.Errorf("e2e: history lacks a disclosure:\n%s", rows)
 	}
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -444,12 +445,14 @@ func TestHostileConsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(wr.Claims) != 1 || wr.Claims[0].Claim != "age_over_18" {
-		t.Fatalf("wallet asked for %+v", wr.Claims)
+	// Only the entitled claim and id_number (for the pairwise subject).
+	if got := oidctest.Paths(wr); !slices.Equal(got, []string{"id_number", "age_equal_or_over.18"}) {
+		t.Fatalf("wallet asked for %v", got)
 	}
 	// The wallet over-discloses (a hostile or buggy wallet).
-	wr.Disclose = append(wr.Disclose, "family_name", "given_name", "birthdate", "picture")
-	vp, _ := h.wallet.Present(h.ctx, wr)
+	over := *h.wallet
+	over.Extra = []string{"family_name", "given_name", "birthdate", "picture"}
+	vp, _ := over.Present(h.ctx, wr)
 	if _, err := h.wallet.Respond(h.ctx, wr, vp); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
@@ -20,6 +21,9 @@ import (
 	qrencoder "github.com/makiuchi-d/gozxing/qrcode/encoder"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/shenfen/shenfen/credential"
+	"github.com/shenfen/shenfen/verifier"
 )
 
 //go:embed assets
@@ -176,7 +180,13 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reqURI := p.cfg.Issuer + "/wallet/request/" + a.row.Txn
-	deep := "openid4vp://?client_id=" + url.QueryEscape(p.cfg.Issuer) + "&request_uri=" + url.QueryEscape(reqURI)
+	rk, err := p.cfg.RequestKey(r.Context())
+	if err != nil {
+		p.cfg.Log.ErrorContext(r.Context(), "oidc: sign-in request key", "err", err)
+		p.errorPage(w, http.StatusInternalServerError, "The sign-in is not available right now.")
+		return
+	}
+	deep := "openid4vp://?client_id=" + url.QueryEscape(rk.ClientID) + "&request_uri=" + url.QueryEscape(reqURI)
 	qr, err := qrSVG(deep)
 	if err != nil {
 		p.errorPage(w, http.StatusInternalServerError, "Could not draw the QR code.")
@@ -260,29 +270,19 @@ func (p *Provider) loginStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"state": st})
 }
 
-// WalletClaim is one claim of a wallet request.
-type WalletClaim struct {
-	Claim    string   `json:"claim"`
-	Label    string   `json:"label"`
-	Paths    []string `json:"paths"`
-	Required bool     `json:"required"`
-}
+// WalletRequest is the payload of the sign-in's request object: an
+// OpenID4VP 1.0 authorization request (DCQL query, direct_post), signed by
+// the provider's verifier key ([RequestKey]). client_metadata.client_name
+// names the relying party the login is for.
+type WalletRequest = verifier.Request
 
-// WalletRequest is what the wallet fetches from the request URI: an
-// OpenID4VP-style authorization request (response_mode direct_post) with
-// the relying party's name and the claims asked.
-type WalletRequest struct {
-	ResponseType string         `json:"response_type"`
-	ResponseMode string         `json:"response_mode"`
-	ClientID     string         `json:"client_id"`
-	ResponseURI  string         `json:"response_uri"`
-	Nonce        string         `json:"nonce"`
-	State        string         `json:"state"`
-	RelyingParty map[string]any `json:"relying_party"`
-	Claims       []WalletClaim  `json:"claims"`
-	Disclose     []string       `json:"disclose"`
-	DCQL         map[string]any `json:"dcql_query"`
-	ExpiresAt    int64          `json:"expires_at"`
+// RequestKey is the sign-in's verifier key: the key and certificate the
+// authority registered for the provider (package verifier, kind sign-in)
+// and its client identifier (x509_san_dns:HOST).
+type RequestKey struct {
+	Signer   crypto.Signer
+	Cert     []byte
+	ClientID string
 }
 
 func (p *Provider) walletTxn(w http.ResponseWriter, r *http.Request) (*authRequest, *Client, bool) {
@@ -304,28 +304,69 @@ func (p *Provider) walletTxn(w http.ResponseWriter, r *http.Request) (*authReque
 	return a, &c, true
 }
 
-// walletRequest serves the request the QR / deep link points at.
+// walletRequest serves the request the QR / deep link points at: a signed
+// request object (typ oauth-authz-req+jwt, x5c the provider's verifier
+// certificate) whose DCQL query asks for the card paths of the claims the
+// relying party asked and is entitled to, the optional ones left out of
+// the second claim set.
 func (p *Provider) walletRequest(w http.ResponseWriter, r *http.Request) {
 	a, c, ok := p.walletTxn(w, r)
 	if !ok {
 		return
 	}
-	wr := WalletRequest{
-		ResponseType: "vp_token", ResponseMode: "direct_post", ClientID: p.cfg.Issuer,
-		ResponseURI: p.cfg.Issuer + "/wallet/response/" + a.row.Txn, Nonce: a.d.WalletNonce, State: a.row.Txn,
-		RelyingParty: map[string]any{"client_id": c.ID, "name": c.Name},
-		Disclose:     walletPaths(a.d.Claims), ExpiresAt: a.row.Expires.Unix(),
+	rk, err := p.cfg.RequestKey(r.Context())
+	if err != nil {
+		p.cfg.Log.ErrorContext(r.Context(), "oidc: sign-in request key", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error", "error_description": "the sign-in key is not available"})
+		return
 	}
-	var dcqlClaims []map[string]any
-	for _, path := range wr.Disclose {
-		dcqlClaims = append(dcqlClaims, map[string]any{"path": splitPath(path)})
-	}
-	wr.DCQL = map[string]any{"credentials": []map[string]any{{"id": "pid", "format": "dc+sd-jwt", "claims": dcqlClaims}}}
+	optional := map[string]bool{}
 	for _, cl := range a.d.Claims {
-		e, _ := c.entitlement(cl)
-		wr.Claims = append(wr.Claims, WalletClaim{Claim: cl, Label: claimLabels[cl], Paths: cardPaths[cl], Required: !e.Optional})
+		if e, _ := c.entitlement(cl); e.Optional {
+			for _, path := range cardPaths[cl] {
+				optional[path] = true
+			}
+		}
 	}
-	writeJSON(w, http.StatusOK, wr)
+	for _, cl := range a.d.Claims { // a path also needed by a required claim is required
+		if e, _ := c.entitlement(cl); !e.Optional {
+			for _, path := range cardPaths[cl] {
+				delete(optional, path)
+			}
+		}
+	}
+	delete(optional, "id_number")
+	var claims []verifier.QueryClaim
+	var all, required []string
+	for _, path := range walletPaths(a.d.Claims) {
+		claims = append(claims, verifier.QueryClaim{ID: path, Path: splitPath(path)})
+		all = append(all, path)
+		if !optional[path] {
+			required = append(required, path)
+		}
+	}
+	q := verifier.Query{ID: "pid", Format: "dc+sd-jwt", Meta: map[string]any{"vct_values": []string{credential.ProfileCN.VCT}}, Claims: claims}
+	if len(required) < len(all) {
+		q.ClaimSets = [][]string{all, required}
+	}
+	now := p.cfg.Now()
+	wr := WalletRequest{
+		ClientID: rk.ClientID, ResponseType: "vp_token", ResponseMode: "direct_post",
+		ResponseURI: p.cfg.Issuer + "/wallet/response/" + a.row.Txn, Nonce: a.d.WalletNonce, State: a.row.Txn,
+		Audience: verifier.StaticAudience, IssuedAt: now.Unix(), Expires: a.row.Expires.Unix(),
+		DCQL: verifier.DCQL{Credentials: []verifier.Query{q}},
+		Metadata: map[string]any{"client_name": c.Name, "vp_formats_supported": map[string]any{
+			"dc+sd-jwt": map[string]any{"sd-jwt_alg_values": []string{"ES256"}, "kb-jwt_alg_values": []string{"ES256"}}}},
+	}
+	jwt, err := verifier.Sign(rk.Signer, rk.Cert, wr)
+	if err != nil {
+		p.cfg.Log.ErrorContext(r.Context(), "oidc: sign wallet request", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error", "error_description": "could not sign the request"})
+		return
+	}
+	w.Header().Set("Content-Type", "application/oauth-authz-req+jwt")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write([]byte(jwt))
 }
 
 func splitPath(p string) []any {
@@ -353,12 +394,23 @@ func (p *Provider) walletResponse(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	vp := r.PostForm.Get("vp_token")
-	if vp == "" || len(vp) > maxPresentation {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "vp_token missing or too large"})
+	vp, ok := dcqlPresentation(r.PostForm.Get("vp_token"))
+	if !ok {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request",
+			"error_description": `vp_token must be the DCQL response {"pid": ["<SD-JWT VC presentation>"]} (at most 512 KiB)`})
 		return
 	}
-	pres, err := p.cfg.Verifier.VerifyPresentation(r.Context(), vp, a.d.WalletNonce, p.cfg.Issuer)
+	if st := r.PostForm.Get("state"); st != "" && subtle.ConstantTimeCompare([]byte(st), []byte(a.row.Txn)) != 1 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "state does not match the request"})
+		return
+	}
+	rk, err := p.cfg.RequestKey(r.Context())
+	if err != nil {
+		p.cfg.Log.ErrorContext(r.Context(), "oidc: sign-in request key", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error", "error_description": "the sign-in key is not available"})
+		return
+	}
+	pres, err := p.cfg.Verifier.VerifyPresentation(r.Context(), vp, a.d.WalletNonce, rk.ClientID)
 	if err != nil {
 		p.cfg.Log.InfoContext(r.Context(), "oidc: presentation refused", "err", err)
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_presentation",
@@ -418,6 +470,19 @@ func (p *Provider) walletResponse(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"redirect_uri": p.cfg.Issuer + "/login?id=" + url.QueryEscape(a.row.ID)})
+}
+
+// dcqlPresentation reads the OpenID4VP 1.0 DCQL vp_token of the
+// sign-in's one credential query: {"pid": ["<presentation>"]}.
+func dcqlPresentation(vpToken string) (string, bool) {
+	if vpToken == "" || len(vpToken) > maxPresentation+64 {
+		return "", false
+	}
+	var tok map[string][]string
+	if json.Unmarshal([]byte(vpToken), &tok) != nil || len(tok) != 1 || len(tok["pid"]) != 1 || tok["pid"][0] == "" {
+		return "", false
+	}
+	return tok["pid"][0], true
 }
 
 func (p *Provider) csrf(a *authRequest) string {

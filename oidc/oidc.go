@@ -123,6 +123,9 @@ type Config struct {
 	Sealer Sealer
 	// Verifier checks wallet presentations.
 	Verifier PresentationVerifier
+	// RequestKey returns the key and certificate that sign the wallet
+	// sign-in requests (the provider's verifier registration).
+	RequestKey func(ctx context.Context) (RequestKey, error)
 	// Enrollments tells how the enrollment behind a card was proofed, which
 	// sets the login's acr (default: Store, whose records are the
 	// authority's own enrollments).
@@ -171,8 +174,8 @@ type Provider struct {
 
 // New builds the provider.
 func New(cfg Config) (*Provider, error) {
-	if cfg.Store == nil || cfg.Signer == nil || cfg.Sealer == nil || cfg.Verifier == nil {
-		return nil, errors.New("oidc: store, signer, sealer and verifier are required")
+	if cfg.Store == nil || cfg.Signer == nil || cfg.Sealer == nil || cfg.Verifier == nil || cfg.RequestKey == nil {
+		return nil, errors.New("oidc: store, signer, sealer, verifier and request key are required")
 	}
 	if len(cfg.Secret) < 32 {
 		return nil, errors.New("oidc: secret must be at least 32 bytes")

@@ -480,6 +480,9 @@ func (g *Registry) EnsureSignIn(ctx context.Context, id string, name, purpose Te
 	k, err := g.CA.ReaderKey(ctx, v.KeyLabel, false)
 	if errors.Is(err, keys.ErrNotFound) {
 		k, err = g.CA.ReaderKey(ctx, v.KeyLabel, true)
+		if errors.Is(err, keys.ErrExists) { // another server made it meanwhile
+			k, err = g.CA.ReaderKey(ctx, v.KeyLabel, false)
+		}
 	}
 	if err != nil {
 		return v, fmt.Errorf("verifier: sign-in key: %w", err)
@@ -494,5 +497,10 @@ func (g *Registry) EnsureSignIn(ctx context.Context, id string, name, purpose Te
 		return v, fmt.Errorf("verifier: sign-in certificate: %w", err)
 	}
 	v.Cert, v.CertHash = cert.Raw, CertHash(cert.Raw)
-	return v, g.Store.PutVerifier(ctx, v)
+	if err := g.Store.PutVerifier(ctx, v); err != nil {
+		return v, err
+	}
+	// Servers starting together may each have written a certificate (for
+	// the same key): use the one stored.
+	return g.Store.Verifier(ctx, id)
 }

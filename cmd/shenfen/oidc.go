@@ -79,12 +79,17 @@ func openOIDC(ctx context.Context, a *app) (*oidc.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oidc signing key: %w", err)
 	}
+	requestKey, err := a.signInKey(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("oidc sign-in request key: %w", err)
+	}
 	return oidc.New(oidc.Config{
 		Issuer: strings.TrimSuffix(a.cfg.PublicURL, "/") + "/oidc",
 		Store:  a.db.OIDC(), Signer: signer, Secret: secret, Sealer: a.sealer,
 		Verifier: oidc.CardVerifier{SDJWT: &sdjwt.Verifier{
 			Anchors: credential.NewAnchors(t.ring.Root()), Status: localStatus{t.status},
 		}},
+		RequestKey:     requestKey,
 		Recorder:       auditRecorder{log: t.audit, reg: a.registry},
 		AuthorizeLimit: a.authorizeLimit(),
 		Log:            a.log,

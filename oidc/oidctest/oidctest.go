@@ -12,6 +12,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -19,6 +22,7 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -35,8 +39,11 @@ import (
 	"github.com/shenfen/shenfen/credential"
 	"github.com/shenfen/shenfen/credential/credtest"
 	"github.com/shenfen/shenfen/credential/sdjwt"
+	"github.com/shenfen/shenfen/keys"
+	"github.com/shenfen/shenfen/keys/jws"
 	"github.com/shenfen/shenfen/oidc"
 	"github.com/shenfen/shenfen/seal"
+	"github.com/shenfen/shenfen/verifier"
 )
 
 // Authority is a test card issuer with its status double and its record
@@ -156,6 +163,52 @@ type Env struct {
 	Store     oidc.Store
 	Authority *Authority
 	Recorded  chan oidc.Disclosure
+	// RequestRoot is the test authority's root that certifies the
+	// provider's sign-in key; SignIn is the sign-in's registration. A
+	// Wallet with Checker (NewChecker) verifies every request with them.
+	RequestRoot *x509.Certificate
+	SignIn      verifier.Public
+}
+
+// NewChecker is the wallet's request check against this provider's test
+// authority (verifier.Checker; the sign-in is the one registration).
+func (e *Env) NewChecker() *verifier.Checker {
+	return &verifier.Checker{Root: e.RequestRoot, Lookup: func(_ context.Context, h string) (verifier.Public, error) {
+		if h != e.SignIn.CertHash {
+			return verifier.Public{}, verifier.ErrNotFound
+		}
+		return e.SignIn, nil
+	}}
+}
+
+// signInKey makes a test authority root and the provider's sign-in
+// certificate under it for host (what the verifier registry does with the
+// authority's key ring in the server).
+func signInKey(host string) (oidc.RequestKey, *x509.Certificate, verifier.Public, error) {
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "oidctest IACA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0), IsCA: true, BasicConstraintsValid: true,
+		MaxPathLenZero: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, caKey.Public(), caKey)
+	if err != nil {
+		return oidc.RequestKey{}, nil, verifier.Public{}, err
+	}
+	root, _ := x509.ParseCertificate(caDER)
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0), KeyUsage: x509.KeyUsageDigitalSignature,
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{keys.OIDMdocReaderAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, root, k.Public(), caKey)
+	if err != nil {
+		return oidc.RequestKey{}, nil, verifier.Public{}, err
+	}
+	v := verifier.Verifier{ID: "sign-in", Kind: verifier.SignIn, Name: verifier.Text{Zh: "身份证登录", En: "Sign in with the ID card"},
+		Purpose: verifier.Text{Zh: "登录", En: "Sign-in"}, DNSNames: []string{host}, Cert: der, CertHash: verifier.CertHash(der)}
+	for _, c := range credential.ProfileCN.Claims() {
+		v.Claims = append(v.Claims, verifier.Claim{Name: c.JWT[0]})
+	}
+	return oidc.RequestKey{Signer: k, Cert: der, ClientID: v.ClientID()}, root, v.Public(), nil
 }
 
 // Start serves a provider over st on 127.0.0.1 (Close the Env when done);
@@ -176,12 +229,19 @@ func Start(st oidc.Store, log *slog.Logger, edit ...func(*oidc.Config)) (*Env, e
 		return nil, err
 	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rk, root, signIn, err := signInKey("127.0.0.1")
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	e.RequestRoot, e.SignIn = root, signIn
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	cfg := oidc.Config{
 		Issuer: e.Issuer, Store: st, Signer: key, Secret: bytes.Repeat([]byte{7}, 32), Sealer: sealer,
 		Verifier: e.Authority.Verifier(), Enrollments: e.Authority, Recorder: recorder(e.Recorded), Log: log,
+		RequestKey: func(context.Context) (oidc.RequestKey, error) { return rk, nil },
 	}
 	for _, f := range edit {
 		f(&cfg)
@@ -260,11 +320,17 @@ type Wallet struct {
 	HTTP *http.Client
 	// Withhold lists card paths not to disclose (the citizen unticked them).
 	Withhold []string
+	// Extra lists card paths to disclose beyond the request (a hostile or
+	// buggy wallet).
+	Extra []string
 	// Audience and Nonce, when set, replace the request's (hostile tests).
 	Audience, Nonce string
+	// Checker, when set, verifies each request object as shenfen's wallet
+	// does (Env.NewChecker); otherwise its payload is read unverified.
+	Checker *verifier.Checker
 }
 
-// Request fetches a wallet request.
+// Request fetches a wallet request object and returns its payload.
 func (w *Wallet) Request(ctx context.Context, requestURI string) (*oidc.WalletRequest, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, requestURI, nil)
 	res, err := w.client().Do(req)
@@ -272,12 +338,26 @@ func (w *Wallet) Request(ctx context.Context, requestURI string) (*oidc.WalletRe
 		return nil, err
 	}
 	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	if res.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(res.Body)
 		return nil, fmt.Errorf("wallet request: %s: %s", res.Status, b)
 	}
+	if ct := res.Header.Get("Content-Type"); ct != "application/oauth-authz-req+jwt" {
+		return nil, fmt.Errorf("wallet request: content type %q", ct)
+	}
+	if w.Checker != nil {
+		c, err := w.Checker.Check(ctx, string(b), "")
+		if err != nil {
+			return nil, err
+		}
+		return &c.Request, nil
+	}
+	p, err := jws.Parse(b, 1<<20)
+	if err != nil {
+		return nil, err
+	}
 	var wr oidc.WalletRequest
-	return &wr, json.NewDecoder(res.Body).Decode(&wr)
+	return &wr, json.Unmarshal(p.Payload, &wr)
 }
 
 func (w *Wallet) client() *http.Client {
@@ -287,10 +367,26 @@ func (w *Wallet) client() *http.Client {
 	return http.DefaultClient
 }
 
+// Paths lists the card paths a request's DCQL query asks for, dotted
+// ("age_equal_or_over.18").
+func Paths(wr *oidc.WalletRequest) []string {
+	var out []string
+	for _, q := range wr.DCQL.Credentials {
+		for _, c := range q.Claims {
+			var parts []string
+			for _, p := range c.Path {
+				parts = append(parts, fmt.Sprint(p))
+			}
+			out = append(out, strings.Join(parts, "."))
+		}
+	}
+	return out
+}
+
 // Present makes the presentation for a wallet request.
 func (w *Wallet) Present(ctx context.Context, wr *oidc.WalletRequest) (string, error) {
 	var disclose []string
-	for _, p := range wr.Disclose {
+	for _, p := range append(Paths(wr), w.Extra...) {
 		withheld := false
 		for _, x := range w.Withhold {
 			withheld = withheld || x == p
@@ -309,10 +405,16 @@ func (w *Wallet) Present(ctx context.Context, wr *oidc.WalletRequest) (string, e
 	return sdjwt.Present(ctx, w.Card.Issued, disclose, w.Card.Holder, aud, nonce, time.Now())
 }
 
+// VPToken is the DCQL vp_token of a presentation: {"pid": [vp]}.
+func VPToken(vp string) string {
+	b, _ := json.Marshal(map[string][]string{"pid": {vp}})
+	return string(b)
+}
+
 // Respond posts a presentation to the request's response URI and returns
 // the redirect_uri of the answer.
 func (w *Wallet) Respond(ctx context.Context, wr *oidc.WalletRequest, vp string) (string, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, wr.ResponseURI, strings.NewReader(url.Values{"vp_token": {vp}, "state": {wr.State}}.Encode()))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, wr.ResponseURI, strings.NewReader(url.Values{"vp_token": {VPToken(vp)}, "state": {wr.State}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	res, err := w.client().Do(req)
 	if err != nil {
@@ -530,7 +632,7 @@ func (rp *RP) Flow(ctx context.Context, w *Wallet) (map[string]any, error) {
 	b := NewBrowser()
 	if rp.HTTP != nil {
 		b.HTTP.Transport = rp.HTTP.Transport
-		w = &Wallet{Card: w.Card, HTTP: rp.HTTP, Withhold: w.Withhold}
+		w = &Wallet{Card: w.Card, HTTP: rp.HTTP, Withhold: w.Withhold, Extra: w.Extra, Checker: w.Checker}
 	}
 	cb, err := b.Login(ctx, rp.Issuer+"/authorize?"+q.Encode(), w, nil)
 	if err != nil {
