@@ -1,14 +1,19 @@
+//go:build unix
+
 package store_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,10 +84,10 @@ func BenchmarkRegistryImport(b *testing.B) {
 // demo command.
 func BenchmarkRegistryLookup(b *testing.B) {
 	ctx := context.Background()
-	svc, seed, n := lookupService(b)
+	svc, seed, n, db := lookupService(b)
 	rng := rand.New(rand.NewPCG(1, 2))
 	lat := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
+	m := startCPU(b, db)
 	for i := 0; i < b.N; i++ {
 		id := registry.DemoRecord(seed, rng.IntN(n)).IDNumber
 		t := time.Now()
@@ -92,6 +97,7 @@ func BenchmarkRegistryLookup(b *testing.B) {
 		lat = append(lat, time.Since(t))
 	}
 	b.StopTimer()
+	m.report(b)
 	reportPercentiles(b, lat)
 }
 
@@ -102,11 +108,11 @@ func BenchmarkRegistryLookup(b *testing.B) {
 // can share an ID number).
 func BenchmarkRegistryLookupMissing(b *testing.B) {
 	ctx := context.Background()
-	svc, seed, n := lookupService(b)
+	svc, seed, n, db := lookupService(b)
 	rng := rand.New(rand.NewPCG(3, 4))
 	lat := make([]time.Duration, 0, b.N)
 	found := 0
-	b.ResetTimer()
+	m := startCPU(b, db)
 	for i := 0; i < b.N; i++ {
 		id := registry.DemoRecord(seed+1_000_003, rng.IntN(n)).IDNumber
 		t := time.Now()
@@ -120,13 +126,15 @@ func BenchmarkRegistryLookupMissing(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	m.report(b)
 	reportPercentiles(b, lat)
 	b.ReportMetric(100*float64(found)/float64(b.N), "found-%")
 }
 
 // lookupService opens the registry the lookup benchmarks read (see
-// BenchmarkRegistryLookup) and returns it with its generator seed and size.
-func lookupService(b *testing.B) (*registry.Service, uint64, int) {
+// BenchmarkRegistryLookup) and returns it with its generator seed and size,
+// and its database.
+func lookupService(b *testing.B) (*registry.Service, uint64, int, *store.DB) {
 	b.Helper()
 	ctx := context.Background()
 	n := benchCount(100_000)
@@ -148,15 +156,90 @@ func lookupService(b *testing.B) (*registry.Service, uint64, int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		return registry.NewService(store.NewRegistry(db), sl), seed, n
+		return registry.NewService(store.NewRegistry(db), sl), seed, n, db
 	}
 	const seed = 12
-	svc := registry.NewService(store.NewRegistry(benchDB(b)), testSealer(b))
+	db := benchDB(b)
+	svc := registry.NewService(store.NewRegistry(db), testSealer(b))
 	seq, _ := registry.DemoRecords(seed, n)
 	if _, err := svc.PutAll(ctx, seq, 2000, nil); err != nil {
 		b.Fatal(err)
 	}
-	return svc, seed, n
+	return svc, seed, n, db
+}
+
+// cpuMeter reads this process's CPU time (getrusage) and, on PostgreSQL,
+// the CPU time of the backends serving the database (/proc/PID/stat, Linux
+// only; the metric is left out where /proc cannot be read).
+type cpuMeter struct {
+	db   *store.DB
+	self time.Duration
+	pg   map[int]time.Duration
+}
+
+// startCPU reads the clocks and starts the benchmark timer.
+func startCPU(b *testing.B, db *store.DB) *cpuMeter {
+	m := &cpuMeter{db: db, self: processCPU(), pg: backendCPU(b, db)}
+	b.ResetTimer()
+	return m
+}
+
+// report adds cpu-µs/op (this process: blind index, decryption, and the
+// generation of the demo ID numbers looked up) and, on PostgreSQL,
+// pg-cpu-µs/op.
+func (m *cpuMeter) report(b *testing.B) {
+	n := float64(b.N)
+	b.ReportMetric(float64((processCPU()-m.self).Microseconds())/n, "cpu-µs/op")
+	if m.db.Dialect() != store.Postgres {
+		return
+	}
+	var pg time.Duration
+	after := backendCPU(b, m.db)
+	for pid, t := range after {
+		pg += t - m.pg[pid]
+	}
+	if len(after) > 0 {
+		b.ReportMetric(float64(pg.Microseconds())/n, "pg-cpu-µs/op")
+	}
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// backendCPU maps each PostgreSQL backend serving db's database to its CPU
+// time so far (none on SQLite, or where /proc cannot be read).
+func backendCPU(b *testing.B, db *store.DB) map[int]time.Duration {
+	out := map[int]time.Duration{}
+	if db.Dialect() != store.Postgres {
+		return out
+	}
+	rows, err := db.SQL().Query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pid int
+		if err := rows.Scan(&pid); err != nil {
+			b.Fatal(err)
+		}
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(raw)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		out[pid] = time.Duration(ut+st) * 10 * time.Millisecond // CLK_TCK 100
+	}
+	return out
 }
 
 func reportPercentiles(b *testing.B, lat []time.Duration) {
