@@ -271,6 +271,12 @@ func TestJourney(t *testing.T) {
 			chromedp.Poll[chromedp.Void](`document.getElementById("revocation").hidden`))
 	}
 	j.shot(w, "card")
+	// The wallet proves its card is in the transparency log (C2SP
+	// checkpoint, Ed25519 note signature in WebCrypto, inclusion proof).
+	j.run(w, "card in the log", 20*time.Second, chromedp.Poll[chromedp.Void](`["ok", "failed", "offline"].includes(document.getElementById("card-log").dataset.state)`))
+	if logState, _ := chromedp.Run(w, chromedp.Evaluate[string](`document.getElementById("card-log").dataset.state + ": " + document.getElementById("card-log").textContent`)); !strings.HasPrefix(logState, "ok: ") {
+		t.Fatalf("e2e: the wallet's transparency-log check says %q", logState)
+	}
 
 	// 4. In person: the front desk shows a request code; the wallet answers.
 	v, vcancel := b.tab()

@@ -79,10 +79,10 @@ func (p *Provider) precompute() error {
 	// one the PAR endpoint issued (RFC 9126), which PAR metadata announces.
 	doc["request_parameter_supported"] = false
 	doc["request_uri_parameter_supported"] = false
-	// ID tokens are ES256 only: the OP library takes one signing key from
-	// Storage.SigningKey with no client in view, so it cannot honour a
-	// client's id_token_signed_response_alg of RS256 next to ES256; listing
-	// RS256 would announce tokens nobody can get (docs/interop.md).
+	// id_token_signing_alg_values_supported comes from op (Storage.
+	// SignatureAlgorithms): ES256, and RS256 when the provider has an RSA
+	// key, which signs the ID tokens of clients registered with
+	// id_token_signed_response_alg RS256 (idtokenalg.go).
 	// Read for the id_token acr member (assurance.go).
 	doc["claims_parameter_supported"] = true
 	delete(doc, "device_authorization_endpoint")

@@ -2,6 +2,7 @@ package oidc_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -276,7 +277,7 @@ func TestDiscovery(t *testing.T) {
 	lists := map[string][]string{
 		"subject_types_supported":               {"pairwise"},
 		"acr_values_supported":                  {oidc.ACRHigh, oidc.ACRSubstantial},
-		"id_token_signing_alg_values_supported": {"ES256"},
+		"id_token_signing_alg_values_supported": {"ES256", "RS256"},
 		"code_challenge_methods_supported":      {"S256"},
 		"token_endpoint_auth_methods_supported": {"client_secret_basic", "private_key_jwt"},
 		"response_types_supported":              {"code"},
@@ -347,4 +348,113 @@ func TestConcurrentFlows(t *testing.T) {
 			t.Fatalf("%d grants recorded, want 32 (%v)", len(grants), err)
 		}
 	})
+}
+
+// TestIDTokenRS256: a relying party registered with
+// id_token_signed_response_alg RS256 gets RS256 ID tokens, verified by
+// go-oidc with the provider's published JWKS, at login and at refresh;
+// another client keeps ES256 from the same provider, and neither gets the
+// other's algorithm.
+func TestIDTokenRS256(t *testing.T) {
+	ctx := context.Background()
+	e := startEnv(t, storetest.SQLite(t))
+	const bankRedirect, hotelRedirect = "http://bank.example/cb", "http://hotel.example/cb"
+	bankSecret, err := e.SecretClient(ctx, "bank", "Bank", bankRedirect, "name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.Store.Client(ctx, "bank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.IDTokenAlg = oidc.AlgRS256
+	if err := e.Store.PutClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	hotelSecret, err := e.SecretClient(ctx, "hotel", "Hotel", hotelRedirect, "name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := e.Authority.NewCard(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &oidctest.Wallet{Card: card}
+	alg := func(raw string) string {
+		h, _, _ := strings.Cut(raw, ".")
+		b, _ := base64.RawURLEncoding.DecodeString(h)
+		var hdr struct{ Alg string }
+		json.Unmarshal(b, &hdr)
+		return hdr.Alg
+	}
+
+	bank := newRP(t, e, "bank", bankSecret, bankRedirect, "profile", "offline_access")
+	bank.verifier = bank.provider.Verifier(&gooidc.Config{ClientID: "bank", SupportedSigningAlgs: []string{"RS256"}})
+	s := bank.login(t, e, w, nil)
+	if got := alg(s.tok.Extra("id_token").(string)); got != "RS256" {
+		t.Fatalf("bank's ID token is %s, want RS256", got)
+	}
+	// Refreshed: still RS256, still verified with the published keys.
+	fresh, err := bank.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: s.tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := fresh.Extra("id_token").(string)
+	if _, err := bank.verifier.Verify(ctx, raw); err != nil || alg(raw) != "RS256" {
+		t.Fatalf("refreshed ID token (%s): %v", alg(raw), err)
+	}
+	// A verifier that accepts only ES256 refuses the bank's token: the
+	// algorithm is the registered one, not a choice left to the token.
+	es := bank.provider.Verifier(&gooidc.Config{ClientID: "bank", SupportedSigningAlgs: []string{"ES256"}})
+	if _, err := es.Verify(ctx, raw); err == nil {
+		t.Fatal("an RS256 token passed an ES256-only verifier")
+	}
+
+	hotel := newRP(t, e, "hotel", hotelSecret, hotelRedirect, "profile")
+	hs := hotel.login(t, e, w, nil)
+	if got := alg(hs.tok.Extra("id_token").(string)); got != "ES256" {
+		t.Fatalf("hotel's ID token is %s, want ES256 (the default)", got)
+	}
+
+	// Registration: RS256 and ES256 are accepted, anything else refused.
+	for alg, ok := range map[string]bool{"": true, "ES256": true, "RS256": true, "none": false, "HS256": false, "PS256": false} {
+		_, _, err := oidc.NewClient(oidc.ClientSpec{Name: "x", RedirectURIs: []string{"https://x.example/cb"}, Claims: "name", IDTokenAlg: alg}, time.Now())
+		if (err == nil) != ok {
+			t.Errorf("id_token_signed_response_alg %q: %v", alg, err)
+		}
+	}
+}
+
+// TestIDTokenRS256WithoutKey: a provider without an RSA key offers ES256
+// only, and a client registered RS256 gets an error, not an ES256 token.
+func TestIDTokenRS256WithoutKey(t *testing.T) {
+	ctx := context.Background()
+	e, err := oidctest.Start(storetest.SQLite(t).OIDC(), nil, func(c *oidc.Config) { c.RSASigner = nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	if d := string(e.Provider.Discovery()); !strings.Contains(d, `"id_token_signing_alg_values_supported":["ES256"]`) {
+		t.Fatalf("discovery without an RSA key: %s", d)
+	}
+	secret, err := e.SecretClient(ctx, "bank", "Bank", "http://bank.example/cb", "name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := e.Store.Client(ctx, "bank")
+	c.IDTokenAlg = oidc.AlgRS256
+	e.Store.PutClient(ctx, c)
+	card, err := e.Authority.NewCard(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bank := newRP(t, e, "bank", secret, "http://bank.example/cb")
+	verifier := oauth2.GenerateVerifier()
+	cb, err := oidctest.NewBrowser().Login(ctx, bank.cfg.AuthCodeURL("st-1", oauth2.S256ChallengeOption(verifier), gooidc.Nonce("n-1")), &oidctest.Wallet{Card: card}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := bank.cfg.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier)); err == nil {
+		t.Fatalf("an RS256 client got a token from a provider without an RSA key: %v", tok.Extra("id_token"))
+	}
 }

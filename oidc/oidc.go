@@ -33,6 +33,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -117,6 +118,13 @@ type Config struct {
 	// Signer signs ID tokens (P-256, ES256); KeyID names it in the JWKS.
 	Signer crypto.Signer
 	KeyID  string
+	// RSASigner (RSA, 2048 bits or more), if set, signs the ID tokens of
+	// clients registered with id_token_signed_response_alg RS256, and
+	// discovery offers RS256 next to ES256 (OpenID Connect Discovery 1.0
+	// section 3 requires RS256). RSAKeyID names it (default: its RFC 7638
+	// thumbprint).
+	RSASigner crypto.Signer
+	RSAKeyID  string
 	// Secret (32+ bytes) keys pairwise subjects, the citizen history index,
 	// CSRF tokens and access-token encryption.
 	Secret []byte
@@ -165,6 +173,7 @@ type Provider struct {
 	path    string // issuer path, e.g. /oidc
 	secure  bool
 	key     signingKey
+	rsaKey  *signingKey // nil: no RS256
 	mux     *http.ServeMux
 	handler http.Handler
 	disc    cached
@@ -192,6 +201,17 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.KeyID == "" {
 		cfg.KeyID = thumbprint(pub)
 	}
+	var rsaKey *signingKey
+	if cfg.RSASigner != nil {
+		rpub, ok := cfg.RSASigner.Public().(*rsa.PublicKey)
+		if !ok || rpub.N.BitLen() < 2048 {
+			return nil, errors.New("oidc: the RS256 signer must be an RSA key of at least 2048 bits")
+		}
+		if cfg.RSAKeyID == "" {
+			cfg.RSAKeyID = thumbprint(rpub)
+		}
+		rsaKey = &signingKey{id: cfg.RSAKeyID, alg: jose.RS256, signer: cfg.RSASigner, pub: rpub}
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -216,7 +236,8 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p := &Provider{cfg: cfg, path: strings.TrimSuffix(u.Path, "/"), secure: u.Scheme == "https",
 		clients: &clientCache{st: cfg.Store, m: map[string]clientEntry{}}}
-	p.key = signingKey{id: cfg.KeyID, signer: cfg.Signer, pub: pub}
+	p.key = signingKey{id: cfg.KeyID, alg: jose.ES256, signer: cfg.Signer, pub: pub}
+	p.rsaKey = rsaKey
 	var cryptoKey [32]byte
 	copy(cryptoKey[:], p.mac("access-token-key"))
 	opts := []op.Option{op.WithLogger(cfg.Log)}
@@ -306,7 +327,7 @@ func (p *Provider) routes() {
 		}
 		m.Handle(withPrefix(pat, p.path), handler)
 	}
-	m.Handle(p.path+"/", http.StripPrefix(p.path, p.op))
+	m.Handle(p.path+"/", http.StripPrefix(p.path, withTokenAlg(p.op)))
 	p.mux = m
 	p.handler = m
 }
@@ -352,10 +373,10 @@ func hashHex(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func thumbprint(pub *ecdsa.PublicKey) string {
+func thumbprint(pub crypto.PublicKey) string {
 	tp, err := (&jose.JSONWebKey{Key: pub}).Thumbprint(crypto.SHA256)
 	if err != nil {
-		return "es256"
+		return "key"
 	}
 	return base64.RawURLEncoding.EncodeToString(tp)
 }

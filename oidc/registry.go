@@ -38,6 +38,9 @@ type ClientSpec struct {
 	Sector string `json:"sector_identifier,omitempty"`
 	// Claims are the entitlements, e.g. "name,id_number,picture?".
 	Claims string `json:"claims"`
+	// IDTokenAlg is id_token_signed_response_alg (OpenID Connect Dynamic
+	// Client Registration): "ES256" (the default) or "RS256".
+	IDTokenAlg string `json:"id_token_signed_response_alg,omitempty"`
 }
 
 var clientIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -79,6 +82,13 @@ func NewClient(s ClientSpec, now time.Time) (Client, string, error) {
 	if c.Sector == "" {
 		u, _ := url.Parse(c.RedirectURIs[0])
 		c.Sector = u.Host
+	}
+	switch s.IDTokenAlg {
+	case "", AlgES256:
+	case AlgRS256:
+		c.IDTokenAlg = AlgRS256
+	default:
+		return c, "", invalid("id_token_signed_response_alg %q: use ES256 or RS256", s.IDTokenAlg)
 	}
 	var err error
 	if c.Entitlements, err = ParseEntitlements(s.Claims); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -150,18 +152,26 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
 
-// signingKey is the ES256 ID-token key; a non-software signer (HSM) is
-// wrapped as a go-jose OpaqueSigner.
+// signingKey is an ID-token key: the ES256 key, or the RS256 one for
+// clients that registered RS256. A non-software signer (HSM) is wrapped as
+// a go-jose OpaqueSigner.
 type signingKey struct {
 	id     string
+	alg    jose.SignatureAlgorithm // ES256 or RS256
 	signer crypto.Signer
-	pub    *ecdsa.PublicKey
+	pub    crypto.PublicKey
 }
 
-func (k signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.ES256 }
+// errNoRSAKey: a client registered RS256 and the provider has no RSA key.
+var errNoRSAKey = errors.New("oidc: the client registered RS256 ID tokens and the provider has no RSA key")
+
+func (k signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
 func (k signingKey) ID() string                                  { return k.id }
 func (k signingKey) Key() any {
-	if priv, ok := k.signer.(*ecdsa.PrivateKey); ok {
+	switch priv := k.signer.(type) {
+	case *ecdsa.PrivateKey:
+		return priv
+	case *rsa.PrivateKey:
 		return priv
 	}
 	return opaque{k}
@@ -170,12 +180,16 @@ func (k signingKey) Key() any {
 type opaque struct{ k signingKey }
 
 func (o opaque) Public() *jose.JSONWebKey {
-	return &jose.JSONWebKey{Key: o.k.pub, KeyID: o.k.id, Algorithm: string(jose.ES256), Use: "sig"}
+	return &jose.JSONWebKey{Key: o.k.pub, KeyID: o.k.id, Algorithm: string(o.k.alg), Use: "sig"}
 }
-func (o opaque) Algs() []jose.SignatureAlgorithm { return []jose.SignatureAlgorithm{jose.ES256} }
+func (o opaque) Algs() []jose.SignatureAlgorithm { return []jose.SignatureAlgorithm{o.k.alg} }
 func (o opaque) SignPayload(payload []byte, alg jose.SignatureAlgorithm) ([]byte, error) {
-	if alg != jose.ES256 {
+	switch {
+	case alg != o.k.alg:
 		return nil, fmt.Errorf("oidc: unsupported alg %s", alg)
+	case alg == jose.RS256:
+		d := sha256.Sum256(payload)
+		return o.k.signer.Sign(rand.Reader, d[:], crypto.SHA256)
 	}
 	return jws.SignES256(o.k.signer, payload)
 }
@@ -183,7 +197,7 @@ func (o opaque) SignPayload(payload []byte, alg jose.SignatureAlgorithm) ([]byte
 type publicKey struct{ k signingKey }
 
 func (p publicKey) ID() string                         { return p.k.id }
-func (p publicKey) Algorithm() jose.SignatureAlgorithm { return jose.ES256 }
+func (p publicKey) Algorithm() jose.SignatureAlgorithm { return p.k.alg }
 func (p publicKey) Use() string                        { return "sig" }
 func (p publicKey) Key() any                           { return p.k.pub }
 
@@ -269,7 +283,14 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if err != nil {
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid or expired authorization code")
 	}
-	return decodeAR(row)
+	a, err := decodeAR(row)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.p.setTokenAlg(ctx, a.GetClientID()); err != nil {
+		return nil, oidc.ErrInvalidClient().WithParent(err)
+	}
+	return a, nil
 }
 
 // SaveAuthCode implements op.AuthStorage (once per request: the store's
@@ -452,6 +473,9 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, refreshToken s
 	if err := json.Unmarshal(t.Data, &r.g); err != nil {
 		return nil, err
 	}
+	if err := s.p.setTokenAlg(ctx, t.ClientID); err != nil {
+		return nil, oidc.ErrInvalidClient().WithParent(err)
+	}
 	return r, nil
 }
 
@@ -492,16 +516,32 @@ func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token strin
 	return t.Subject, t.ID, nil
 }
 
-// SigningKey implements op.AuthStorage.
-func (s *storage) SigningKey(context.Context) (op.SigningKey, error) { return s.p.key, nil }
+// SigningKey implements op.AuthStorage: the key of the algorithm the
+// client of the grant being exchanged registered (idtokenalg.go).
+func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	k, err := s.p.signingKeyFor(ctx)
+	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	return k, nil
+}
 
-// SignatureAlgorithms implements op.AuthStorage.
+// SignatureAlgorithms implements op.AuthStorage (discovery's
+// id_token_signing_alg_values_supported).
 func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	if s.p.rsaKey != nil {
+		return []jose.SignatureAlgorithm{jose.ES256, jose.RS256}, nil
+	}
 	return []jose.SignatureAlgorithm{jose.ES256}, nil
 }
 
 // KeySet implements op.AuthStorage.
-func (s *storage) KeySet(context.Context) ([]op.Key, error) { return []op.Key{publicKey{s.p.key}}, nil }
+func (s *storage) KeySet(context.Context) ([]op.Key, error) {
+	if s.p.rsaKey != nil {
+		return []op.Key{publicKey{s.p.key}, publicKey{*s.p.rsaKey}}, nil
+	}
+	return []op.Key{publicKey{s.p.key}}, nil
+}
 
 // GetClientByClientID implements op.OPStorage.
 func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {

@@ -50,7 +50,10 @@ type Client struct {
 	Sector string `json:"sector_identifier"`
 	// Entitlements are the claims the RP may receive.
 	Entitlements []Entitlement `json:"entitlements"`
-	Created      time.Time     `json:"created_at"`
+	// IDTokenAlg is the client's id_token_signed_response_alg: "ES256"
+	// (also when empty, the default) or "RS256".
+	IDTokenAlg string    `json:"id_token_signed_response_alg,omitempty"`
+	Created    time.Time `json:"created_at"`
 }
 
 // Request states.

@@ -53,12 +53,14 @@ func (r auditRecorder) RecordDisclosure(ctx context.Context, d oidc.Disclosure) 
 // oidcSigner opens (or makes, on first start) the provider's ID-token key,
 // sealed with the master key in DATA/keys-oidc.
 func oidcSigner(ctx context.Context, a *app) (crypto.Signer, error) {
-	prov := keys.NewFileProvider(filepath.Join(a.cfg.DataDir, "keys-oidc"), a.sealer)
-	s, err := prov.Signer(ctx, "oidc")
-	if errors.Is(err, keys.ErrNotFound) {
-		s, err = prov.Generate(ctx, "oidc")
-	}
-	return s, err
+	return keys.NewFileProvider(filepath.Join(a.cfg.DataDir, "keys-oidc"), a.sealer).OpenOrGenerate(ctx, "oidc", keys.KindP256)
+}
+
+// oidcRSASigner opens (or makes) the provider's RS256 ID-token key, for
+// relying parties registered with id_token_signed_response_alg RS256,
+// sealed like the other in DATA/keys-oidc.
+func oidcRSASigner(ctx context.Context, a *app) (crypto.Signer, error) {
+	return keys.NewFileProvider(filepath.Join(a.cfg.DataDir, "keys-oidc"), a.sealer).OpenOrGenerate(ctx, "oidc-rs256", keys.KindRSA)
 }
 
 // openOIDC builds the OpenID Provider at PUBLIC_URL/oidc.
@@ -83,9 +85,13 @@ func openOIDC(ctx context.Context, a *app) (*oidc.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oidc sign-in request key: %w", err)
 	}
+	rsaSigner, err := oidcRSASigner(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("oidc RS256 signing key: %w", err)
+	}
 	return oidc.New(oidc.Config{
 		Issuer: strings.TrimSuffix(a.cfg.PublicURL, "/") + "/oidc",
-		Store:  a.db.OIDC(), Signer: signer, Secret: secret, Sealer: a.sealer,
+		Store:  a.db.OIDC(), Signer: signer, RSASigner: rsaSigner, Secret: secret, Sealer: a.sealer,
 		Verifier: oidc.CardVerifier{SDJWT: &sdjwt.Verifier{
 			Anchors: credential.NewAnchors(t.ring.Root()), Status: localStatus{t.status},
 		}},

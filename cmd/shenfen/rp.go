@@ -82,6 +82,7 @@ func rpAdd(ctx context.Context, args []string) error {
 		fs.StringVar(&spec.Claims, "claims", "", "entitled claims, e.g. name,id_number,picture?")
 		fs.StringVar(&spec.Sector, "sector", "", "pairwise sector identifier (default: host of the first redirect URI)")
 		fs.StringVar(&jwksFile, "jwks", "", "JWKS file of the RP's public keys: selects private_key_jwt (default client_secret_basic)")
+		fs.StringVar(&spec.IDTokenAlg, "id-token-alg", "", "id_token_signed_response_alg: ES256 (default) or RS256")
 	})
 	if err != nil {
 		return err

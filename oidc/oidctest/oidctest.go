@@ -11,6 +11,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -235,11 +236,16 @@ func Start(st oidc.Store, log *slog.Logger, edit ...func(*oidc.Config)) (*Env, e
 		return nil, err
 	}
 	e.RequestRoot, e.SignIn = root, signIn
+	rsaK, err := rsaKey()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	cfg := oidc.Config{
-		Issuer: e.Issuer, Store: st, Signer: key, Secret: bytes.Repeat([]byte{7}, 32), Sealer: sealer,
+		Issuer: e.Issuer, Store: st, Signer: key, RSASigner: rsaK, Secret: bytes.Repeat([]byte{7}, 32), Sealer: sealer,
 		Verifier: e.Authority.Verifier(), Enrollments: e.Authority, Recorder: recorder(e.Recorded), Log: log,
 		RequestKey: func(context.Context) (oidc.RequestKey, error) { return rk, nil },
 	}
@@ -257,6 +263,10 @@ func Start(st oidc.Store, log *slog.Logger, edit ...func(*oidc.Config)) (*Env, e
 	e.Server.Start()
 	return e, nil
 }
+
+// rsaKey is the providers' RS256 key, made once per test binary (a 2048-bit
+// key takes a noticeable time to make).
+var rsaKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
 
 // Close stops the server.
 func (e *Env) Close() { e.Server.Close() }

@@ -10,6 +10,7 @@ import { askPermission, openMedia, closeMedia, recordReading, frame } from "/web
 import { drawQR, scanQR } from "/web/qr.js";
 import * as sdjwt from "/web/sdjwt.js";
 import * as mdocqr from "/web/mdocqr.js";
+import { showLogCheck } from "./logcheck.js";
 
 const t = i18n.t;
 const $ = (id) => document.getElementById(id);
@@ -296,6 +297,7 @@ async function showCard() {
   $("card-portrait").alt = t("claim.portrait");
   await showRevocationCode();
   await drawCardQR(card);
+  showLogCheck($("card-log"), card.stored.sdjwt, card.parsed.payload); // not awaited: the card shows at once
 }
 
 // ---------- the lost-phone revocation code ----------

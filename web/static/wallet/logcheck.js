@@ -1,0 +1,55 @@
+// The card view's line about the transparency log: the wallet proves that
+// its own card's issuance is in the authority's public log (/web/tlog.js)
+// each time the card is shown, and says so, or says why not.
+import * as i18n from "/web/i18n.js";
+import * as kv from "/web/idb.js";
+import { checkIssuance } from "/web/tlog.js";
+
+i18n.add({
+  "log.ok": "✓ In the public transparency log: entry {i} of {n}, checked {t}.",
+  "log.offline": "The transparency log could not be reached; last checked {t}.",
+  "log.never": "The transparency log could not be reached; not checked yet.",
+  "log.failed": "⚠ This card could not be found in the public transparency log as it should be ({why}). Contact the authority.",
+  "log.checking": "Checking the public transparency log…",
+}, {
+  "log.ok": "✓ 已在公开透明日志中：第 {i} 条（共 {n} 条），核验于 {t}。",
+  "log.offline": "无法连接透明日志；上次核验于 {t}。",
+  "log.never": "无法连接透明日志；尚未核验。",
+  "log.failed": "⚠ 在公开透明日志中未能按规定找到此证件（{why}），请联系发证机关。",
+  "log.checking": "正在核验公开透明日志…",
+});
+
+// showLogCheck checks the card (an SD-JWT VC as the wallet stores it,
+// parsed) and writes the outcome into el: data-state "ok", "offline" or
+// "failed" (an answer that does not verify: a forged or forked log, a
+// card missing from it).
+export async function showLogCheck(el, sdjwt, payload) {
+  if (!el) return;
+  const st = payload && payload.status && payload.status.status_list;
+  if (!st) { el.hidden = true; return; }
+  el.hidden = false;
+  el.className = "muted";
+  el.dataset.state = "checking";
+  el.textContent = i18n.t("log.checking");
+  const signed = sdjwt.split("~")[0];
+  const last = await kv.get("tlog.checked");
+  const when = (ms) => new Date(ms).toLocaleString();
+  try {
+    const r = await checkIssuance({ issuerSigned: signed, ref: st, format: "dc+sd-jwt", store: kv });
+    const rec = { card: signed.slice(-16), i: String(r.leafIndex + 1n), n: String(r.treeSize), at: Date.now() };
+    await kv.set("tlog.checked", rec);
+    el.dataset.state = "ok";
+    el.textContent = i18n.t("log.ok", { i: rec.i, n: rec.n, t: when(rec.at) });
+  } catch (e) {
+    if (e.code === "network") {
+      el.dataset.state = "offline";
+      const mine = last && last.card === signed.slice(-16);
+      el.textContent = mine ? i18n.t("log.offline", { t: when(last.at) }) : i18n.t("log.never");
+      return;
+    }
+    el.dataset.state = "failed";
+    el.dataset.code = e.code || "error";
+    el.className = "error";
+    el.textContent = i18n.t("log.failed", { why: e.message });
+  }
+}
