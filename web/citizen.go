@@ -105,6 +105,14 @@ type Citizen struct {
 	Used SingleUse
 	// NonceLimit limits nonce requests per client address (server.ClientKey).
 	NonceLimit Limiter
+	// CardLimit limits, per client address, the card presentations the
+	// wallet's authenticated calls make the server verify (CPU: the
+	// issuer's and the device key's signatures); taken only for a request
+	// whose nonce is genuine and fresh, just before the verification.
+	CardLimit Limiter
+	// CheckLimit limits the in-person code checks (POST /verifier/api/check,
+	// two signature verifications each) per client address.
+	CheckLimit Limiter
 }
 
 // Limiter limits events per key (store.RateLimiter, shared by every server
@@ -125,6 +133,18 @@ type SingleUse interface {
 const (
 	NonceClientEvery = 200 * time.Millisecond
 	NonceClientBurst = 60
+)
+
+// Limits per client address of the endpoints that cost CPU and store
+// nothing: the wallet's authenticated calls (a citizen makes a few a day,
+// an address may carry a carrier-grade NAT of citizens) and the in-person
+// code check (a busy desk checks one code every few seconds; a hotel
+// chain's desks may share an address).
+const (
+	CardClientEvery  = 200 * time.Millisecond
+	CardClientBurst  = 60
+	CheckClientEvery = 100 * time.Millisecond
+	CheckClientBurst = 120
 )
 
 // Mount attaches the endpoints to m.
@@ -229,6 +249,9 @@ func (c *Citizen) card(r *http.Request) (*credential.Verified, string, error) {
 	if !ok {
 		return nil, "", ErrNoCard
 	}
+	if err := take(r, c.CardLimit, now); err != nil {
+		return nil, "", err
+	}
 	v, err := c.Verifier.VerifyCard(r.Context(), pres, nonce, c.Audience)
 	if err != nil {
 		return nil, "", errors.Join(ErrNoCard, err)
@@ -276,11 +299,38 @@ func (c *Citizen) unauthorized(w http.ResponseWriter, r *http.Request) {
 	problem.Write(w, r, problem.Unauthorized("present the card with a fresh nonce from POST /api/wallet/nonce"))
 }
 
-// refuse answers a failed card sign-in: 401 for a bad presentation, 500
-// when the server could not record the nonce's use.
+// limited: the client address is over a limit for retry.
+type limited struct{ retry time.Duration }
+
+func (l *limited) Error() string { return "web: too many requests from this address" }
+
+// take takes one event for the request's client address from l (nil: no
+// limit): a *limited error over the limit.
+func take(r *http.Request, l Limiter, now time.Time) error {
+	if l == nil {
+		return nil
+	}
+	ok, after, err := l.Take(r.Context(), server.ClientKey(r), now)
+	if err != nil {
+		return fmt.Errorf("web: rate limit: %w", err)
+	}
+	if !ok {
+		return &limited{after}
+	}
+	return nil
+}
+
+// refuse answers a failed card sign-in: 401 for a bad presentation, 429
+// over the client's limit, 500 when the server could not record the
+// nonce's use.
 func (c *Citizen) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, ErrNoCard) {
 		c.unauthorized(w, r)
+		return
+	}
+	var l *limited
+	if errors.As(err, &l) {
+		problem.Write(w, r, problem.TooManyRequests("too many card presentations from this address; retry later", l.retry))
 		return
 	}
 	problem.Write(w, r, problem.Internal().WithCause(err))
@@ -429,6 +479,9 @@ func (c *Citizen) lost(w http.ResponseWriter, r *http.Request) {
 // presentation must be key-bound with audience "in-person" to the current
 // (or the previous) time window.
 func (c *Citizen) check(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, c.CheckLimit, server.ClientKey(r), c.now(), "too many code checks from this address; retry later") {
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	if err != nil {
 		problem.Write(w, r, problem.BadRequest("unreadable body"))

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -9,9 +10,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/shenfen/shenfen/credential"
 	"github.com/shenfen/shenfen/store"
 	"github.com/shenfen/shenfen/store/storetest"
 )
@@ -239,3 +242,101 @@ func FuzzWalletNonce(f *testing.F) {
 }
 
 const base64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// countingCards counts the presentations the server verified.
+type countingCards struct{ n *atomic.Int64 }
+
+func (c countingCards) VerifyCard(ctx context.Context, pres, nonce, aud string) (*credential.Verified, error) {
+	c.n.Add(1)
+	return fakeCards{}.VerifyCard(ctx, pres, nonce, aud)
+}
+
+// TestCPUFlood: one address sending card presentations (each a fresh,
+// genuine nonce) or in-person codes as fast as it can gets its burst of
+// signature verifications, then 429 with Retry-After, on every server
+// sharing the database; the verifier is not called past the burst, and
+// another address is served. Garbage that fails the nonce's MAC costs no
+// verification and no limiter row.
+func TestCPUFlood(t *testing.T) {
+	const aud = "http://shenfen.test/api/wallet"
+	db := storetest.SQLite(t)
+	at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	var verified atomic.Int64
+	server := func() *http.ServeMux {
+		c := &Citizen{Verifier: countingCards{&verified}, Subject: func(id string) (string, error) { return "subj-" + id, nil },
+			History: fakeHistory{}, Audience: aud, Now: func() time.Time { return at },
+			NonceMAC: testMAC, Used: db.SingleUse(),
+			CardLimit:  testLimiter(db, "wallet-card", CardClientEvery, CardClientBurst),
+			CheckLimit: testLimiter(db, "verifier-check", CheckClientEvery, CheckClientBurst)}
+		m := http.NewServeMux()
+		c.Mount(m)
+		return m
+	}
+	a, b := server(), server()
+	do := func(m *http.ServeMux, method, path, remote, auth, body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, path, strings.NewReader(body))
+		r.RemoteAddr = remote
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		m.ServeHTTP(rec, r)
+		return rec
+	}
+	c := &Citizen{NonceMAC: testMAC}
+	card := func() string { return "Card card:11010519491231002X~" + kbFor(c.issueNonce(at), aud) }
+
+	ok, last := 0, (*httptest.ResponseRecorder)(nil)
+	for i := range 400 {
+		m := a
+		if i%2 == 1 {
+			m = b
+		}
+		if last = do(m, "GET", "/api/wallet/history", "203.0.113.9:1", card(), ""); last.Code == 200 {
+			ok++
+		}
+	}
+	if ok != CardClientBurst || verified.Load() != CardClientBurst {
+		t.Fatalf("card flood: %d answered, %d verified; want the burst of %d", ok, verified.Load(), CardClientBurst)
+	}
+	if last.Code != 429 || last.Header().Get("Retry-After") == "" {
+		t.Fatalf("card flood answer: %d %v", last.Code, last.Header())
+	}
+	if rec := do(a, "GET", "/api/wallet/history", "198.51.100.7:1", card(), ""); rec.Code != 200 {
+		t.Fatalf("another citizen after the flood: %d", rec.Code)
+	}
+	// Forged nonces are refused before the limiter and the verifier.
+	before := verified.Load()
+	for range 100 {
+		if rec := do(a, "GET", "/api/wallet/history", "192.0.2.50:1", "Card card:11010519491231002X~"+kbFor("forged", aud), ""); rec.Code != 401 {
+			t.Fatalf("forged nonce: %d", rec.Code)
+		}
+	}
+	if verified.Load() != before {
+		t.Fatal("forged nonces reached the verifier")
+	}
+	if rec := do(a, "GET", "/api/wallet/history", "192.0.2.50:1", card(), ""); rec.Code != 200 {
+		t.Fatalf("the forger's address lost its burst to refused requests: %d", rec.Code)
+	}
+
+	verified.Store(0)
+	ok = 0
+	for i := range 400 {
+		m := a
+		if i%2 == 1 {
+			m = b
+		}
+		if last = do(m, "POST", "/verifier/api/check", "203.0.113.10:1", "", "card:11010519491231002X~x"); last.Code == 200 {
+			ok++
+		}
+	}
+	if ok != CheckClientBurst || verified.Load() != 2*CheckClientBurst { // each check tries this window and the last
+		t.Fatalf("check flood: %d answered, %d verifications; want %d and %d", ok, verified.Load(), CheckClientBurst, 2*CheckClientBurst)
+	}
+	if last.Code != 429 || last.Header().Get("Retry-After") == "" {
+		t.Fatalf("check flood answer: %d %v", last.Code, last.Header())
+	}
+	if rec := do(b, "POST", "/verifier/api/check", "198.51.100.8:1", "", "card:x~x"); rec.Code != 200 {
+		t.Fatalf("another desk after the flood: %d", rec.Code)
+	}
+}

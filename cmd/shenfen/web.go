@@ -51,6 +51,8 @@ func mountWeb(ctx context.Context, a *app, srv *server.Server) error {
 		NonceMAC:          a.walletNonceMAC,
 		Used:              a.db.SingleUse(),
 		NonceLimit:        a.walletNonceLimit(),
+		CardLimit:         a.rateLimiter("wallet-card-client", web.CardClientEvery, web.CardClientBurst),
+		CheckLimit:        a.rateLimiter("verifier-check-client", web.CheckClientEvery, web.CheckClientBurst),
 	}
 	c.Mount(srv)
 	(&web.Stats{Decisions: webDecisions{a.db.Proofing()}}).MountGate(srv, g)
