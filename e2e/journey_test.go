@@ -438,6 +438,19 @@ func approve(t *testing.T, j *journey, w context.Context, link, name string) {
 		chromedp.Poll[chromedp.Void](`document.getElementById("consent-claims").children.length > 0 && `+
 			`document.getElementById("consent-result").textContent === "" && !document.getElementById("consent-approve").disabled`))
 	j.shot(w, "wallet-consent-"+name)
+	// The consent names the registered verifier (for a sign-in, the site and
+	// the authority's sign-in), says why, and shows every value shared.
+	shown, _ := chromedp.Run(w, chromedp.Evaluate[map[string]any](`(() => {
+	  const lis = [...document.querySelectorAll("#consent-claims li")];
+	  return {verifier: document.getElementById("consent-who").dataset.verifier || "",
+	    name: (document.getElementById("consent-verifier") || {}).textContent || "",
+	    purpose: (document.getElementById("consent-purpose") || {}).textContent || "",
+	    claims: lis.length, valued: lis.filter((li) => li.dataset.hasValue === "1").length};
+	})()`))
+	t.Logf("wallet consent for %s: %v", name, shown)
+	if shown["verifier"] == "" || shown["name"] == "" || len(fmt.Sprint(shown["purpose"])) < 6 || shown["claims"] == float64(0) || shown["claims"] != shown["valued"] {
+		t.Fatalf("e2e: the consent for %s does not name the registered verifier and show every value: %v", name, shown)
+	}
 	j.run(w, "wallet share "+name, 30*time.Second, chromedp.Click(chromedp.ID("consent-approve")),
 		chromedp.Poll[chromedp.Void](`document.getElementById("consent-result").textContent.length > 0`))
 	res, _ := chromedp.Run(w, chromedp.Evaluate[string](`document.getElementById("consent-result").className + ": " + document.getElementById("consent-result").textContent`))

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/makiuchi-d/gozxing"
@@ -200,7 +201,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		// base64 data: URL (that pass was a visible share of the page).
 		"QR": template.HTML(bytes.Replace(qr, []byte("<svg "),
 			[]byte(`<svg class="qr" role="img" aria-label="QR code for the wallet" `), 1)),
-		"SameDevice": p.cfg.WalletURL + "#/approve?request_uri=" + url.QueryEscape(reqURI),
+		"SameDevice": p.cfg.WalletURL + "#/approve?client_id=" + url.QueryEscape(rk.ClientID) + "&request_uri=" + url.QueryEscape(reqURI),
 		"StatusURL":  p.path + "/login/status?id=" + url.QueryEscape(id),
 		"NextURL":    p.path + "/consent?id=" + url.QueryEscape(id),
 	}, pageCSP)
@@ -339,10 +340,11 @@ func (p *Provider) walletRequest(w http.ResponseWriter, r *http.Request) {
 	var claims []verifier.QueryClaim
 	var all, required []string
 	for _, path := range walletPaths(a.d.Claims) {
-		claims = append(claims, verifier.QueryClaim{ID: path, Path: splitPath(path)})
-		all = append(all, path)
+		id := strings.ReplaceAll(path, ".", "_") // DCQL ids are [A-Za-z0-9_-]
+		claims = append(claims, verifier.QueryClaim{ID: id, Path: splitPath(path)})
+		all = append(all, id)
 		if !optional[path] {
-			required = append(required, path)
+			required = append(required, id)
 		}
 	}
 	q := verifier.Query{ID: "pid", Format: "dc+sd-jwt", Meta: map[string]any{"vct_values": []string{credential.ProfileCN.VCT}}, Claims: claims}

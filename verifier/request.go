@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -161,6 +162,9 @@ type Checked struct {
 
 const maxRequest = 64 << 10
 
+// dcqlID is the form of DCQL identifiers (OpenID4VP 1.0 §6).
+var dcqlID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
 func (c *Checker) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
@@ -250,6 +254,9 @@ func (c *Checker) Check(ctx context.Context, object, outerClientID string) (*Che
 	var over []string
 	for _, cl := range q.Claims {
 		n := cl.Name(q.Format)
+		if cl.ID != "" && !dcqlID.MatchString(cl.ID) {
+			return nil, refuse(RefuseMalformed, "DCQL claim id %q", cl.ID)
+		}
 		if n == "" {
 			return nil, refuse(RefuseUnsupported, "claim path %v", cl.Path)
 		}

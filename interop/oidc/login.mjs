@@ -37,9 +37,9 @@ async function login(authURL, optional) {
   res = await go(loginURL);
   assert(res.status === 200, "login page " + res.status);
   const page = await res.text();
-  const m = page.match(/#\/approve\?request_uri=([^"]+)"/);
+  const m = page.match(/#\/approve\?client_id=([^&"]*)&amp;request_uri=([^"]+)"/);
   assert(m, "no wallet link on the login page");
-  const requestURI = decodeURIComponent(unescape(m[1]));
+  const requestURI = decodeURIComponent(unescape(m[2]));
   const w = await fetch(s.wallet, { method: "POST", body: JSON.stringify({ request_uri: requestURI }) });
   assert(w.status === 200, "wallet approval " + w.status + " " + (await w.text()));
   const consentURL = loginURL.replace("/login?", "/consent?");

@@ -504,7 +504,7 @@ func (b *Browser) do(req *http.Request) (int, string, string, error) {
 }
 
 var (
-	reqURIRe = regexp.MustCompile(`#/approve\?request_uri=([^"]+)"`)
+	reqURIRe = regexp.MustCompile(`#/approve\?client_id=[^&"]*&amp;request_uri=([^"]+)"`)
 	csrfRe   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 	idRe     = regexp.MustCompile(`name="id" value="([^"]+)"`)
 )

@@ -376,74 +376,55 @@ async function answerRequest(text) {
 }
 
 // ---------- scanning and presenting (OpenID4VP / wallet login) ----------
+// Desks, online verifiers and the OpenID Provider's sign-in all send a
+// signed OpenID4VP request; /wallet/consent.js checks it (request.js) and
+// draws the consent: who asks, why, and the card's exact values.
 let pendingRequest = null;
+const consentModule = () => import("/wallet/consent.js");
 
 async function openLink(text) {
   fail("");
   if (text.trim().startsWith(mdocqr.REQUEST_PREFIX)) return answerRequest(text.trim());
+  const consent = await consentModule();
   try {
-    const req = await fetchRequest(text.trim());
-    pendingRequest = req;
+    let u;
+    try { u = new URL(text.trim(), ORIGIN); } catch (e) { throw new Error(t("err.generic", { m: "not a link" })); }
+    const requestURI = u.searchParams.get("request_uri") || (u.protocol.startsWith("http") ? u.href : "");
+    if (!requestURI) throw new Error(t("err.generic", { m: "no request in this code" }));
+    const card = await loadCard();
+    if (!card) throw new Error(t("home.none"));
+    const checked = await consent.open(sameOrigin(requestURI), u.searchParams.get("client_id") || "");
+    pendingRequest = checked;
     show("consent");
-    $("consent-who").textContent = t("consent.who", { rp: req.rpName });
-    const ul = $("consent-claims");
-    ul.replaceChildren(...req.claims.map((c) => {
-      const li = document.createElement("li");
-      li.textContent = i18n.claimLabel(c);
-      li.dataset.claim = c;
-      return li;
-    }));
+    consent.render(checked, card.parsed.claims, $("consent-who"), $("consent-claims"));
     $("consent-result").textContent = "";
     $("consent-approve").disabled = false;
   } catch (e) {
-    fail(e.message);
+    pendingRequest = null;
+    fail(consent.message(e));
   }
-}
-
-// fetchRequest understands an OpenID4VP request ("openid4vp://?request_uri=...")
-// and the OpenID Provider's wallet-login request URL.
-async function fetchRequest(text) {
-  let u;
-  try { u = new URL(text, ORIGIN); } catch (e) { throw new Error(t("err.generic", { m: "not a link" })); }
-  const requestURI = u.searchParams.get("request_uri") || (u.protocol.startsWith("http") ? u.href : "");
-  if (!requestURI) throw new Error(t("err.generic", { m: "no request in this code" }));
-  const resp = await api(sameOrigin(requestURI), { headers: { Accept: "application/oauth-authz-req+jwt, application/json" } });
-  const ct = resp.headers.get("Content-Type") || "";
-  const body = await resp.text();
-  let r;
-  if (ct.includes("json")) r = JSON.parse(body);
-  else r = parseB64uJSON(body.trim().split(".")[1]);
-  const q = r.dcql_query && r.dcql_query.credentials && r.dcql_query.credentials[0];
-  const paths = q ? q.claims.map((c) => c.path.join(".")) : (r.disclose || []);
-  const rp = r.relying_party || {};
-  let rpName = rp.name || r.verifier || "";
-  if (!rpName) {
-    try { rpName = new URL(r.response_uri).host; } catch (e) { rpName = r.client_id; }
-  }
-  return {
-    clientID: r.client_id, responseURI: r.response_uri, nonce: r.nonce, state: r.state,
-    claims: paths, rpName, oidc: !!r.relying_party, dcqlID: q ? q.id : "pid",
-  };
 }
 
 async function approve() {
   const req = pendingRequest;
   if (!req) return;
   $("consent-approve").disabled = true;
+  const consent = await consentModule();
   try {
     const card = await loadCard();
     if (!card) throw new Error(t("home.none"));
     const key = await deviceKey();
-    const pres = await sdjwt.present(card.parsed, req.claims, req.clientID, req.nonce, key);
+    const pres = await sdjwt.present(card.parsed, consent.chosen(req, $("consent-claims")), req.request.client_id, req.request.nonce, key);
     const body = new URLSearchParams();
-    body.set("vp_token", req.oidc ? pres : JSON.stringify({ [req.dcqlID]: [pres] }));
-    if (req.state) body.set("state", req.state);
-    const resp = await fetch(sameOrigin(req.responseURI), {
+    body.set("vp_token", JSON.stringify({ [req.query.id]: [pres] }));
+    if (req.request.state) body.set("state", req.request.state);
+    const resp = await fetch(sameOrigin(req.request.response_uri), {
       method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body,
     });
+    await consent.remember(req);
     if (!resp.ok) throw new Error(t("consent.failed", { m: await problem(resp) }));
     $("consent-result").className = "okmsg";
-    $("consent-result").textContent = t("consent.done", { rp: req.rpName });
+    $("consent-result").textContent = t("consent.done", { rp: consent.who(req) });
     pendingRequest = null;
   } catch (e) {
     $("consent-result").className = "error";
@@ -542,9 +523,10 @@ async function openLinked() {
   const hash = location.hash.startsWith("#/approve?") ? new URLSearchParams(location.hash.slice(10)) : null;
   const ru = here.searchParams.get("request_uri") || (hash && hash.get("request_uri"));
   if (!ru) return false;
+  const cid = here.searchParams.get("client_id") || (hash && hash.get("client_id")) || "";
   history.replaceState(null, "", "/wallet/");
   await showCard();
-  await openLink("openid4vp://?request_uri=" + encodeURIComponent(ru));
+  await openLink("openid4vp://?" + (cid ? "client_id=" + encodeURIComponent(cid) + "&" : "") + "request_uri=" + encodeURIComponent(ru));
   return true;
 }
 

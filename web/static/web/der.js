@@ -66,7 +66,7 @@ function time(b, e) {
   throw new DERError("bad certificate time " + s);
 }
 
-const OID_BASIC_CONSTRAINTS = "2.5.29.19", OID_KEY_USAGE = "2.5.29.15", OID_EKU = "2.5.29.37";
+const OID_BASIC_CONSTRAINTS = "2.5.29.19", OID_KEY_USAGE = "2.5.29.15", OID_EKU = "2.5.29.37", OID_SAN = "2.5.29.17";
 
 // parseCertificate returns the fields of an X.509 certificate (DER).
 export function parseCertificate(der) {
@@ -86,7 +86,7 @@ export function parseCertificate(der) {
     der, tbs: whole(der, tbs), sigAlg: algOID, signature: sigBits.subarray(1),
     issuer: whole(der, issuer), subject: whole(der, subject), spki: whole(der, spki),
     notBefore: time(der, nb), notAfter: time(der, na),
-    isCA: false, keyUsage: 0, eku: [],
+    isCA: false, keyUsage: 0, eku: [], dnsNames: [],
   };
   const ext = f.find((e) => e.tag === 0xa3);
   if (ext) {
@@ -103,6 +103,8 @@ export function parseCertificate(der) {
         out.keyUsage = (bits[1] || 0) << 8 | (bits[2] || 0);
       } else if (id === OID_EKU) {
         out.eku = children(val, v).map((e) => oid(content(val, e)));
+      } else if (id === OID_SAN) { // dNSName is [2] IMPLICIT IA5String
+        out.dnsNames = children(val, v).filter((e) => e.tag === 0x82).map((e) => new TextDecoder().decode(content(val, e)));
       }
     }
   }
