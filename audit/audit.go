@@ -42,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -208,6 +209,15 @@ type Log struct {
 	keys   KeySource
 	sealer Sealer
 	note   note.Signer // signs checkpoints (nil: none)
+	// lastCP is the last checkpoint signed (Ed25519 is deterministic: the
+	// same tree gives the same bytes, so it is served again until the
+	// tree grows).
+	cpMu   sync.Mutex
+	lastCP struct {
+		size uint64
+		root Hash
+		msg  []byte
+	}
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
