@@ -84,3 +84,49 @@ func (db *DB) retryConnect(ctx context.Context, fn func() error) error {
 	}
 	return err
 }
+
+// waitingConnector makes the pool's new connections wait through a
+// failover: a connection attempt that found no primary (every host down,
+// starting up or read-only) is tried again with backoff for up to
+// FailoverWait or until the caller's context ends. Connecting sends no
+// statement, so every caller (a transaction, a single statement, a lock)
+// can wait this way safely. Refusals that waiting cannot cure (a wrong
+// password, a missing database) are returned at once.
+type waitingConnector struct{ driver.Connector }
+
+func (w waitingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	deadline := time.Now().Add(FailoverWait)
+	backoff := 50 * time.Millisecond
+	for {
+		c, err := w.Connector.Connect(ctx)
+		if err == nil || !noPrimary(err) || !time.Now().Before(deadline) {
+			return c, err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+		if backoff < time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// noPrimary reports whether a connection attempt failed for want of a
+// primary, rather than being refused by one.
+func noPrimary(err error) bool {
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// 28: invalid authorization; 3D: invalid catalog name (no such
+		// database); 42: the role does not exist and the like.
+		return !strings.HasPrefix(pe.Code, "28") && !strings.HasPrefix(pe.Code, "3D") && !strings.HasPrefix(pe.Code, "42")
+	}
+	return true
+}

@@ -30,8 +30,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
 
 // ErrNotFound is returned when a looked-up row does not exist.
@@ -83,10 +84,11 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	var db *DB
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		s, err := sql.Open("pgx", url)
+		cfg, err := pgx.ParseConfig(url)
 		if err != nil {
 			return nil, fmt.Errorf("store: open postgres: %w", err)
 		}
+		s := sql.OpenDB(waitingConnector{stdlib.GetConnector(*cfg)})
 		s.SetMaxOpenConns(32)
 		s.SetMaxIdleConns(32)
 		s.SetConnMaxIdleTime(5 * time.Minute)
