@@ -12,8 +12,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
@@ -388,6 +391,69 @@ func (c *cluster) startEnrollment(ctx context.Context, base string, key *ecdsa.P
 	return id, nil
 }
 
+// submitWrongDigits submits to base an enrollment whose recording reads
+// other digits than the challenge (espeak-ng), with plain frames and
+// selfie: a genuine decision (refused by the speech check) without a
+// face.
+func (c *cluster) submitWrongDigits(ctx context.Context, base string, key *ecdsa.PrivateKey, id string, rec registry.Record) (int, map[string]any, error) {
+	res, err := c.http.Get(base + "/api/enrollments/" + id)
+	if err != nil {
+		return 0, nil, err
+	}
+	res.Body.Close()
+	sess, err := c.tool.db.Proofing().Session(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	words := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+	var say []string
+	for _, d := range sess.Digits {
+		say = append(say, words[(int(d-'0')+5)%10])
+	}
+	wav, err := exec.CommandContext(ctx, "bash", "-c", `espeak-ng -v en-us -s 140 -w /dev/stdout "$1" | sox -t wav - -r 16000 -c 1 -b 16 -t wav -`,
+		"say", strings.Join(say, " ")).Output()
+	if err != nil {
+		return 0, nil, fmt.Errorf("espeak-ng: %w", err)
+	}
+	img := func(n int) []byte {
+		m := image.NewGray(image.Rect(0, 0, n, n))
+		for i := range m.Pix {
+			m.Pix[i] = uint8(i * 7)
+		}
+		var buf bytes.Buffer
+		png.Encode(&buf, m)
+		return buf.Bytes()
+	}
+	selfie := img(128)
+	claims := proofing.RequestClaims{EnrollmentID: id, IDNumber: string(rec.IDNumber), Name: rec.Name, IssuedAt: time.Now().Unix(),
+		Selfie: proofing.Digest(selfie), Audio: proofing.Digest(wav), Language: "en"}
+	var frames [][]byte
+	for i := range 50 {
+		f := img(96 + i%3)
+		frames = append(frames, f)
+		claims.Frames = append(claims.Frames, proofing.Digest(f))
+		claims.FrameTimesMS = append(claims.FrameTimesMS, int64(i*80))
+	}
+	jws, err := proofing.SignRequest(key, claims)
+	if err != nil {
+		return 0, nil, err
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("request", jws)
+	add := func(name, file string, b []byte) {
+		w, _ := mw.CreateFormFile(name, file)
+		w.Write(b)
+	}
+	add("selfie", "selfie.png", selfie)
+	add("audio", "digits.wav", wav)
+	for _, f := range frames {
+		add("frame", "frame.png", f)
+	}
+	mw.Close()
+	return c.post(ctx, base, "/api/enrollments/"+id+"/submission", mw.FormDataContentType(), buf.Bytes(), map[string]string{"X-Test-Client": "10.8.0.2"})
+}
+
 // approval is an enrollment approved by the test's own app (the biometric
 // checks are not what these tests are about; docs/biometrics.md has theirs),
 // ready for the card to be collected through OpenID4VCI.
@@ -638,12 +704,29 @@ func TestClusterFlowsAcrossServers(t *testing.T) {
 		t.Fatalf("enrollment started on A, read on B: %v %v", res, err)
 	}
 	res.Body.Close()
+	// Decided on B: the submission reads other digits than the challenge,
+	// so B's speech check refuses it and records the refusal; A then
+	// answers with B's decision.
+	code, m, err := c.submitWrongDigits(ctx, b, key, id, recs[2])
+	if err != nil || code == 200 || code >= 500 {
+		t.Fatalf("submission on B: %d %v %v", code, m, err)
+	}
+	res, err = c.http.Get(a + "/api/enrollments/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	json.NewDecoder(res.Body).Decode(&st)
+	res.Body.Close()
+	if st["status"] != string(proofing.StateRefused) {
+		t.Fatalf("enrollment decided on B, read on A: %v (submission answered %d %v)", st, code, m)
+	}
 	ref, err := c.collect(ctx, ap)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The same pre-authorized code on the other server: refused.
-	code, _, _ := c.post(ctx, b, "/vci/token", "application/x-www-form-urlencoded",
+	code, _, _ = c.post(ctx, b, "/vci/token", "application/x-www-form-urlencoded",
 		[]byte(url.Values{"grant_type": {oid4vc.PreAuthGrant}, "pre-authorized_code": {ap.code}}.Encode()), nil)
 	if code == 200 {
 		t.Fatal("a pre-authorized code redeemed twice (second time on another server)")

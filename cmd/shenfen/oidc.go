@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -63,12 +67,53 @@ func oidcRSASigner(ctx context.Context, a *app) (crypto.Signer, error) {
 	return keys.NewFileProvider(filepath.Join(a.cfg.DataDir, "keys-oidc"), a.sealer).OpenOrGenerate(ctx, "oidc-rs256", keys.KindRSA)
 }
 
+// errOtherOIDCKeys: the data directory's provider secret or ID-token key
+// is not the one the database's first server recorded.
+var errOtherOIDCKeys = errors.New("the data directory's OpenID Provider secret or ID-token key is not the one the other servers of this database use")
+
+// pinOIDC records digests of the provider's secret and of each public key
+// on first start (each under its own name, so that a key added later is
+// pinned when it is made) and refuses others later (a server given another
+// data directory).
+func pinOIDC(ctx context.Context, a *app, secret []byte, signers map[string]crypto.Signer) error {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("shenfen oidc secret pin"))
+	want := map[string][]byte{"oidc-secret": m.Sum(nil)}
+	for label, s := range signers {
+		pub, err := x509.MarshalPKIXPublicKey(s.Public())
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(pub)
+		want["oidc-key "+label] = sum[:]
+	}
+	for name, w := range want {
+		got, err := a.db.Pin(ctx, name, w, time.Now())
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, w) {
+			return fmt.Errorf("oidc keys: %w (%s): give every server the same DATA/oidc-secret and DATA/keys-oidc", errOtherOIDCKeys, name)
+		}
+	}
+	return nil
+}
+
 // openOIDC builds the OpenID Provider at PUBLIC_URL/oidc.
 func openOIDC(ctx context.Context, a *app) (*oidc.Provider, error) {
 	t, err := a.openTrust(ctx)
 	if err != nil {
 		return nil, err
 	}
+	// Servers sharing the database make the provider's secret and key one
+	// at a time, and all must hold the same: a code or token one server
+	// issued is redeemed on another, and an ID token must verify against
+	// the JWKS any of them serves.
+	unlock, err := a.db.Lock(ctx, "oidc-keys")
+	if err != nil {
+		return nil, fmt.Errorf("oidc keys: %w", err)
+	}
+	defer unlock()
 	secretHex, err := secretFile(filepath.Join(a.cfg.DataDir, "oidc-secret"), 32)
 	if err != nil {
 		return nil, fmt.Errorf("oidc secret: %w", err)
@@ -88,6 +133,9 @@ func openOIDC(ctx context.Context, a *app) (*oidc.Provider, error) {
 	rsaSigner, err := oidcRSASigner(ctx, a)
 	if err != nil {
 		return nil, fmt.Errorf("oidc RS256 signing key: %w", err)
+	}
+	if err := pinOIDC(ctx, a, secret, map[string]crypto.Signer{"oidc": signer, "oidc-rs256": rsaSigner}); err != nil {
+		return nil, err
 	}
 	return oidc.New(oidc.Config{
 		Issuer: strings.TrimSuffix(a.cfg.PublicURL, "/") + "/oidc",
