@@ -1091,8 +1091,12 @@ func TestClusterFailover(t *testing.T) {
 	lastOK := l.lastOK
 	l.mu.Unlock()
 	lost := l.verify(t)
+	l.mu.Lock()
+	total, errsTotal := l.oks, l.errs
+	l.mu.Unlock()
 	report(map[string]any{"server_killed": victim.addr, "in_flight_at_kill": inFlight,
-		"acknowledged_in_4s_after": okAfter, "acknowledged_writes_lost": lost})
+		"acknowledged_in_4s_after": okAfter, "acknowledged_writes_lost": lost,
+		"acknowledged_total": total, "errors_total": errsTotal})
 	if okAfter == 0 || lastOK.Before(killAt) {
 		t.Fatalf("nothing acknowledged after a server died")
 	}
