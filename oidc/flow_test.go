@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -456,5 +458,64 @@ func TestIDTokenRS256WithoutKey(t *testing.T) {
 	}
 	if tok, err := bank.cfg.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier)); err == nil {
 		t.Fatalf("an RS256 client got a token from a provider without an RSA key: %v", tok.Extra("id_token"))
+	}
+}
+
+// TestRequestObjectsRefused: discovery says request_parameter_supported and
+// request_uri_parameter_supported are false, and it is so: a request_uri
+// that is not the PAR endpoint's is refused without being fetched, and a
+// request object by value is refused, whatever it says.
+func TestRequestObjectsRefused(t *testing.T) {
+	ctx := context.Background()
+	e := startEnv(t, storetest.SQLite(t))
+	const redirect = "http://hotel.example/cb"
+	if _, err := e.SecretClient(ctx, "hotel", "Hotel", redirect, "name"); err != nil {
+		t.Fatal(err)
+	}
+	var fetched atomic.Int32
+	ro := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched.Add(1)
+		w.Header().Set("Content-Type", "application/oauth-authz-req+jwt")
+		w.Write([]byte("e30.e30."))
+	}))
+	defer ro.Close()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	q := url.Values{"client_id": {"hotel"}, "redirect_uri": {redirect}, "response_type": {"code"}, "scope": {"openid"},
+		"state": {"s1"}, "nonce": {"n1"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
+	// A plain request reaches the login page (the control).
+	res, err := client.Get(e.Issuer + "/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusFound || !strings.Contains(loc, "/login") {
+		t.Fatalf("plain request: %d %q", res.StatusCode, loc)
+	}
+	byRef := url.Values{}
+	for k, v := range q {
+		byRef[k] = v
+	}
+	byRef.Set("request_uri", ro.URL+"/request.jwt")
+	res, err = client.Get(e.Issuer + "/authorize?" + byRef.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest || fetched.Load() != 0 {
+		t.Fatalf("request object by reference: %d, fetched %d times", res.StatusCode, fetched.Load())
+	}
+	byValue := url.Values{}
+	for k, v := range q {
+		byValue[k] = v
+	}
+	byValue.Set("request", "eyJhbGciOiJub25lIn0.eyJjbGllbnRfaWQiOiJob3RlbCJ9.")
+	res, err = client.Get(e.Issuer + "/authorize?" + byValue.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc := res.Header.Get("Location")
+	if res.StatusCode != http.StatusFound || !strings.HasPrefix(loc, redirect) || !strings.Contains(loc, "error=request_not_supported") {
+		t.Fatalf("request object by value: %d %q", res.StatusCode, loc)
 	}
 }
