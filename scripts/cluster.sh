@@ -289,7 +289,7 @@ case "${1:-}" in
   destroy) stop; rm -rf "$DIR" ;;
   status) patronictl -c "$DIR/pg1.yml" list ;;
   url) url ;;
-  haproxy-url) echo "postgres://postgres:$(password)@127.0.0.1:$HAPROXY_RW/$DBNAME?sslmode=disable" ;;
+  haproxy-url) echo "postgres://postgres:$(password)@127.0.0.1:$HAPROXY_RW/$DBNAME?sslmode=disable&connect_timeout=2" ;;
   primary) leader ;;
   kill) kill_node "$2" ;;
   kill-primary) n=$(leader) && kill_node "$n" && echo "$n" ;;

@@ -54,6 +54,8 @@ import (
 //     the test makes a database of its own);
 //   - SHENFEN_CLUSTER_DIR and SHENFEN_CLUSTER_PORT: passed on to
 //     scripts/cluster.sh kill-primary / revive;
+//   - SHENFEN_TEST_CLUSTER_HAPROXY: the HAProxy URL, which the third server
+//     uses;
 //   - SHENFEN_CLUSTER_FAILOVERS: how many primary failovers (default 1);
 //   - SHENFEN_CLUSTER_REPORT: a file that gets one JSON line per failover.
 const clusterChildEnv = "SHENFEN_CLUSTER_CHILD"
@@ -239,7 +241,7 @@ func startCluster(t *testing.T, servers int) *cluster {
 	// race to make them); here it is the test's own app, which later mints
 	// test cards and reads the database back.
 	ctx := context.Background()
-	cfg, _, err := config.Load("serve", c.args(""), func(string) string { return "" }, nil)
+	cfg, _, err := config.Load("serve", c.args("", c.dbURL), func(string) string { return "" }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,8 +262,20 @@ func startCluster(t *testing.T, servers int) *cluster {
 	}
 	c.rp = &oidctest.RP{Issuer: c.public + "/oidc", ClientID: cl.ID, Secret: secret, Redirect: "http://hotel.example/cb",
 		Scopes: []string{"openid", "profile", "id_number"}, HTTP: c.http}
-	for range servers {
-		c.servers = append(c.servers, c.startServer())
+	// The third server, if any, reaches the primary through HAProxy (its
+	// Patroni health checks) instead of the multi-host URL.
+	for i := range servers {
+		db := c.dbURL
+		if h := os.Getenv("SHENFEN_TEST_CLUSTER_HAPROXY"); h != "" && i == 2 {
+			hu, err := url.Parse(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu, _ := url.Parse(c.dbURL)
+			hu.Path = mu.Path
+			db = hu.String()
+		}
+		c.servers = append(c.servers, c.startServer(db))
 	}
 	for _, s := range c.servers {
 		c.bal.backends = append(c.bal.backends, s.addr)
@@ -269,8 +283,8 @@ func startCluster(t *testing.T, servers int) *cluster {
 	return c
 }
 
-func (c *cluster) args(addr string) []string {
-	a := []string{"--data", c.data, "--db", c.dbURL, "--public-url", c.public, "--admin-token", c.token,
+func (c *cluster) args(addr, db string) []string {
+	a := []string{"--data", c.data, "--db", db, "--public-url", c.public, "--admin-token", c.token,
 		"--trusted-proxies", "127.0.0.1", "--four-eyes-alone", "card-officer,administrator"}
 	if addr != "" {
 		a = append(a, "--addr", addr)
@@ -278,10 +292,10 @@ func (c *cluster) args(addr string) []string {
 	return a
 }
 
-func (c *cluster) startServer() *child {
+func (c *cluster) startServer(db string) *child {
 	t := c.t
 	addr := freeAddr(t)
-	args, _ := json.Marshal(c.args(addr))
+	args, _ := json.Marshal(c.args(addr, db))
 	cmd := exec.Command(os.Args[0], "-test.run", "^$")
 	cmd.Env = append(os.Environ(), clusterChildEnv+"="+string(args))
 	logf, err := os.Create(filepath.Join(c.data, "server-"+strings.ReplaceAll(addr, ":", "_")+".log"))
