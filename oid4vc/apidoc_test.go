@@ -1,0 +1,135 @@
+package oid4vc_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shenfen/shenfen/credential/credtest"
+	"github.com/shenfen/shenfen/credential/sdjwt"
+	"github.com/shenfen/shenfen/internal/apidoc"
+	"github.com/shenfen/shenfen/keys"
+	"github.com/shenfen/shenfen/oid4vc"
+	"github.com/shenfen/shenfen/verifier"
+)
+
+// TestAPIDocVerifier sends the requests docs/api.md §3 and §6.1 document to
+// the real endpoints and holds every answer to the documented shape: the
+// desk's request and its answer, the signed request object's payload, the
+// result before and after a presentation, the public registry entry, and
+// the two registration bodies.
+func TestAPIDocVerifier(t *testing.T) {
+	ex, err := apidoc.Examples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(name string, answer []byte) {
+		t.Helper()
+		if ex[name] == nil {
+			t.Fatalf("docs/api.md has no example %q", name)
+		}
+		if err := apidoc.SameShape(ex[name], answer); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	e := doubleEnv(t)
+	var body map[string]any
+	json.Unmarshal(ex["desk-request"], &body)
+	resp, m := e.ask(t, body)
+	if resp.StatusCode != 201 {
+		t.Fatalf("documented desk request: %d %v", resp.StatusCode, m)
+	}
+	created, _ := json.Marshal(m)
+	same("desk-request-created", created)
+
+	qr, _ := url.Parse(m["qr"].(string))
+	r2, err := http.Get(strings.Replace(qr.Query().Get("request_uri"), credtest.IssuerURL, e.srv.URL, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, _ := io.ReadAll(r2.Body)
+	r2.Body.Close()
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(string(obj), ".")[1])
+	same("desk-request-object", payload)
+
+	id, tok := m["id"].(string), m["result_token"].(string)
+	_, pending := e.result(t, id, tok)
+	pb, _ := json.Marshal(pending)
+	same("desk-result-pending", pb)
+
+	var ro struct {
+		ClientID    string `json:"client_id"`
+		Nonce       string `json:"nonce"`
+		ResponseURI string `json:"response_uri"`
+	}
+	json.Unmarshal(payload, &ro)
+	key := credtest.HolderKey()
+	sd := e.collect(t, e.enroll(t, key), key, oid4vc.ConfigSDJWT)[0]
+	vp, err := sdjwt.Present(context.Background(), sd, toStrings(body["claims"]), key, ro.ClientID, ro.Nonce, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vpTok, _ := json.Marshal(map[string][]string{"pid": {vp}})
+	ans, err := http.PostForm(strings.Replace(ro.ResponseURI, credtest.IssuerURL, e.srv.URL, 1), url.Values{"vp_token": {string(vpTok)}, "state": {id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans.Body.Close()
+	_, verified := e.result(t, id, tok)
+	vb, _ := json.Marshal(verified)
+	if verified["status"] != "verified" {
+		t.Fatalf("result %v", verified)
+	}
+	same("desk-result-verified", vb)
+
+	hash := strings.TrimPrefix(ro.ClientID, verifier.PrefixHash)
+	r3, err := http.Get(e.srv.URL + "/api/verifiers/" + hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, _ := io.ReadAll(r3.Body)
+	r3.Body.Close()
+	same("verifier-entry", entry)
+
+	// The documented registration bodies register (the online one with a
+	// real key in place of the placeholders).
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jwk, _ := json.Marshal(keys.JWKOf(&k.PublicKey))
+	for _, name := range []string{"verifier-desk-registration", "verifier-online-registration"} {
+		raw := ex[name]
+		var spec map[string]any
+		json.Unmarshal(raw, &spec)
+		if spec["jwk"] != nil {
+			spec["jwk"] = json.RawMessage(jwk)
+		}
+		spec["id"] = spec["id"].(string) + "-doc"
+		b, _ := json.Marshal(spec)
+		var s verifier.Spec
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&s); err != nil {
+			t.Fatalf("%s is not a verifier.Spec: %v", name, err)
+		}
+		if _, _, err := e.desks.Register(context.Background(), s); err != nil {
+			t.Errorf("%s does not register: %v", name, err)
+		}
+	}
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}

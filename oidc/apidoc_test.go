@@ -1,0 +1,56 @@
+package oidc_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/shenfen/shenfen/internal/apidoc"
+	"github.com/shenfen/shenfen/oidc/oidctest"
+)
+
+// TestAPIDocSignInRequest: the sign-in's request object is the shape
+// docs/api.md §4.1 documents, and passes the wallet's checks
+// (verifier.Checker) with the optional portrait left out of a claim set.
+func TestAPIDocSignInRequest(t *testing.T) {
+	ex, err := apidoc.Examples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHostile(t)
+	b := oidctest.NewBrowser()
+	rp := h.hotelRP
+	rp.Scopes = []string{"openid", "profile", "id_number", "picture"}
+	_, ru := h.startLogin(t, b, rp)
+	res, err := http.Get(ru)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); res.StatusCode != 200 || ct != "application/oauth-authz-req+jwt" {
+		t.Fatalf("request object: %d %q", res.StatusCode, ct)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(string(obj), ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := apidoc.SameShape(ex["sign-in-request-object"], payload); err != nil {
+		t.Error(err)
+	}
+	c, err := h.e.NewChecker().Check(h.ctx, string(obj), "")
+	if err != nil {
+		t.Fatalf("the wallet refuses the sign-in request: %v", err)
+	}
+	if c.Request.Metadata["client_name"] != "Grand Hotel" || len(c.Optional) != 1 || c.Optional[0] != "picture" {
+		t.Fatalf("sign-in request: client_name %v, optional %v", c.Request.Metadata["client_name"], c.Optional)
+	}
+	var p map[string]any
+	json.Unmarshal(payload, &p)
+	if !strings.HasPrefix(p["client_id"].(string), "x509_san_dns:") {
+		t.Fatalf("client_id %v", p["client_id"])
+	}
+}
