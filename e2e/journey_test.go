@@ -274,7 +274,7 @@ func TestJourney(t *testing.T) {
 	// The wallet proves its card is in the transparency log (C2SP
 	// checkpoint, Ed25519 note signature in WebCrypto, inclusion proof).
 	j.run(w, "card in the log", 20*time.Second, chromedp.Poll[chromedp.Void](`["ok", "failed", "offline"].includes(document.getElementById("card-log").dataset.state)`))
-	if logState, _ := chromedp.Run(w, chromedp.Evaluate[string](`document.getElementById("card-log").dataset.state + ": " + document.getElementById("card-log").textContent`)); !strings.HasPrefix(logState, "ok: ") {
+	if logState, _ := chromedp.Run(w, chromedp.Evaluate[string](`document.getElementById("card-log").dataset.state + " " + document.getElementById("card-log").dataset.entries + ": " + document.getElementById("card-log").textContent`)); !strings.HasPrefix(logState, "ok 3: ") {
 		t.Fatalf("e2e: the wallet's transparency-log check says %q", logState)
 	}
 

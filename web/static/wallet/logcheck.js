@@ -4,26 +4,32 @@
 import * as i18n from "/web/i18n.js";
 import * as kv from "/web/idb.js";
 import { checkIssuance } from "/web/tlog.js";
+import { unb64u } from "/web/b64.js";
 
 i18n.add({
   "log.ok": "✓ In the public transparency log: entry {i} of {n}, checked {t}.",
+  "log.ok.many": "✓ In the public transparency log: entries {i} of {n} (this card in each of its forms), checked {t}.",
   "log.offline": "The transparency log could not be reached; last checked {t}.",
   "log.never": "The transparency log could not be reached; not checked yet.",
   "log.failed": "⚠ This card could not be found in the public transparency log as it should be ({why}). Contact the authority.",
   "log.checking": "Checking the public transparency log…",
 }, {
   "log.ok": "✓ 已在公开透明日志中：第 {i} 条（共 {n} 条），核验于 {t}。",
+  "log.ok.many": "✓ 已在公开透明日志中：第 {i} 条（共 {n} 条，此证件的各种形式各一条），核验于 {t}。",
   "log.offline": "无法连接透明日志；上次核验于 {t}。",
   "log.never": "无法连接透明日志；尚未核验。",
   "log.failed": "⚠ 在公开透明日志中未能按规定找到此证件（{why}），请联系发证机关。",
   "log.checking": "正在核验公开透明日志…",
 });
 
-// showLogCheck checks the card (an SD-JWT VC as the wallet stores it,
-// parsed) and writes the outcome into el: data-state "ok", "offline" or
-// "failed" (an answer that does not verify: a forged or forked log, a
-// card missing from it).
-export async function showLogCheck(el, sdjwt, payload) {
+// showLogCheck checks the card as the wallet stores it ({sdjwt, mdoc, qr}:
+// the SD-JWT VC and, when collected, the mdoc and the compact mdoc behind
+// the offline code; each issuance is a leaf of its own, all under the
+// card's status entry, read from the SD-JWT's payload) and writes the
+// outcome into el: data-state "ok", "offline" or "failed" (an answer that
+// does not verify: a forged or forked log, a card missing from it).
+export async function showLogCheck(el, stored, payload) {
+  const sdjwt = stored.sdjwt;
   if (!el) return;
   const st = payload && payload.status && payload.status.status_list;
   if (!st) { el.hidden = true; return; }
@@ -34,12 +40,21 @@ export async function showLogCheck(el, sdjwt, payload) {
   const signed = sdjwt.split("~")[0];
   const last = await kv.get("tlog.checked");
   const when = (ms) => new Date(ms).toLocaleString();
+  const forms = [{ signed, format: "dc+sd-jwt" }];
+  for (const c of [stored.mdoc, stored.qr]) if (c) forms.push({ signed: unb64u(c), format: "mso_mdoc" });
   try {
-    const r = await checkIssuance({ issuerSigned: signed, ref: st, format: "dc+sd-jwt", store: kv });
-    const rec = { card: signed.slice(-16), i: String(r.leafIndex + 1n), n: String(r.treeSize), at: Date.now() };
+    const entries = [];
+    let size = 0n;
+    for (const f of forms) {
+      const r = await checkIssuance({ issuerSigned: f.signed, ref: st, format: f.format, store: kv });
+      entries.push(String(r.leafIndex + 1n));
+      if (r.treeSize > size) size = r.treeSize;
+    }
+    const rec = { card: signed.slice(-16), i: entries.join(", "), n: String(size), at: Date.now() };
     await kv.set("tlog.checked", rec);
     el.dataset.state = "ok";
-    el.textContent = i18n.t("log.ok", { i: rec.i, n: rec.n, t: when(rec.at) });
+    el.dataset.entries = String(entries.length);
+    el.textContent = i18n.t(entries.length > 1 ? "log.ok.many" : "log.ok", { i: rec.i, n: rec.n, t: when(rec.at) });
   } catch (e) {
     if (e.code === "network") {
       el.dataset.state = "offline";

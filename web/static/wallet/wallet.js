@@ -297,7 +297,7 @@ async function showCard() {
   $("card-portrait").alt = t("claim.portrait");
   await showRevocationCode();
   await drawCardQR(card);
-  showLogCheck($("card-log"), card.stored.sdjwt, card.parsed.payload); // not awaited: the card shows at once
+  showLogCheck($("card-log"), card.stored, card.parsed.payload); // not awaited: the card shows at once
 }
 
 // ---------- the lost-phone revocation code ----------
