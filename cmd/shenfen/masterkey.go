@@ -154,7 +154,7 @@ func (a *app) dataNeedingKey(ctx context.Context) (string, error) {
 	} else if len(recorded) > 0 {
 		why = append(why, "the database recorded a master key already")
 	}
-	for _, sub := range []string{"keys", "keys-oidc"} {
+	for _, sub := range []string{"keys", "keys-oidc", "keys-log"} {
 		ents, err := os.ReadDir(filepath.Join(a.cfg.DataDir, sub))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", err

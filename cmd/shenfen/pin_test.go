@@ -83,13 +83,63 @@ func TestOIDCKeysPinned(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := filepath.Join(root, "b")
-	if err := os.CopyFS(filepath.Join(second, "keys"), os.DirFS(filepath.Join(first, "keys"))); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{"keys", "keys-log"} { // the issuer keys and the log's note key, not the OIDC ones
+		if err := os.CopyFS(filepath.Join(second, d), os.DirFS(filepath.Join(first, d))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := open(second); !errors.Is(err, errOtherOIDCKeys) {
 		t.Fatalf("server with other OIDC keys: %v, want errOtherOIDCKeys", err)
 	}
 	if err := open(first); err != nil {
 		t.Fatalf("the first data directory again: %v", err)
+	}
+}
+
+// TestLogNoteKeyPinned: a server given the issuer keys but another
+// checkpoint note key (DATA/keys-log not copied) stops, instead of signing
+// checkpoints that witnesses and wallets holding the log's key refuse.
+func TestLogNoteKeyPinned(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "shared.db")
+	root := t.TempDir()
+	open := func(data string) error {
+		args := []string{"--data", data, "--db", db, "--public-url", "http://id.example", "--admin-token", "test-admin-token-0123",
+			"--master-key-file", filepath.Join(root, "master.key")}
+		cfg, _, err := config.Load("serve", args, func(string) string { return "" }, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := openApp(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		_, err = a.openTrust(ctx)
+		return err
+	}
+	first, second := filepath.Join(root, "a"), filepath.Join(root, "b")
+	if err := runKeys(ctx, []string{"init-master", "--data", first, "--master-key-file", filepath.Join(root, "master.key")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := open(first); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(second, "keys"), os.DirFS(filepath.Join(first, "keys"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := open(second); !errors.Is(err, errOtherLogKey) {
+		t.Fatalf("server with another note key: %v, want errOtherLogKey", err)
+	}
+	// Given the log's note key too, the second server starts.
+	if err := os.RemoveAll(filepath.Join(second, "keys-log")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(second, "keys-log"), os.DirFS(filepath.Join(first, "keys-log"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := open(second); err != nil {
+		t.Fatalf("the second server with the log's note key: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -126,6 +127,20 @@ func (a *app) openTrust(ctx context.Context) (*trustServices, error) {
 		if err != nil {
 			return nil, fmt.Errorf("log checkpoint key: %w", err)
 		}
+		// Every server signs with the same note key (a witness or a wallet
+		// that saw one key refuses another): pinned like the root.
+		pub, err := x509.MarshalPKIXPublicKey(k.Public())
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(pub)
+		got, err := a.db.Pin(ctx, "log-note-key-sha256", sum[:], time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("log checkpoint key: %w", err)
+		}
+		if !bytes.Equal(got, sum[:]) {
+			return nil, fmt.Errorf("log checkpoint key: %w: give every server the same DATA/keys-log", errOtherLogKey)
+		}
 		signer, vkey, err := audit.NoteKey(trustapi.Origin(issuer), k)
 		if err != nil {
 			return nil, err
@@ -136,6 +151,10 @@ func (a *app) openTrust(ctx context.Context) (*trustServices, error) {
 	a.trust = t
 	return t, nil
 }
+
+// errOtherLogKey: the data directory's checkpoint note key is not the one
+// the database's first server recorded.
+var errOtherLogKey = errors.New("the data directory's transparency-log note key is not the one the other servers of this database sign checkpoints with")
 
 // errOtherRoot: the key directory's root is not the one the database's
 // first server recorded.
