@@ -32,11 +32,22 @@ func register(ms ...Migration) {
 }
 
 func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.sql.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	// CREATE TABLE IF NOT EXISTS is not safe against itself on PostgreSQL
+	// (two servers starting at once on a new database: one fails on the
+	// catalog's unique index), so it runs under the migrators' lock too.
+	if err := db.InTx(ctx, func(tx *Tx) error {
+		if db.dialect == Postgres {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7411)`); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		domain TEXT NOT NULL,
 		version INTEGER NOT NULL,
 		applied_at BIGINT NOT NULL,
-		PRIMARY KEY (domain, version))`); err != nil {
+		PRIMARY KEY (domain, version))`)
+		return err
+	}); err != nil {
 		return fmt.Errorf("store: create schema_migrations: %w", err)
 	}
 	migrationsMu.Lock()

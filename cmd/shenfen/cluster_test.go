@@ -8,6 +8,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -42,6 +43,7 @@ import (
 	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/registry"
 	"github.com/shenfen/shenfen/status"
+	"github.com/shenfen/shenfen/store/storetest"
 )
 
 // The cluster tests run several shenfen servers (this test binary
@@ -151,6 +153,8 @@ func clientIP(r *http.Request) string {
 type child struct {
 	addr string
 	cmd  *exec.Cmd
+	log  string
+	done chan struct{} // closed when the process has exited
 }
 
 type cluster struct {
@@ -293,6 +297,15 @@ func (c *cluster) args(addr, db string) []string {
 }
 
 func (c *cluster) startServer(db string) *child {
+	s := c.launch(db)
+	if err := s.ready(90 * time.Second); err != nil {
+		c.t.Fatal(err)
+	}
+	return s
+}
+
+// launch starts a server process without waiting for it.
+func (c *cluster) launch(db string) *child {
 	t := c.t
 	addr := freeAddr(t)
 	args, _ := json.Marshal(c.args(addr, db))
@@ -306,13 +319,12 @@ func (c *cluster) startServer(db string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &child{addr: addr, cmd: cmd}
+	s := &child{addr: addr, cmd: cmd, log: logf.Name(), done: make(chan struct{})}
+	go func() { cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-s.done:
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
 		}
@@ -325,18 +337,33 @@ func (c *cluster) startServer(db string) *child {
 			t.Logf("server %s log (end):\n%s", addr, b)
 		}
 	})
-	deadline := time.Now().Add(90 * time.Second)
+	return s
+}
+
+// ready waits until the server answers /readyz, or fails with the end of
+// its log when it exited or did not answer in time.
+func (s *child) ready(wait time.Duration) error {
+	deadline := time.Now().Add(wait)
 	for {
-		res, err := http.Get("http://" + addr + "/readyz")
+		res, err := http.Get("http://" + s.addr + "/readyz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
-				return s
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("server %s not ready: %v\n%s", addr, err, b)
+		exited := false
+		select {
+		case <-s.done:
+			exited = true
+		default:
+		}
+		if exited || time.Now().After(deadline) {
+			b, _ := os.ReadFile(s.log)
+			if len(b) > 3000 {
+				b = b[len(b)-3000:]
+			}
+			return fmt.Errorf("server %s not ready (exited: %v): %v\n%s", s.addr, exited, err, b)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -1116,5 +1143,56 @@ func TestClusterFailover(t *testing.T) {
 	}
 	if lost > 0 {
 		t.Fatalf("%d acknowledged writes lost after a server died", lost)
+	}
+}
+
+// TestServersStartTogether: three servers started at the same moment on an
+// empty PostgreSQL database and one new data directory make one master
+// key, one issuer root and one provider key between them (database locks
+// and pins), all become ready, and publish the same keys; the log records
+// the first key once. It runs on the conformance suite's PostgreSQL, not
+// on the Patroni cluster.
+func TestServersStartTogether(t *testing.T) {
+	if os.Getenv("SHENFEN_TEST_POSTGRES") == "off" {
+		t.Skip("PostgreSQL off")
+	}
+	u := storetest.NewPostgresDatabase(t)
+	c := &cluster{t: t, dbURL: u, data: t.TempDir(), token: "cluster-admin-token-0123456789", public: "http://id.example"}
+	var servers []*child
+	for range 3 {
+		servers = append(servers, c.launch(u))
+	}
+	for _, s := range servers {
+		if err := s.ready(90 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first []byte
+	for _, path := range []string{"/.well-known/jwks.json", "/oidc/keys"} {
+		for i, s := range servers {
+			res, err := http.Get("http://" + s.addr + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				t.Fatalf("%s %s: %d %s", s.addr, path, res.StatusCode, b)
+			}
+			if i == 0 {
+				first = b
+			} else if !bytes.Equal(b, first) {
+				t.Fatalf("%s differs between servers:\n%s\n%s", path, first, b)
+			}
+		}
+	}
+	db, err := sql.Open("pgx", u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM audit_leaves WHERE convert_from(data, 'UTF8') LIKE '%"type":"key-rotation"%'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("key-rotation entries in the log: %d, %v; want 1", n, err)
 	}
 }

@@ -42,6 +42,17 @@ func defaultMasterKeyFile(dataDir string) string { return filepath.Join(dataDir,
 func (a *app) openMasterKey(ctx context.Context) (*seal.Sealer, error) {
 	path := a.cfg.MasterKeyFile
 	s, err := seal.LoadKeyFile(path)
+	if errors.Is(err, seal.ErrNoKeyFile) {
+		// Servers started together on a new database and a shared data
+		// directory decide one at a time: the first makes the key (and
+		// seals with it), the others then find its file.
+		unlock, lerr := a.db.Lock(ctx, "master-key")
+		if lerr != nil {
+			return nil, fmt.Errorf("%w: %w", ErrMasterKey, lerr)
+		}
+		defer unlock()
+		s, err = seal.LoadKeyFile(path)
+	}
 	created := false
 	switch {
 	case errors.Is(err, seal.ErrNoKeyFile):
