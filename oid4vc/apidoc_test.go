@@ -133,3 +133,53 @@ func toStrings(v any) []string {
 	}
 	return out
 }
+
+// TestAPIDocIssuance holds §2.2 and §2.4 of docs/api.md to the issuer: the
+// token answer, and the documented credential request (its proof replaced
+// by a real one) and its answer.
+func TestAPIDocIssuance(t *testing.T) {
+	ex, err := apidoc.Examples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := doubleEnv(t)
+	key := credtest.HolderKey()
+	offer := e.enroll(t, key)
+	code := offer["grants"].(map[string]any)[oid4vc.PreAuthGrant].(map[string]any)["pre-authorized_code"].(string)
+	resp, err := http.PostForm(e.srv.URL+"/vci/token", url.Values{"grant_type": {oid4vc.PreAuthGrant}, "pre-authorized_code": {code}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := apidoc.SameShape(ex["vci-token"], tb); err != nil {
+		t.Errorf("vci-token: %v", err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.Unmarshal(tb, &tok)
+	var body map[string]any
+	json.Unmarshal(ex["vci-credential-request"], &body)
+	proof, err := oid4vc.MakeProof(key, credtest.IssuerURL, e.freshNonce(t), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body["proofs"] = map[string]any{"jwt": []string{proof}}
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", e.srv.URL+"/vci/credential", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	cr, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, _ := io.ReadAll(cr.Body)
+	cr.Body.Close()
+	if cr.StatusCode != 200 {
+		t.Fatalf("documented credential request: %d %s", cr.StatusCode, cb)
+	}
+	if err := apidoc.SameShape(ex["vci-credential"], cb); err != nil {
+		t.Errorf("vci-credential: %v", err)
+	}
+}
