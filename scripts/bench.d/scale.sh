@@ -7,10 +7,10 @@
 # the OpenID Provider's login rate with that database as its store, against
 # an empty database in the same window.
 #
-#   SHENFEN_SCALE_RECORDS=50000000           registry size (CSV: 155 MB per
-#                                             1 M; database: about 430 MB per
-#                                             1 M; sorted runs: about 400 MB
-#                                             per 1 M while importing)
+#   SHENFEN_SCALE_RECORDS=50000000           registry size (at 50 M: about 46 GB
+#                                             of disk and an hour or more; per
+#                                             1 M: CSV 155 MB, database 449 MB,
+#                                             sorted runs 316 MB while importing)
 #   SHENFEN_BENCH_DIR=/tmp/shenfen-bench-scale   work directory
 #   SHENFEN_SCALE_IMPORT=0                   skip the import (the database
 #                                             and DIR/data-postgres-N exist)
