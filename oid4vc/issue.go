@@ -4,12 +4,17 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/shenfen/shenfen/audit"
 	"github.com/shenfen/shenfen/credential"
@@ -35,8 +40,23 @@ type EventLog interface {
 	Append(ctx context.Context, e audit.Event) (uint64, error)
 }
 
+// BatchStatus hands out the status entries of a batch of single-use
+// credentials, spread across lists (*status.Service).
+type BatchStatus interface {
+	AllocateBatch(ctx context.Context, n int) ([]credential.StatusRef, error)
+}
+
 // Issuer makes cards from registry records: the [CardIssuer] the
 // credential endpoint uses.
+//
+// A credential bound to the card's enrolled device key is the card's own:
+// it carries the card's status entry and is issued as of the card's
+// approval (the shape a wallet collecting one credential gets). Every
+// other key (attested by the device key, checkProofs) gets a single-use
+// credential: its own status entry from Status (recorded with the card so
+// that they change together), validity from the start of the UTC day of
+// issuance for BatchValidity, so that nothing but the disclosed claims
+// repeats between two credentials of a batch or of two batches.
 type Issuer struct {
 	// ID is the iss of SD-JWT VCs (the public URL).
 	ID       string
@@ -44,91 +64,207 @@ type Issuer struct {
 	Records  Records
 	Proofing *proofing.Service
 	Signers  Signers
+	// Status allocates the entries of single-use credentials (nil: only
+	// the device key's credential is issued).
+	Status BatchStatus
 	// Log records every issuance (nil: not recorded).
 	Log EventLog
 	// Validity is how long a card is valid (default one year, capped at
 	// the registry document's expiry).
 	Validity time.Duration
-	Clock    func() time.Time
+	// BatchValidity is how long a single-use credential is valid (default
+	// DefaultBatchValidity, capped at the registry document's expiry).
+	BatchValidity time.Duration
+	Clock         func() time.Time
 }
 
+// DefaultBatchValidity is the validity of a single-use credential: the
+// wallet refills long before; a short life keeps the entries a card's
+// revocation must change few.
+const DefaultBatchValidity = 30 * 24 * time.Hour
+
 // Issue implements [CardIssuer].
-func (i *Issuer) Issue(ctx context.Context, configID string, card proofing.Card, holder *ecdsa.PublicKey) (string, error) {
+func (i *Issuer) Issue(ctx context.Context, configID string, card proofing.Card, holders []*ecdsa.PublicKey) ([]string, error) {
+	if configID != ConfigSDJWT && configID != ConfigMdoc && configID != ConfigQR {
+		return nil, fmt.Errorf("oid4vc: issue: unknown configuration %q", configID)
+	}
 	id, err := i.Proofing.CardIDNumber(card)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	rec, err := i.Records.Get(ctx, id)
 	if err != nil {
-		return "", fmt.Errorf("oid4vc: issue: registry: %w", err)
+		return nil, fmt.Errorf("oid4vc: issue: registry: %w", err)
 	}
 	if rec.Status != registry.StatusValid {
-		return "", fmt.Errorf("oid4vc: issue: record is %s", rec.Status)
+		return nil, fmt.Errorf("oid4vc: issue: record is %s", rec.Status)
 	}
 	pid, err := PIDOf(rec)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	signer, chain, err := i.Signers.Chain(ctx)
 	if err != nil {
-		return "", fmt.Errorf("oid4vc: issue: signer: %w", err)
+		return nil, fmt.Errorf("oid4vc: issue: signer: %w", err)
 	}
 	now := time.Now().UTC()
 	if i.Clock != nil {
 		now = i.Clock().UTC()
 	}
-	// The three configurations are one card: they are issued as of the
-	// card's approval, so they carry the same validity (and the same device
-	// key and status-list entry) whichever is collected first.
-	at := issuedAt(card, now)
-	validity := i.Validity
-	if validity <= 0 {
-		validity = 365 * 24 * time.Hour
-	}
-	exp := at.Add(validity)
 	// The card never outlives the ID card it stands for, which is good
 	// through its valid-until date (a card whose ID card has expired since
 	// approval is not issued).
-	if end := rec.ValidUntil.AddDate(0, 0, 1); !rec.ValidUntil.IsZero() && end.Before(exp) {
-		exp = end
+	docEnd := time.Time{}
+	if !rec.ValidUntil.IsZero() {
+		docEnd = rec.ValidUntil.AddDate(0, 0, 1)
 	}
-	if !exp.After(now) {
-		return "", fmt.Errorf("oid4vc: issue: the card's validity ended %s", exp.Format(time.RFC3339))
-	}
-	ref := &credential.StatusRef{URI: card.StatusURI, Index: card.StatusIndex}
-	var out, format string
-	var signed []byte
-	switch configID {
-	case ConfigSDJWT:
-		format = "dc+sd-jwt"
-		out, err = sdjwt.Issue(ctx, sdjwt.IssueParams{Issuer: i.ID, Profile: i.Profile, PID: pid, Holder: holder, Status: ref,
-			IssuedAt: at, ExpiresAt: exp, Signer: signer, Chain: chain})
-		if err == nil {
-			signed = []byte(strings.SplitN(out, "~", 2)[0])
+	window := func(at time.Time, validity time.Duration) (time.Time, error) {
+		exp := at.Add(validity)
+		if !docEnd.IsZero() && docEnd.Before(exp) {
+			exp = docEnd
 		}
-	case ConfigMdoc, ConfigQR:
-		format = "mso_mdoc"
-		p := mdoc.IssueParams{Profile: i.Profile, PID: pid, Holder: holder, Status: ref,
-			IssuedAt: at, ExpiresAt: exp, Signer: signer, Chain: chain}
-		var b []byte
-		if configID == ConfigQR {
-			b, err = qr.Issue(ctx, p) // the compact profile; needs the thumbnail PIDOf made
+		if !exp.After(now) {
+			return exp, fmt.Errorf("oid4vc: issue: the card's validity ended %s", exp.Format(time.RFC3339))
+		}
+		return exp, nil
+	}
+	var own, fresh []int // indexes of holders: the device key, the others
+	for k, h := range holders {
+		tp, err := (&jose.JSONWebKey{Key: h}).Thumbprint(crypto.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("oid4vc: issue: holder key: %w", err)
+		}
+		if base64.RawURLEncoding.EncodeToString(tp) == card.DeviceThumb {
+			own = append(own, k)
 		} else {
-			b, err = mdoc.Issue(ctx, p)
+			fresh = append(fresh, k)
 		}
-		out, signed = base64.RawURLEncoding.EncodeToString(b), b
-	default:
-		return "", fmt.Errorf("oid4vc: issue: unknown configuration %q", configID)
 	}
-	if err != nil {
-		return "", fmt.Errorf("oid4vc: issue %s: %w", format, err)
+	params := make([]issueParams, len(holders))
+	if len(own) > 0 {
+		// The three configurations of the card's own credential are one
+		// card: issued as of the card's approval, so they carry the same
+		// validity (and device key and status entry) whichever is
+		// collected first.
+		at := issuedAt(card, now)
+		validity := i.Validity
+		if validity <= 0 {
+			validity = 365 * 24 * time.Hour
+		}
+		exp, err := window(at, validity)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range own {
+			params[k] = issueParams{at: at, exp: exp, status: &credential.StatusRef{URI: card.StatusURI, Index: card.StatusIndex}}
+		}
+	}
+	if len(fresh) > 0 {
+		entries, ok := i.Proofing.Store().(proofing.CardEntries)
+		if i.Status == nil || !ok {
+			return nil, errors.New("oid4vc: issue: single-use credentials need status allocation and a card entry store")
+		}
+		at := now.Truncate(24 * time.Hour)
+		validity := i.BatchValidity
+		if validity <= 0 {
+			validity = DefaultBatchValidity
+		}
+		exp, err := window(at, validity)
+		if err != nil {
+			return nil, err
+		}
+		refs, err := i.Status.AllocateBatch(ctx, len(fresh))
+		if err != nil {
+			return nil, fmt.Errorf("oid4vc: issue: %w", err)
+		}
+		prefs := make([]proofing.StatusRef, len(refs))
+		for k, r := range refs {
+			prefs[k] = proofing.StatusRef{URI: r.URI, Index: r.Index}
+		}
+		// Recorded before anything is signed: no credential exists whose
+		// entry the card's revocation would miss.
+		if err := entries.AddCardEntries(ctx, card.ID, prefs, exp); err != nil {
+			return nil, fmt.Errorf("oid4vc: issue: record entries: %w", err)
+		}
+		for n, k := range fresh {
+			params[k] = issueParams{at: at, exp: exp, status: &refs[n]}
+		}
+	}
+	format := "dc+sd-jwt"
+	if configID != ConfigSDJWT {
+		format = "mso_mdoc"
+	}
+	out := make([]string, len(holders))
+	signed := make([][]byte, len(holders))
+	for k, h := range holders {
+		p := params[k]
+		switch configID {
+		case ConfigSDJWT:
+			out[k], err = sdjwt.Issue(ctx, sdjwt.IssueParams{Issuer: i.ID, Profile: i.Profile, PID: pid, Holder: h, Status: p.status,
+				IssuedAt: p.at, ExpiresAt: p.exp, Signer: signer, Chain: chain})
+			if err == nil {
+				signed[k] = []byte(out[k][:strings.IndexByte(out[k], '~')])
+			}
+		default:
+			mp := mdoc.IssueParams{Profile: i.Profile, PID: pid, Holder: h, Status: p.status,
+				IssuedAt: p.at, ExpiresAt: p.exp, Signer: signer, Chain: chain}
+			var b []byte
+			if configID == ConfigQR {
+				b, err = qr.Issue(ctx, mp) // the compact profile; needs the thumbnail PIDOf made
+			} else {
+				b, err = mdoc.Issue(ctx, mp)
+			}
+			out[k], signed[k] = base64.RawURLEncoding.EncodeToString(b), b
+		}
+		if err != nil {
+			return nil, fmt.Errorf("oid4vc: issue %s: %w", format, err)
+		}
 	}
 	if i.Log != nil {
-		if _, err := i.Log.Append(ctx, audit.Issuance(now, card.StatusURI, card.StatusIndex, format, signed)); err != nil {
-			return "", fmt.Errorf("oid4vc: log issuance: %w", err)
+		if err := i.logIssuance(ctx, now, card, format, own, fresh, signed); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+type issueParams struct {
+	at, exp time.Time
+	status  *credential.StatusRef
+}
+
+// EventBatchIssuance is the type of the transparency-log event of a batch
+// of single-use credentials.
+const EventBatchIssuance = "batch-issuance"
+
+// logIssuance appends the issuance to the transparency log: the card's
+// own credential as before (its status entry and digest), and a batch of
+// single-use credentials as ONE event under the card's own entry whose
+// digest is SHA-256 over the SHA-256 digests of the batch's issuer-signed
+// parts, in order. The wallet, which holds the whole batch, finds it; a
+// verifier holding one credential cannot, so the log does not show which
+// credentials were issued together.
+func (i *Issuer) logIssuance(ctx context.Context, now time.Time, card proofing.Card, format string, own, fresh []int, signed [][]byte) error {
+	for _, k := range own {
+		if _, err := i.Log.Append(ctx, audit.Issuance(now, card.StatusURI, card.StatusIndex, format, signed[k])); err != nil {
+			return fmt.Errorf("oid4vc: log issuance: %w", err)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	h := sha256.New()
+	for _, k := range fresh {
+		d := sha256.Sum256(signed[k])
+		h.Write(d[:])
+	}
+	e := audit.Event{Type: EventBatchIssuance, At: now, Ref: fmt.Sprintf("%s#%d", card.StatusURI, card.StatusIndex),
+		Digest: base64.RawURLEncoding.EncodeToString(h.Sum(nil)),
+		Attrs:  map[string]string{"format": format, "count": strconv.Itoa(len(fresh))}}
+	if _, err := i.Log.Append(ctx, e); err != nil {
+		return fmt.Errorf("oid4vc: log batch issuance: %w", err)
+	}
+	return nil
 }
 
 // issuedAt is the issuance instant of a card's credentials: its approval

@@ -13,6 +13,14 @@ type IssuerMetadata struct {
 	NonceEndpoint      string                             `json:"nonce_endpoint"`
 	Display            []Display                          `json:"display"`
 	Configurations     map[string]CredentialConfiguration `json:"credential_configurations_supported"`
+	// Batch says how many key proofs (credentials) one request may carry.
+	Batch *BatchIssuance `json:"batch_credential_issuance,omitempty"`
+}
+
+// BatchIssuance is the batch_credential_issuance metadata parameter
+// (OpenID4VCI 1.0 §12.2.4).
+type BatchIssuance struct {
+	BatchSize int `json:"batch_size"`
 }
 
 // Display is a name in one language (issuer and credential display).
@@ -110,6 +118,7 @@ func (a *API) IssuerMetadata() IssuerMetadata {
 		CredentialEndpoint: a.Issuer + "/vci/credential",
 		NonceEndpoint:      a.Issuer + "/vci/nonce",
 		Display:            displays([2]string{"shenfen virtual ID", "身份证电子证照"}),
+		Batch:              &BatchIssuance{BatchSize: BatchSize},
 		Configurations: map[string]CredentialConfiguration{
 			ConfigSDJWT: {
 				Format: "dc+sd-jwt", VCT: a.VCT,
@@ -138,7 +147,7 @@ func (a *API) asMetadata(w http.ResponseWriter, r *http.Request) {
 	writeMetadata(w, AuthServerMetadata{
 		Issuer:                a.Issuer,
 		TokenEndpoint:         a.Issuer + "/vci/token",
-		GrantTypes:            []string{PreAuthGrant},
+		GrantTypes:            []string{PreAuthGrant, "refresh_token"},
 		ResponseTypes:         []string{},
 		PreAuthAnonymousGrant: true,
 	})

@@ -34,12 +34,12 @@ type Mux interface {
 	Handle(pattern string, h http.Handler)
 }
 
-// CardIssuer makes one format of a card bound to the holder's device key.
+// CardIssuer makes one format of a card, one credential per holder key.
 type CardIssuer interface {
-	// Issue returns the credential of configuration configID
-	// (ConfigSDJWT: the SD-JWT VC; ConfigMdoc and ConfigQR: base64url
-	// IssuerSigned).
-	Issue(ctx context.Context, configID string, card proofing.Card, holder *ecdsa.PublicKey) (string, error)
+	// Issue returns a credential of configuration configID for each
+	// holder key, in order (ConfigSDJWT: the SD-JWT VC; ConfigMdoc and
+	// ConfigQR: base64url IssuerSigned).
+	Issue(ctx context.Context, configID string, card proofing.Card, holders []*ecdsa.PublicKey) ([]string, error)
 }
 
 // Disclosures records what a citizen disclosed (the audit log's
@@ -96,6 +96,9 @@ type API struct {
 	// NonceLimit bounds c_nonce requests (each stores a row) per client
 	// address (nil: no limit).
 	NonceLimit proofing.RateLimiter
+	// BatchLimit bounds credential requests per card and configuration
+	// (BatchCardEvery, BatchCardBurst; nil: no limit).
+	BatchLimit proofing.RateLimiter
 	Log        *slog.Logger
 	Clock      func() time.Time
 }

@@ -37,6 +37,8 @@ import (
 	"github.com/shenfen/shenfen/proofing/proofingtest"
 	"github.com/shenfen/shenfen/registry"
 	"github.com/shenfen/shenfen/seal"
+	"github.com/shenfen/shenfen/status"
+	"github.com/shenfen/shenfen/store"
 	"github.com/shenfen/shenfen/store/storetest"
 	"github.com/shenfen/shenfen/verifier"
 )
@@ -75,6 +77,9 @@ type env struct {
 	ring       *keys.Ring
 	desk, bar  string
 	deskClient string
+	db         *store.DB
+	// lists are the status lists of single-use credentials.
+	lists *status.Service
 	// ahead moves the server's clock forward (nanoseconds).
 	ahead atomic.Int64
 }
@@ -89,7 +94,9 @@ func newEnv(t testing.TB, face proofing.FaceChecker, speech proofing.DigitRecogn
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{store: storetest.SQLite(t).Proofing(), checker: &credtest.Status{}, disclosures: &disclosures{}, person: person}
+	db := storetest.SQLite(t)
+	e := &env{store: db.Proofing(), checker: &credtest.Status{}, disclosures: &disclosures{}, person: person,
+		db: db, lists: status.NewService(db.Status(), nil, credtest.IssuerURL+"/status")}
 	status := &proofingtest.Status{OnRevoke: func(ref proofing.StatusRef) { e.checker.Set(ref.URI, ref.Index, credential.StatusInvalid) }}
 	svc, err := proofing.New(proofing.Config{Store: e.store, Records: recs, Face: face, Speech: speech, Status: status, Sealer: sealer,
 		Clock: func() time.Time { return time.Now().Add(time.Duration(e.ahead.Load())) }})
@@ -98,7 +105,7 @@ func newEnv(t testing.TB, face proofing.FaceChecker, speech proofing.DigitRecogn
 	}
 	p := credential.ProfileCN
 	e.api = &oid4vc.API{Issuer: credtest.IssuerURL, Proofing: svc, VCT: p.VCT, DocType: p.DocType, Namespace: p.Namespace,
-		Cards: &oid4vc.Issuer{ID: credtest.IssuerURL, Profile: p, Records: recs, Proofing: svc, Signers: signers{iss}},
+		Cards: &oid4vc.Issuer{ID: credtest.IssuerURL, Profile: p, Records: recs, Proofing: svc, Signers: signers{iss}, Status: e.lists},
 		Verifier: oid4vc.Verifiers{
 			SDJWT: &sdjwt.Verifier{Anchors: iss.Anchors(), Status: e.checker},
 			Mdoc:  &mdoc.Verifier{Anchors: iss.Anchors(), Status: e.checker},

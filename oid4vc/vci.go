@@ -40,20 +40,39 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "form body expected")
 		return
 	}
-	if r.PostForm.Get("grant_type") != PreAuthGrant {
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only the pre-authorized code grant is supported")
-		return
-	}
-	code := r.PostForm.Get("pre-authorized_code")
-	if code == "" || len(code) > 256 {
-		oauthError(w, http.StatusBadRequest, "invalid_request", "pre-authorized_code missing")
-		return
-	}
 	st := a.Proofing.Store()
 	now := a.now()
-	cardID, err := st.UseSecret(r.Context(), proofing.SecretOffer, proofing.Hash(code), now)
+	var cardID, refresh string
+	var err error
+	switch r.PostForm.Get("grant_type") {
+	case PreAuthGrant:
+		code := r.PostForm.Get("pre-authorized_code")
+		if code == "" || len(code) > 256 {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "pre-authorized_code missing")
+			return
+		}
+		cardID, err = st.UseSecret(r.Context(), proofing.SecretOffer, proofing.Hash(code), now)
+		if err == nil {
+			// The refresh token lets the wallet collect new batches of
+			// single-use credentials; alone it issues nothing (every key
+			// must be the device key or attested by it, checkProofs).
+			refresh = proofing.RandomID(32)
+			err = st.PutSecret(r.Context(), proofing.Secret{Kind: SecretRefresh, Hash: proofing.Hash(refresh), Ref: cardID,
+				ExpiresAt: now.Add(RefreshTTL)})
+		}
+	case "refresh_token":
+		rt := r.PostForm.Get("refresh_token")
+		if rt == "" || len(rt) > 256 {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "refresh_token missing")
+			return
+		}
+		cardID, err = st.PeekSecret(r.Context(), SecretRefresh, proofing.Hash(rt), now)
+	default:
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only the pre-authorized code and refresh token grants are supported")
+		return
+	}
 	if errors.Is(err, proofing.ErrNotFound) || errors.Is(err, proofing.ErrConflict) {
-		oauthError(w, http.StatusBadRequest, "invalid_grant", "the code is unknown, used or expired")
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "the code or refresh token is unknown, used or expired")
 		return
 	}
 	if err != nil {
@@ -66,8 +85,20 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, "token", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(tokenTTL / time.Second)})
+	resp := map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(tokenTTL / time.Second)}
+	if refresh != "" {
+		resp["refresh_token"] = refresh
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
+
+// SecretRefresh is the secret kind of refresh tokens; RefreshTTL their
+// lifetime (they are not rotated: a refresh is useless without the device
+// key, and a wallet that lost one mid-refresh keeps working).
+const (
+	SecretRefresh = "refresh"
+	RefreshTTL    = 400 * 24 * time.Hour
+)
 
 // c_nonce limits per client address: a wallet collecting a card asks for
 // one nonce per credential configuration (three).
@@ -105,6 +136,21 @@ type credentialRequest struct {
 	} `json:"proofs"`
 }
 
+// BatchSize is the most key proofs, hence credentials, one credential
+// request may carry (batch_credential_issuance.batch_size).
+const BatchSize = 20
+
+// Batch issuance limits per card and configuration: a wallet refills
+// its single-use credentials a few times a day at most.
+const (
+	BatchCardEvery = time.Hour
+	BatchCardBurst = 6
+)
+
+// maxCredentialBody bounds the credential request: BatchSize proofs, each
+// with its key attestation of BatchSize keys.
+const maxCredentialBody = 256 << 10
+
 func (a *API) credential(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	st := a.Proofing.Store()
@@ -124,7 +170,7 @@ func (a *API) credential(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, "credential", err)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<10))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCredentialBody))
 	if err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_credential_request", "body too large")
 		return
@@ -138,14 +184,14 @@ func (a *API) credential(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "unknown_credential_configuration", "credential_configuration_id must be one of "+strings.Join(Configs, ", "))
 		return
 	}
-	var proofJWT string
+	var proofJWTs []string
 	switch {
-	case req.Proofs != nil && len(req.Proofs.JWT) == 1 && req.Proof == nil:
-		proofJWT = req.Proofs.JWT[0]
+	case req.Proofs != nil && len(req.Proofs.JWT) >= 1 && len(req.Proofs.JWT) <= BatchSize && req.Proof == nil:
+		proofJWTs = req.Proofs.JWT
 	case req.Proof != nil && req.Proof.ProofType == "jwt" && req.Proofs == nil:
-		proofJWT = req.Proof.JWT
+		proofJWTs = []string{req.Proof.JWT}
 	default:
-		oauthError(w, http.StatusBadRequest, "invalid_proof", "exactly one jwt proof is required")
+		oauthError(w, http.StatusBadRequest, "invalid_proof", fmt.Sprintf("proofs.jwt must hold 1 to %d key proofs", BatchSize))
 		return
 	}
 	card, err := st.Card(ctx, cardID)
@@ -157,7 +203,7 @@ func (a *API) credential(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "credential_request_denied", "this card was revoked")
 		return
 	}
-	holder, nonce, err := a.checkProof(proofJWT, card, now)
+	holders, nonce, err := a.checkProofs(proofJWTs, card, now)
 	if err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_proof", err.Error())
 		return
@@ -175,20 +221,130 @@ func (a *API) credential(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "credential_request_denied", "this configuration was already collected with this token")
 		return
 	}
-	cred, err := a.Cards.Issue(ctx, req.ConfigID, card, holder)
+	if !a.limit(w, r, a.BatchLimit, "batch\x00"+card.ID+"\x00"+req.ConfigID) {
+		return
+	}
+	creds, err := a.Cards.Issue(ctx, req.ConfigID, card, holders)
 	if err != nil {
 		a.internal(w, "credential: issue", err)
 		return
 	}
 	// Marked after issuing, so a failure to issue can be retried with the
-	// same token; two racing requests may both get a card, the same card
-	// (same holder key, same status entry) twice.
+	// same token; two racing requests may both get credentials.
 	if err := st.PutSecret(ctx, proofing.Secret{Kind: proofing.SecretCollected, Hash: collected, Ref: card.ID,
 		ExpiresAt: now.Add(tokenTTL)}); err != nil && !errors.Is(err, proofing.ErrConflict) {
 		a.internal(w, "credential: mark collected", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"credentials": []map[string]string{{"credential": cred}}})
+	out := make([]map[string]string, len(creds))
+	for i, c := range creds {
+		out[i] = map[string]string{"credential": c}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"credentials": out})
+}
+
+// checkProofs verifies the key proofs of one request: each one a proof
+// of possession of its own key (checkProof), all over the same c_nonce,
+// no key twice. A proof by the card's enrolled device key stands alone;
+// any other key must be vouched for by the device key: the proof carries
+// a key_attestation header (OpenID4VCI 1.0 Appendix D), a JWT signed by
+// the enrolled device key whose attested_keys lists the proof's key and
+// whose nonce is the c_nonce. So a stolen access token alone issues
+// nothing: every credential is bound to the enrolled device or to keys
+// it attested for this nonce.
+func (a *API) checkProofs(proofs []string, card proofing.Card, now time.Time) ([]*ecdsa.PublicKey, string, error) {
+	holders := make([]*ecdsa.PublicKey, 0, len(proofs))
+	seen := map[string]bool{}
+	attested := map[string]map[string]bool{} // attestation JWT -> key thumbprints
+	var nonce string
+	for i, p := range proofs {
+		pr, err := a.checkProof(p, now)
+		if err != nil {
+			return nil, "", fmt.Errorf("proof %d: %w", i, err)
+		}
+		if i == 0 {
+			nonce = pr.nonce
+		} else if pr.nonce != nonce {
+			return nil, "", fmt.Errorf("proof %d: every proof of a request must carry the same c_nonce", i)
+		}
+		if seen[pr.thumb] {
+			return nil, "", fmt.Errorf("proof %d: the same key twice", i)
+		}
+		seen[pr.thumb] = true
+		if pr.thumb != card.DeviceThumb {
+			if pr.attestation == "" {
+				return nil, "", fmt.Errorf("proof %d: a key other than the enrolled device key needs a key_attestation by the device key", i)
+			}
+			keys, ok := attested[pr.attestation]
+			if !ok {
+				if keys, err = checkAttestation(pr.attestation, card, nonce, now); err != nil {
+					return nil, "", fmt.Errorf("proof %d: key_attestation: %w", i, err)
+				}
+				attested[pr.attestation] = keys
+			}
+			if !keys[pr.thumb] {
+				return nil, "", fmt.Errorf("proof %d: key not in the key_attestation's attested_keys", i)
+			}
+		}
+		holders = append(holders, pr.key)
+	}
+	return holders, nonce, nil
+}
+
+// KeyAttestationType is the JOSE typ of a key attestation (OpenID4VCI 1.0
+// Appendix D.1).
+const KeyAttestationType = "key-attestation+jwt"
+
+type attestationClaims struct {
+	Iat          int64             `json:"iat"`
+	Nonce        string            `json:"nonce"`
+	AttestedKeys []jose.JSONWebKey `json:"attested_keys"`
+}
+
+// checkAttestation verifies a key attestation signed by the card's
+// enrolled device key and returns the thumbprints of its attested keys.
+func checkAttestation(compact string, card proofing.Card, nonce string, now time.Time) (map[string]bool, error) {
+	if len(compact) > 16<<10 {
+		return nil, errors.New("too large")
+	}
+	var dev jose.JSONWebKey
+	if err := dev.UnmarshalJSON(card.DeviceKey); err != nil {
+		return nil, fmt.Errorf("the card's device key: %w", err)
+	}
+	jws, err := jose.ParseSignedCompact(compact, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil, errors.New("not an ES256 compact JWS")
+	}
+	if typ, _ := jws.Signatures[0].Header.ExtraHeaders[jose.HeaderType].(string); typ != KeyAttestationType {
+		return nil, fmt.Errorf("typ must be %s", KeyAttestationType)
+	}
+	payload, err := jws.Verify(dev.Key)
+	if err != nil {
+		return nil, errors.New("not signed by the enrolled device key")
+	}
+	var c attestationClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, errors.New("payload is not JSON")
+	}
+	if c.Nonce != nonce {
+		return nil, errors.New("nonce is not the proofs' c_nonce")
+	}
+	iat := time.Unix(c.Iat, 0)
+	if c.Iat == 0 || iat.Before(now.Add(-proofAge)) || iat.After(now.Add(time.Minute)) {
+		return nil, errors.New("iat outside the accepted window")
+	}
+	if len(c.AttestedKeys) == 0 || len(c.AttestedKeys) > BatchSize {
+		return nil, fmt.Errorf("attested_keys must list 1 to %d keys", BatchSize)
+	}
+	out := map[string]bool{}
+	for _, k := range c.AttestedKeys {
+		tp, err := k.Thumbprint(crypto.SHA256)
+		if err != nil || !k.IsPublic() {
+			return nil, errors.New("attested_keys holds a key that is not a public JWK")
+		}
+		out[base64.RawURLEncoding.EncodeToString(tp)] = true
+	}
+	return out, nil
 }
 
 type proofClaims struct {
@@ -198,39 +354,50 @@ type proofClaims struct {
 	Iss   string `json:"iss,omitempty"`
 }
 
-// checkProof verifies an OpenID4VCI key proof: typ, ES256, a jwk header
-// that is the card's device key, the signature, aud, iat; it returns the
-// key and the proof's nonce (consumed by the caller).
-func (a *API) checkProof(compact string, card proofing.Card, now time.Time) (*ecdsa.PublicKey, string, error) {
-	if len(compact) > 4096 {
-		return nil, "", errors.New("proof too large")
+// checkedProof is what a verified key proof gives.
+type checkedProof struct {
+	key   *ecdsa.PublicKey
+	thumb string
+	nonce string
+	// attestation is the key_attestation header, if any (not verified).
+	attestation string
+}
+
+// checkProof verifies an OpenID4VCI key proof: typ, ES256, a public jwk
+// header (the key to bind), the signature, aud, iat; it returns the key,
+// its thumbprint, the proof's nonce (consumed by the caller) and its
+// key_attestation header (checked by the caller).
+func (a *API) checkProof(compact string, now time.Time) (checkedProof, error) {
+	var out checkedProof
+	if len(compact) > 16<<10 {
+		return out, errors.New("proof too large")
 	}
 	jws, err := jose.ParseSignedCompact(compact, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil || len(jws.Signatures) != 1 {
-		return nil, "", errors.New("proof is not an ES256 compact JWS")
+		return out, errors.New("proof is not an ES256 compact JWS")
 	}
 	h := jws.Signatures[0].Header
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != ProofType {
-		return nil, "", fmt.Errorf("proof typ must be %s", ProofType)
+		return out, fmt.Errorf("proof typ must be %s", ProofType)
 	}
 	if h.JSONWebKey == nil || !h.JSONWebKey.IsPublic() {
-		return nil, "", errors.New("proof must carry the device key as a public jwk header")
+		return out, errors.New("proof must carry the key to bind as a public jwk header")
 	}
 	pub, ok := h.JSONWebKey.Key.(*ecdsa.PublicKey)
 	if !ok || pub.Curve != elliptic.P256() {
-		return nil, "", errors.New("proof key must be EC P-256")
+		return out, errors.New("proof key must be EC P-256")
 	}
 	tp, err := h.JSONWebKey.Thumbprint(crypto.SHA256)
-	if err != nil || base64.RawURLEncoding.EncodeToString(tp) != card.DeviceThumb {
-		return nil, "", errors.New("proof key is not the enrolled device key")
+	if err != nil {
+		return out, errors.New("proof key has no thumbprint")
 	}
 	payload, err := jws.Verify(pub)
 	if err != nil {
-		return nil, "", errors.New("proof signature does not verify")
+		return out, errors.New("proof signature does not verify")
 	}
 	var c proofClaims
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, "", errors.New("proof payload is not JSON")
+		return out, errors.New("proof payload is not JSON")
 	}
 	audOK := false
 	switch v := c.Aud.(type) {
@@ -244,27 +411,60 @@ func (a *API) checkProof(compact string, card proofing.Card, now time.Time) (*ec
 		}
 	}
 	if !audOK {
-		return nil, "", errors.New("proof aud must be the credential issuer")
+		return out, errors.New("proof aud must be the credential issuer")
 	}
 	iat := time.Unix(c.Iat, 0)
 	if c.Iat == 0 || iat.Before(now.Add(-proofAge)) || iat.After(now.Add(time.Minute)) {
-		return nil, "", errors.New("proof iat outside the accepted window")
+		return out, errors.New("proof iat outside the accepted window")
 	}
 	if c.Nonce == "" || len(c.Nonce) > 256 {
-		return nil, "", errors.New("proof nonce missing")
+		return out, errors.New("proof nonce missing")
 	}
-	return pub, c.Nonce, nil
+	out.key, out.thumb, out.nonce = pub, base64.RawURLEncoding.EncodeToString(tp), c.Nonce
+	out.attestation, _ = h.ExtraHeaders["key_attestation"].(string)
+	return out, nil
 }
 
 // MakeProof makes an OpenID4VCI key proof with a device key (the CLI and
 // tests use it; wallets make their own).
 func MakeProof(key *ecdsa.PrivateKey, issuer, nonce string, iat time.Time) (string, error) {
+	return MakeAttestedProof(key, issuer, nonce, iat, "")
+}
+
+// MakeAttestedProof makes a key proof carrying a key attestation
+// (MakeKeyAttestation) in its key_attestation header; "" for none.
+func MakeAttestedProof(key *ecdsa.PrivateKey, issuer, nonce string, iat time.Time, attestation string) (string, error) {
 	opts := (&jose.SignerOptions{EmbedJWK: true}).WithType(ProofType)
+	if attestation != "" {
+		opts = opts.WithHeader("key_attestation", attestation)
+	}
 	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, opts)
 	if err != nil {
 		return "", err
 	}
 	b, _ := json.Marshal(proofClaims{Aud: issuer, Iat: iat.Unix(), Nonce: nonce})
+	obj, err := s.Sign(b)
+	if err != nil {
+		return "", err
+	}
+	return obj.CompactSerialize()
+}
+
+// MakeKeyAttestation makes the key attestation with which the enrolled
+// device key vouches for the keys of a batch (the CLI and tests use it).
+func MakeKeyAttestation(device *ecdsa.PrivateKey, keys []*ecdsa.PublicKey, nonce string, iat time.Time) (string, error) {
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: device}, (&jose.SignerOptions{}).WithType(KeyAttestationType))
+	if err != nil {
+		return "", err
+	}
+	c := attestationClaims{Iat: iat.Unix(), Nonce: nonce}
+	for _, k := range keys {
+		c.AttestedKeys = append(c.AttestedKeys, jose.JSONWebKey{Key: k})
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
 	obj, err := s.Sign(b)
 	if err != nil {
 		return "", err

@@ -42,12 +42,47 @@ var (
 	ErrCodeRefused = errorString("proofing: ID number and revocation code do not match")
 )
 
-// CardStatus reads and changes a card's status-list entry (package
+// CardStatus reads and changes a card's status-list entries (package
 // status's Service satisfies it as it is). Set reports the previous status
 // and fails with an error wrapping [entry.ErrFinal] for a revoked entry.
+// SetAll changes every entry of refs (the card's own, first, and those of
+// its single-use credentials) in one transaction with their audit entries,
+// leaving revoked ones of the credentials alone; it reports the previous
+// status of refs[0] (failing as Set for it) and how many entries changed.
 type CardStatus interface {
 	Get(ctx context.Context, ref StatusRef) (entry.Status, error)
 	Set(ctx context.Context, ref StatusRef, next entry.Status) (entry.Status, error)
+	SetAll(ctx context.Context, refs []StatusRef, next entry.Status) (entry.Status, int, error)
+}
+
+// CardEntries keeps the status entries of a card's single-use credentials,
+// issued in batches (package store's Proofing implements it): they change
+// with the card.
+type CardEntries interface {
+	// AddCardEntries records entries of the card, valid until expires.
+	AddCardEntries(ctx context.Context, cardID string, refs []StatusRef, expires time.Time) error
+	// CardEntries lists at most limit entries of the card that expire
+	// after after.
+	CardEntries(ctx context.Context, cardID string, after time.Time, limit int) ([]StatusRef, error)
+}
+
+// MaxCardEntries bounds the unexpired credential entries changed with a
+// card (a wallet holds a few dozen; issuance is rate limited per card).
+const MaxCardEntries = 100_000
+
+// refs returns the status entries of a card: its own, then those of its
+// unexpired single-use credentials.
+func (c *Cards) refs(ctx context.Context, card Card) ([]StatusRef, error) {
+	refs := []StatusRef{{URI: card.StatusURI, Index: card.StatusIndex}}
+	e, ok := c.cfg.Store.(CardEntries)
+	if !ok {
+		return refs, nil
+	}
+	more, err := e.CardEntries(ctx, card.ID, c.now(), MaxCardEntries)
+	if err != nil {
+		return nil, fmt.Errorf("proofing: entries of card: %w", err)
+	}
+	return append(refs, more...), nil
 }
 
 // RevocationCode is a citizen's lost-phone code for one card, kept by hash
@@ -216,6 +251,10 @@ func (c *Cards) SetCardStatus(ctx context.Context, cardID, next, by string) (str
 		return "", err
 	}
 	ref := StatusRef{URI: card.StatusURI, Index: card.StatusIndex}
+	refs, err := c.refs(ctx, card)
+	if err != nil {
+		return "", err
+	}
 	if next != StatusRevoked && card.State != CardActive {
 		return StatusRevoked, ErrFinal
 	}
@@ -224,7 +263,7 @@ func (c *Cards) SetCardStatus(ctx context.Context, cardID, next, by string) (str
 			return "", fmt.Errorf("proofing: mark card revoking: %w", err)
 		}
 	}
-	old, err := c.cfg.Status.Set(ctx, ref, want)
+	old, _, err := c.cfg.Status.SetAll(ctx, refs, want)
 	if err != nil {
 		if errors.Is(err, entry.ErrFinal) {
 			err = errors.Join(ErrFinal, err)
@@ -388,7 +427,11 @@ func (c *Cards) SuspendLost(ctx context.Context, idNumber, code, client string) 
 			continue
 		}
 		ref := StatusRef{URI: card.StatusURI, Index: card.StatusIndex}
-		old, err := c.cfg.Status.Set(ctx, ref, entry.Suspended)
+		refs, err := c.refs(ctx, card)
+		if err != nil {
+			return n, err
+		}
+		old, _, err := c.cfg.Status.SetAll(ctx, refs, entry.Suspended)
 		if errors.Is(err, entry.ErrFinal) {
 			continue // revoked in the list already
 		}

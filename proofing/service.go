@@ -275,6 +275,20 @@ func (s *Service) ApplyRevocations(ctx context.Context) error {
 			if err := s.cfg.Status.Revoke(ctx, StatusRef{URI: c.StatusURI, Index: c.StatusIndex}); err != nil {
 				return fmt.Errorf("proofing: revoke card: %w", err)
 			}
+			// The card's single-use credentials: each revocation is final
+			// and repeating one changes nothing, so a crash midway is
+			// finished by the next pass (the card stays revoking).
+			if e, ok := s.cfg.Store.(CardEntries); ok {
+				refs, err := e.CardEntries(ctx, c.ID, s.now(), MaxCardEntries)
+				if err != nil {
+					return fmt.Errorf("proofing: entries of card: %w", err)
+				}
+				for _, r := range refs {
+					if err := s.cfg.Status.Revoke(ctx, r); err != nil {
+						return fmt.Errorf("proofing: revoke credential of card: %w", err)
+					}
+				}
+			}
 			if err := s.cfg.Store.SetCardState(ctx, c.ID, CardRevoked); err != nil {
 				return err
 			}

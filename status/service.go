@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +69,12 @@ type Store interface {
 	GetStatus(ctx context.Context, id string, index uint64) (Status, error)
 	// StatusEntries calls fn for every stored (non-Valid) entry of a list.
 	StatusEntries(ctx context.Context, id string, fn func(Entry) error) error
+	// AllocateStatusSpread takes n counter values in one transaction, the
+	// i-th from the open shard pick(i, open) chooses among the open shards
+	// (those with the given bits and room), after opening shards made by
+	// newList until at least spread are open. It returns the shard of each
+	// value (Allocated already counting it) and the values.
+	AllocateStatusSpread(ctx context.Context, bits, n, spread int, newList NewListFunc, pick func(i, open int) int) ([]ListInfo, []uint64, error)
 }
 
 // KeySource gives the key that signs status list tokens.
@@ -97,6 +105,9 @@ type Service struct {
 	Bits int
 	// ShardSize is the number of entries of new shards (default DefaultShardSize).
 	ShardSize int
+	// Spread is the least number of shards open at once for AllocateBatch
+	// (default DefaultSpread).
+	Spread int
 	// TTL is the token's ttl claim and the HTTP max-age (default 15 minutes).
 	TTL time.Duration
 	// Validity is exp - iat of tokens (default 24 hours): how long an
@@ -197,6 +208,137 @@ func (s *Service) Allocate(ctx context.Context) (Ref, error) {
 	}
 	return Ref{URI: s.URI(info.ID), Index: int(p.Forward(n))}, nil
 }
+
+// DefaultSpread is how many shards are open at once for batch allocation
+// (AllocateBatch): the entries of one batch come from different shards, so
+// the list URI of one credential says nothing about the list of another.
+const DefaultSpread = 16
+
+// AllocateBatch hands out n fresh entries in one transaction for the
+// single-use credentials of one batch. While n does not exceed the number
+// of open shards (at least Spread, default DefaultSpread) each entry comes
+// from a different shard, the shards chosen at random; within a shard the
+// index is the shard's permutation of its counter, as for Allocate. So
+// neither the URI nor the index of one credential of a batch tells
+// anything about another: they are those of any card issued meanwhile.
+func (s *Service) AllocateBatch(ctx context.Context, n int) ([]Ref, error) {
+	bits, size := s.bits(), s.shardSize()
+	if bits != 1 && bits != 2 {
+		return nil, fmt.Errorf("status: %d bits per entry (want 1 or 2)", bits)
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	spread := s.Spread
+	if spread <= 0 {
+		spread = DefaultSpread
+	}
+	// pick draws a random permutation of the open shards per round of
+	// len(open) entries: distinct shards within each round.
+	var order []int
+	pick := func(i, open int) int {
+		if i%open == 0 || len(order) != open {
+			order = mrand.Perm(open)
+		}
+		return order[i%open]
+	}
+	infos, ns, err := s.store.AllocateStatusSpread(ctx, bits, n, spread, func() ListInfo {
+		var id [10]byte
+		rand.Read(id[:])
+		key := make([]byte, 32)
+		rand.Read(key)
+		return ListInfo{ID: strings.ToLower(idEncoding.EncodeToString(id[:])), Bits: bits, Size: size, Key: key, Created: s.now().UTC()}
+	}, pick)
+	if err != nil {
+		return nil, fmt.Errorf("status: allocate batch: %w", err)
+	}
+	out := make([]Ref, len(ns))
+	perms := map[string]*perm{}
+	for i, info := range infos {
+		p := perms[info.ID]
+		if p == nil {
+			if p, err = newPerm(info.Key, info.Size); err != nil {
+				return nil, err
+			}
+			perms[info.ID] = p
+		}
+		out[i] = Ref{URI: s.URI(info.ID), Index: int(p.Forward(ns[i]))}
+	}
+	return out, nil
+}
+
+// SetAll changes every entry of refs to next in one transaction (with the
+// Changed hook's writes, when the store is [Atomic]): the entries of one
+// card's credentials change together or not at all. It reports the
+// previous status of refs[0] and how many entries changed. Revoked entries
+// stay revoked: an entry already Invalid is skipped, unless it is refs[0],
+// whose transition is checked as by Set.
+func (s *Service) SetAll(ctx context.Context, refs []Ref, next Status) (Status, int, error) {
+	if len(refs) == 0 {
+		return 0, 0, fmt.Errorf("%w: no entries", ErrNotFound)
+	}
+	if err := Transition(Valid, next); err != nil {
+		return 0, 0, err
+	}
+	type target struct {
+		id  string
+		idx uint64
+		ref Ref
+	}
+	ts := make([]target, len(refs))
+	for i, ref := range refs {
+		info, idx, err := s.entry(ctx, ref)
+		if err != nil {
+			return 0, 0, err
+		}
+		ts[i] = target{info.ID, idx, ref}
+	}
+	var first Status
+	changed := 0
+	set := func(ctx context.Context) error {
+		changed = 0
+		for i, t := range ts {
+			check := func(old Status) error { return Transition(old, next) }
+			if i > 0 {
+				check = func(old Status) error {
+					if old == Invalid {
+						return errSkip
+					}
+					return Transition(old, next)
+				}
+			}
+			old, err := s.store.SetStatus(ctx, t.id, t.idx, next, check)
+			if errors.Is(err, errSkip) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("status: set %s[%d] to %v: %w", t.id, t.idx, next, err)
+			}
+			if i == 0 {
+				first = old
+			}
+			if old != next {
+				changed++
+				if s.Changed != nil {
+					if err := s.Changed(ctx, t.ref, old, next); err != nil {
+						return fmt.Errorf("status: after setting %s[%d] to %v: %w", t.id, t.idx, next, err)
+					}
+				}
+			}
+		}
+		return nil
+	}
+	var err error
+	if a, ok := s.store.(Atomic); ok {
+		err = a.Atomically(ctx, set)
+	} else {
+		err = set(ctx)
+	}
+	return first, changed, err
+}
+
+// errSkip tells SetAll's store call to leave a revoked entry alone.
+var errSkip = errors.New("status: skip")
 
 // entry resolves a reference to an allocated entry of a list.
 func (s *Service) entry(ctx context.Context, ref Ref) (ListInfo, uint64, error) {

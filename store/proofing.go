@@ -275,6 +275,10 @@ func (p *Proofing) Card(ctx context.Context, id string) (proofing.Card, error) {
 func (p *Proofing) CardByStatus(ctx context.Context, uri string, index int) (proofing.Card, error) {
 	c, err := scanCard(p.db.QueryRow(ctx, `SELECT `+cardCols+` FROM proofing_cards WHERE status_uri = ? AND status_idx = ?
 		ORDER BY created_at LIMIT 1`, uri, index))
+	if errors.Is(err, sql.ErrNoRows) { // a single-use credential of a batch
+		c, err = scanCard(p.db.QueryRow(ctx, `SELECT `+cardCols+` FROM proofing_cards WHERE id =
+			(SELECT card_id FROM proofing_card_entries WHERE status_uri = ? AND status_idx = ?)`, uri, index))
+	}
 	return c, proofingNotFound(err)
 }
 

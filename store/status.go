@@ -119,6 +119,75 @@ func (s *StatusStore) AllocateStatus(ctx context.Context, bits int, newList stat
 	return info, n, err
 }
 
+// AllocateStatusSpread takes n counter values from several open shards in
+// one transaction (status.Service.AllocateBatch).
+func (s *StatusStore) AllocateStatusSpread(ctx context.Context, bits, n, spread int, newList status.NewListFunc,
+	pick func(i, open int) int) ([]status.ListInfo, []uint64, error) {
+	infos := make([]status.ListInfo, 0, n)
+	ns := make([]uint64, 0, n)
+	err := s.db.InTxDurable(ctx, func(tx *Tx) error {
+		infos, ns = infos[:0], ns[:0]
+		open := func() ([]string, error) {
+			rows, err := tx.Query(ctx, `SELECT id FROM status_lists WHERE bits = ? AND allocated < size ORDER BY created_at, id`, bits)
+			if err != nil {
+				return nil, fmt.Errorf("store: find open status lists: %w", err)
+			}
+			defer rows.Close()
+			var ids []string
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					return nil, err
+				}
+				ids = append(ids, id)
+			}
+			return ids, rows.Err()
+		}
+		ids, err := open()
+		if err != nil {
+			return err
+		}
+		for len(ids) < spread {
+			l := newList()
+			if l.Bits != bits {
+				return fmt.Errorf("store: new status list has %d bits, want %d", l.Bits, bits)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO status_lists (id, bits, size, allocated, perm_key, version, created_at)
+				VALUES (?, ?, ?, 0, ?, 0, ?)`, l.ID, l.Bits, l.Size, l.Key, l.Created.Unix()); err != nil {
+				return fmt.Errorf("store: open status list: %w", err)
+			}
+			ids = append(ids, l.ID)
+		}
+		for i := 0; i < n; i++ {
+			id := ids[pick(i, len(ids))]
+			// The row lock taken by UPDATE serialises concurrent allocators
+			// on PostgreSQL; SQLite transactions are serial already.
+			info, err := scanStatusList(tx.QueryRow(ctx, `UPDATE status_lists SET allocated = allocated + 1
+				WHERE id = ? AND allocated < size RETURNING `+statusListCols, id))
+			if errors.Is(err, sql.ErrNoRows) {
+				// Filled: open a new shard in its place and draw again.
+				l := newList()
+				if _, err := tx.Exec(ctx, `INSERT INTO status_lists (id, bits, size, allocated, perm_key, version, created_at)
+					VALUES (?, ?, ?, 0, ?, 0, ?)`, l.ID, l.Bits, l.Size, l.Key, l.Created.Unix()); err != nil {
+					return fmt.Errorf("store: open status list: %w", err)
+				}
+				if ids, err = open(); err != nil {
+					return err
+				}
+				i--
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("store: allocate status entry: %w", err)
+			}
+			infos = append(infos, info)
+			ns = append(ns, info.Allocated-1)
+		}
+		return nil
+	})
+	return infos, ns, err
+}
+
 // StatusList returns one shard.
 func (s *StatusStore) StatusList(ctx context.Context, id string) (status.ListInfo, error) {
 	l, err := scanStatusList(s.db.QueryRow(ctx, `SELECT `+statusListCols+` FROM status_lists WHERE id = ?`, id))

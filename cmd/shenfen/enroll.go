@@ -60,7 +60,8 @@ func mountEnrollment(ctx context.Context, a *app, srv *server.Server) error {
 			Mdoc:  &mdoc.Verifier{Anchors: anchors, Status: checker, DocTypes: []string{p.DocType}},
 		},
 		Requests: st, Sealer: a.sealer, Disclosures: t.audit,
-		VerifierLimit: a.rateLimiter("verifier-request", 2*time.Second, 30), NonceLimit: a.vciNonceLimit(), Log: a.log}
+		VerifierLimit: a.rateLimiter("verifier-request", 2*time.Second, 30), NonceLimit: a.vciNonceLimit(),
+		BatchLimit: a.rateLimiter("vci-batch-card", oid4vc.BatchCardEvery, oid4vc.BatchCardBurst), Log: a.log}
 	reg, err := a.verifierRegistry(ctx)
 	if err != nil {
 		return err
@@ -81,7 +82,8 @@ func mountEnrollment(ctx context.Context, a *app, srv *server.Server) error {
 			return err
 		}
 		api.Proofing = svc
-		api.Cards = &oid4vc.Issuer{ID: issuer, Profile: p, Records: a.registry, Proofing: svc, Signers: t.ring, Log: t.audit}
+		api.Cards = &oid4vc.Issuer{ID: issuer, Profile: p, Records: a.registry, Proofing: svc, Signers: t.ring,
+			Status: t.status, Log: t.audit}
 		a.addLoop("proofing sweep", time.Minute, func(ctx context.Context, _ time.Time) error { return svc.Sweep(ctx) })
 	}
 	api.Mount(srv)
