@@ -335,13 +335,40 @@ func TestBatchRefusals(t *testing.T) {
 	if code, m := e.rawCredentialRequest(t, access, oid4vc.ConfigSDJWT, []string{p3, p3}); code != 400 || !strings.Contains(m["error_description"].(string), "twice") {
 		t.Errorf("same key twice: %d %v", code, m)
 	}
+	// The attestation carried once, by the first proof, covers the request
+	// (as shenfen's wallet sends it); a second attestation by a stranger
+	// spoils it.
+	nonce4 := e.freshNonce(t)
+	keys4 := newKeys(t, 3)
+	pubs4 := []*ecdsa.PublicKey{&keys4[0].PublicKey, &keys4[1].PublicKey, &keys4[2].PublicKey}
+	att4, _ := oid4vc.MakeKeyAttestation(device, pubs4, nonce4, time.Now())
+	bad4, _ := oid4vc.MakeKeyAttestation(other, pubs4, nonce4, time.Now())
+	var once, spoiled []string
+	for i, k := range keys4 {
+		a, b := "", ""
+		if i == 0 {
+			a, b = att4, att4
+		}
+		if i == 2 {
+			b = bad4
+		}
+		p, _ := oid4vc.MakeAttestedProof(k, credtest.IssuerURL, nonce4, time.Now(), a)
+		q, _ := oid4vc.MakeAttestedProof(k, credtest.IssuerURL, nonce4, time.Now(), b)
+		once, spoiled = append(once, p), append(spoiled, q)
+	}
+	if code, m := e.rawCredentialRequest(t, access, oid4vc.ConfigSDJWT, spoiled); code != 400 || !strings.Contains(m["error_description"].(string), "key_attestation") {
+		t.Errorf("a second attestation by a stranger: %d %v", code, m)
+	}
+	if code, m := e.rawCredentialRequest(t, access, oid4vc.ConfigSDJWT, once); code != 200 || len(credentialsOf(t, m)) != 3 {
+		t.Errorf("attestation in the first proof only: %d %v", code, m)
+	}
 	// An unknown refresh token.
 	if code, m := e.token(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"nope"}}); code != 400 || m["error"] != "invalid_grant" {
 		t.Errorf("unknown refresh token: %d %v", code, m)
 	}
 	// Batch size 1 with the device key, the shape a wallet without batch
 	// support sends, still works (the card's own credential).
-	if code, m := e.credentialRequest(t, access, oid4vc.ConfigSDJWT, device, e.freshNonce(t)); code != 200 || len(credentialsOf(t, m)) != 1 {
+	if code, m := e.credentialRequest(t, access, oid4vc.ConfigMdoc, device, e.freshNonce(t)); code != 200 || len(credentialsOf(t, m)) != 1 {
 		t.Errorf("device-key proof: %d %v", code, m)
 	}
 }

@@ -52,7 +52,7 @@ type BatchStatus interface {
 // A credential bound to the card's enrolled device key is the card's own:
 // it carries the card's status entry and is issued as of the card's
 // approval (the shape a wallet collecting one credential gets). Every
-// other key (attested by the device key, checkProofs) gets a single-use
+// other key (attested by the device key, CheckProofs) gets a single-use
 // credential: its own status entry from Status (recorded with the card so
 // that they change together), validity from the start of the UTC day of
 // issuance for BatchValidity, so that nothing but the disclosed claims
@@ -194,27 +194,45 @@ func (i *Issuer) Issue(ctx context.Context, configID string, card proofing.Card,
 	if configID != ConfigSDJWT {
 		format = "mso_mdoc"
 	}
+	// One prepared batch per validity window: the claim values, portrait
+	// included, are encoded once for all the credentials of the request.
+	type prepared struct {
+		sd *sdjwt.Batch
+		md *mdoc.Batch
+	}
+	batches := map[[2]int64]*prepared{}
 	out := make([]string, len(holders))
 	signed := make([][]byte, len(holders))
 	for k, h := range holders {
 		p := params[k]
-		switch configID {
-		case ConfigSDJWT:
-			out[k], err = sdjwt.Issue(ctx, sdjwt.IssueParams{Issuer: i.ID, Profile: i.Profile, PID: pid, Holder: h, Status: p.status,
-				IssuedAt: p.at, ExpiresAt: p.exp, Signer: signer, Chain: chain})
+		key := [2]int64{p.at.Unix(), p.exp.Unix()}
+		b := batches[key]
+		if b == nil {
+			b = &prepared{}
+			switch configID {
+			case ConfigSDJWT:
+				b.sd, err = sdjwt.NewBatch(sdjwt.IssueParams{Issuer: i.ID, Profile: i.Profile, PID: pid,
+					IssuedAt: p.at, ExpiresAt: p.exp, Signer: signer, Chain: chain})
+			case ConfigMdoc:
+				b.md, err = mdoc.NewBatch(mdoc.IssueParams{Profile: i.Profile, PID: pid, IssuedAt: p.at, ExpiresAt: p.exp, Signer: signer, Chain: chain})
+			case ConfigQR:
+				// The compact profile; needs the thumbnail PIDOf made.
+				b.md, err = qr.NewBatch(mdoc.IssueParams{PID: pid, IssuedAt: p.at, ExpiresAt: p.exp, Signer: signer, Chain: chain})
+			}
+			if err != nil {
+				return nil, fmt.Errorf("oid4vc: issue %s: %w", format, err)
+			}
+			batches[key] = b
+		}
+		if b.sd != nil {
+			out[k], err = b.sd.Issue(ctx, h, p.status)
 			if err == nil {
 				signed[k] = []byte(out[k][:strings.IndexByte(out[k], '~')])
 			}
-		default:
-			mp := mdoc.IssueParams{Profile: i.Profile, PID: pid, Holder: h, Status: p.status,
-				IssuedAt: p.at, ExpiresAt: p.exp, Signer: signer, Chain: chain}
-			var b []byte
-			if configID == ConfigQR {
-				b, err = qr.Issue(ctx, mp) // the compact profile; needs the thumbnail PIDOf made
-			} else {
-				b, err = mdoc.Issue(ctx, mp)
-			}
-			out[k], signed[k] = base64.RawURLEncoding.EncodeToString(b), b
+		} else {
+			var c []byte
+			c, err = b.md.Issue(ctx, h, p.status)
+			out[k], signed[k] = base64.RawURLEncoding.EncodeToString(c), c
 		}
 		if err != nil {
 			return nil, fmt.Errorf("oid4vc: issue %s: %w", format, err)

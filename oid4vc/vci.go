@@ -55,7 +55,7 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			// The refresh token lets the wallet collect new batches of
 			// single-use credentials; alone it issues nothing (every key
-			// must be the device key or attested by it, checkProofs).
+			// must be the device key or attested by it, CheckProofs).
 			refresh = proofing.RandomID(32)
 			err = st.PutSecret(r.Context(), proofing.Secret{Kind: SecretRefresh, Hash: proofing.Hash(refresh), Ref: cardID,
 				ExpiresAt: now.Add(RefreshTTL)})
@@ -203,7 +203,7 @@ func (a *API) credential(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "credential_request_denied", "this card was revoked")
 		return
 	}
-	holders, nonce, err := a.checkProofs(proofJWTs, card, now)
+	holders, nonce, err := a.CheckProofs(proofJWTs, card, now)
 	if err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_proof", err.Error())
 		return
@@ -243,19 +243,21 @@ func (a *API) credential(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"credentials": out})
 }
 
-// checkProofs verifies the key proofs of one request: each one a proof
-// of possession of its own key (checkProof), all over the same c_nonce,
-// no key twice. A proof by the card's enrolled device key stands alone;
-// any other key must be vouched for by the device key: the proof carries
-// a key_attestation header (OpenID4VCI 1.0 Appendix D), a JWT signed by
-// the enrolled device key whose attested_keys lists the proof's key and
-// whose nonce is the c_nonce. So a stolen access token alone issues
-// nothing: every credential is bound to the enrolled device or to keys
-// it attested for this nonce.
-func (a *API) checkProofs(proofs []string, card proofing.Card, now time.Time) ([]*ecdsa.PublicKey, string, error) {
-	holders := make([]*ecdsa.PublicKey, 0, len(proofs))
+// CheckProofs verifies the key proofs of one credential request and
+// returns the keys to bind and the c_nonce they carry (which the caller
+// consumes): each one a proof of possession of its own key (checkProof),
+// all over the same c_nonce, no key twice. A proof by the card's enrolled
+// device key stands alone; any other key must be vouched for by the device
+// key: a key_attestation header (OpenID4VCI 1.0 Appendix D), a JWT signed
+// by the enrolled device key whose attested_keys lists the key and whose
+// nonce is the c_nonce, carried by that proof or by another proof of the
+// same request (shenfen's wallet sends it once, in the first proof, rather
+// than 20 times). So a stolen access token alone issues nothing: every
+// credential is bound to the enrolled device or to keys it attested for
+// this nonce.
+func (a *API) CheckProofs(proofs []string, card proofing.Card, now time.Time) ([]*ecdsa.PublicKey, string, error) {
+	checked := make([]checkedProof, len(proofs))
 	seen := map[string]bool{}
-	attested := map[string]map[string]bool{} // attestation JWT -> key thumbprints
 	var nonce string
 	for i, p := range proofs {
 		pr, err := a.checkProof(p, now)
@@ -271,22 +273,32 @@ func (a *API) checkProofs(proofs []string, card proofing.Card, now time.Time) ([
 			return nil, "", fmt.Errorf("proof %d: the same key twice", i)
 		}
 		seen[pr.thumb] = true
-		if pr.thumb != card.DeviceThumb {
-			if pr.attestation == "" {
+		checked[i] = pr
+	}
+	attested := map[string]bool{} // key thumbprints
+	done := map[string]bool{}      // attestations verified
+	for i, pr := range checked {
+		if pr.attestation == "" || done[pr.attestation] {
+			continue
+		}
+		keys, err := checkAttestation(pr.attestation, card, nonce, now)
+		if err != nil {
+			return nil, "", fmt.Errorf("proof %d: key_attestation: %w", i, err)
+		}
+		done[pr.attestation] = true
+		for k := range keys {
+			attested[k] = true
+		}
+	}
+	holders := make([]*ecdsa.PublicKey, len(checked))
+	for i, pr := range checked {
+		if pr.thumb != card.DeviceThumb && !attested[pr.thumb] {
+			if len(done) == 0 {
 				return nil, "", fmt.Errorf("proof %d: a key other than the enrolled device key needs a key_attestation by the device key", i)
 			}
-			keys, ok := attested[pr.attestation]
-			if !ok {
-				if keys, err = checkAttestation(pr.attestation, card, nonce, now); err != nil {
-					return nil, "", fmt.Errorf("proof %d: key_attestation: %w", i, err)
-				}
-				attested[pr.attestation] = keys
-			}
-			if !keys[pr.thumb] {
-				return nil, "", fmt.Errorf("proof %d: key not in the key_attestation's attested_keys", i)
-			}
+			return nil, "", fmt.Errorf("proof %d: key not in the attested_keys of the request's key_attestation", i)
 		}
-		holders = append(holders, pr.key)
+		holders[i] = pr.key
 	}
 	return holders, nonce, nil
 }

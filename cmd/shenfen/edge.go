@@ -26,7 +26,7 @@ var bodyLimits = map[string]int64{
 	"POST /api/enrollments/{id}/submission": 16 << 20,
 	"POST /vci/token":                       4 << 10,
 	"POST /vci/nonce":                       1 << 10,
-	"POST /vci/credential":                  16 << 10,
+	"POST /vci/credential":                  256 << 10, // 20 key proofs with their key attestation
 	"POST /api/verifier/requests":           4 << 10,
 	"POST /oid4vp/responses/{id}":           1 << 20,
 	"POST /api/wallet/nonce":                1 << 10,

@@ -118,6 +118,17 @@ func Issue(ctx context.Context, p mdoc.IssueParams) ([]byte, error) {
 	return mdoc.Issue(ctx, p)
 }
 
+// NewBatch prepares a batch of compact cards (single-use credentials that
+// differ only in holder key and status entry, [mdoc.Batch]); p.PID must
+// carry a Thumbnail.
+func NewBatch(p mdoc.IssueParams) (*mdoc.Batch, error) {
+	if len(p.PID.Thumbnail) == 0 {
+		return nil, errors.New("qr: issue: the PID has no portrait thumbnail")
+	}
+	p.Profile = credential.ProfileQR
+	return mdoc.NewBatch(p)
+}
+
 // SessionTranscript is the transcript both sides build: nonce nil for time mode.
 func SessionTranscript(nonce []byte) []byte {
 	var n any

@@ -18,7 +18,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -29,8 +28,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -66,117 +63,17 @@ type IssueParams struct {
 }
 
 // Issue returns the SD-JWT VC in issuance form: the issuer-signed JWT
-// followed by every disclosure, each ending with "~".
+// followed by every disclosure, each ending with "~". It is a batch of one
+// ([NewBatch]).
 func Issue(ctx context.Context, p IssueParams) (string, error) {
 	if p.Signer == nil || len(p.Chain) == 0 || p.Holder == nil {
 		return "", errors.New("sdjwt: issue: signer, chain and holder key are required")
 	}
-	if !p.ExpiresAt.After(p.IssuedAt) {
-		return "", errors.New("sdjwt: issue: expiry not after issuance")
-	}
-	if p.Holder.Curve != elliptic.P256() {
-		return "", errors.New("sdjwt: issue: holder key is not P-256")
-	}
-	rnd := p.Rand
-	if rnd == nil {
-		rnd = rand.Reader
-	}
-	holder, err := jose.JSONWebKey{Key: p.Holder}.MarshalJSON()
+	b, err := NewBatch(p)
 	if err != nil {
-		return "", fmt.Errorf("sdjwt: issue: holder key: %w", err)
+		return "", err
 	}
-	claims := map[string]any{
-		"iss":     p.Issuer,
-		"iat":     p.IssuedAt.Unix(),
-		"nbf":     p.IssuedAt.Unix(),
-		"exp":     p.ExpiresAt.Unix(),
-		"vct":     p.Profile.VCT,
-		"cnf":     map[string]any{"jwk": json.RawMessage(holder)},
-		"_sd_alg": "sha-256",
-	}
-	if p.Profile.VCT != "" {
-		// The type metadata's digest (served by the issuer, docs/interop.md).
-		claims["vct#integrity"] = p.Profile.VCTIntegrity()
-	}
-	if p.Status != nil {
-		claims["status"] = map[string]any{"status_list": map[string]any{"idx": p.Status.Index, "uri": p.Status.URI}}
-	}
-	var disclosures []string
-	sds := map[string]*[]string{} // "" for the top level, else the container claim
-	add := func(container, name string, value any) error {
-		d, digest, err := newDisclosure(rnd, name, value)
-		if err != nil {
-			return err
-		}
-		disclosures = append(disclosures, d)
-		list := sds[container]
-		if list == nil {
-			list = new([]string)
-			sds[container] = list
-		}
-		*list = append(*list, digest)
-		return nil
-	}
-	for _, a := range p.Profile.Attributes(p.PID, p.IssuedAt) {
-		v := jsonValue(a.Value)
-		switch len(a.JWT) {
-		case 1:
-			err = add("", a.JWT[0], v)
-		case 2:
-			err = add(a.JWT[0], a.JWT[1], v)
-		default:
-			err = fmt.Errorf("claim path %v", a.JWT)
-		}
-		if err != nil {
-			return "", fmt.Errorf("sdjwt: issue: %w", err)
-		}
-	}
-	// Containers (address, age_equal_or_over) are themselves disclosable, so
-	// an undisclosed one does not even show as an empty object.
-	containers := make([]string, 0, len(sds))
-	for c := range sds {
-		if c != "" {
-			containers = append(containers, c)
-		}
-	}
-	slices.Sort(containers)
-	for _, c := range containers {
-		list := sds[c]
-		if err := addDecoys(rnd, list); err != nil {
-			return "", fmt.Errorf("sdjwt: issue: %w", err)
-		}
-		slices.Sort(*list)
-		if err := add("", c, map[string]any{"_sd": *list}); err != nil {
-			return "", fmt.Errorf("sdjwt: issue: %w", err)
-		}
-	}
-	if list := sds[""]; list != nil {
-		if err := addDecoys(rnd, list); err != nil {
-			return "", fmt.Errorf("sdjwt: issue: %w", err)
-		}
-		slices.Sort(*list)
-		claims["_sd"] = *list
-	}
-	// Disclosure order would tell which digest is which; shuffle it.
-	if err := shuffle(rnd, disclosures); err != nil {
-		return "", fmt.Errorf("sdjwt: issue: %w", err)
-	}
-	x5c := make([]string, len(p.Chain))
-	for i, c := range p.Chain {
-		x5c[i] = base64.StdEncoding.EncodeToString(c.Raw)
-	}
-	jwt, err := signJWT(p.Signer, TypeVC, map[jose.HeaderKey]any{"x5c": x5c}, claims)
-	if err != nil {
-		return "", fmt.Errorf("sdjwt: issue: %w", err)
-	}
-	var b strings.Builder
-	b.WriteString(jwt)
-	b.WriteByte('~')
-	for _, d := range disclosures {
-		b.WriteString(d)
-		b.WriteByte('~')
-	}
-	return b.String(), nil
+	return b.Issue(ctx, p.Holder, p.Status)
 }
 
 // jsonValue maps attribute values to their SD-JWT VC JSON form.
@@ -209,39 +106,6 @@ func newDisclosure(rnd io.Reader, name string, value any) (disclosure, digest st
 func digestOf(d string) string {
 	h := sha256.Sum256([]byte(d))
 	return base64.RawURLEncoding.EncodeToString(h[:])
-}
-
-// addDecoys pads list with 1-4 random digests and up to a multiple of 4,
-// so the number of real claims does not show.
-func addDecoys(rnd io.Reader, list *[]string) error {
-	var b [1]byte
-	if _, err := io.ReadFull(rnd, b[:]); err != nil {
-		return err
-	}
-	n := 1 + int(b[0]%4)
-	for (len(*list)+n)%4 != 0 {
-		n++
-	}
-	for range n {
-		r := make([]byte, 32)
-		if _, err := io.ReadFull(rnd, r); err != nil {
-			return err
-		}
-		*list = append(*list, digestOf(base64.RawURLEncoding.EncodeToString(r)))
-	}
-	return nil
-}
-
-func shuffle(rnd io.Reader, s []string) error {
-	for i := len(s) - 1; i > 0; i-- {
-		n, err := rand.Int(rnd, big.NewInt(int64(i+1)))
-		if err != nil {
-			return err
-		}
-		j := int(n.Int64())
-		s[i], s[j] = s[j], s[i]
-	}
-	return nil
 }
 
 // signJWT signs claims as a compact JWS (ES256) with go-jose.
