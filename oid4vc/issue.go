@@ -177,13 +177,9 @@ func (i *Issuer) Issue(ctx context.Context, configID string, card proofing.Card,
 		if err != nil {
 			return nil, fmt.Errorf("oid4vc: issue: %w", err)
 		}
-		prefs := make([]proofing.StatusRef, len(refs))
-		for k, r := range refs {
-			prefs[k] = proofing.StatusRef{URI: r.URI, Index: r.Index}
-		}
 		// Recorded before anything is signed: no credential exists whose
 		// entry the card's revocation would miss.
-		if err := entries.AddCardEntries(ctx, card.ID, prefs, exp); err != nil {
+		if err := entries.AddCardEntries(ctx, card.ID, refs, exp); err != nil {
 			return nil, fmt.Errorf("oid4vc: issue: record entries: %w", err)
 		}
 		for n, k := range fresh {

@@ -276,7 +276,7 @@ func (a *API) CheckProofs(proofs []string, card proofing.Card, now time.Time) ([
 		checked[i] = pr
 	}
 	attested := map[string]bool{} // key thumbprints
-	done := map[string]bool{}      // attestations verified
+	done := map[string]bool{}     // attestations verified
 	for i, pr := range checked {
 		if pr.attestation == "" || done[pr.attestation] {
 			continue

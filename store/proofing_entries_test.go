@@ -54,10 +54,7 @@ func TestCardEntries(t *testing.T) {
 			}
 			seen[r] = true
 		}
-		pr := make([]proofing.StatusRef, len(refs))
-		for i, r := range refs {
-			pr[i] = proofing.StatusRef{URI: r.URI, Index: r.Index}
-		}
+		pr := refs // proofing.StatusRef is status.Ref
 		if err := p.AddCardEntries(ctx, card.ID, pr[:10], t0.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
