@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -384,4 +385,37 @@ func (e *env) rawCredentialRequest(t *testing.T, token, cfg string, proofs []str
 		t.Fatal(err)
 	}
 	return resp.StatusCode, decode(t, resp)
+}
+
+// TestReenrollRevokesBatch: enrolling on a new device revokes the old
+// card, its single-use credentials included: a verifier then refuses them.
+func TestReenrollRevokesBatch(t *testing.T) {
+	e := doubleEnv(t)
+	ctx := context.Background()
+	device := credtest.HolderKey()
+	offer := e.enroll(t, device)
+	_, tok := e.token(t, url.Values{"grant_type": {oid4vc.PreAuthGrant}, "pre-authorized_code": {preAuthCode(offer)}})
+	keys := newKeys(t, 3)
+	code, m := e.batchRequest(t, tok["access_token"].(string), oid4vc.ConfigSDJWT, keys, device, e.freshNonce(t))
+	if code != 200 {
+		t.Fatalf("%d %v", code, m)
+	}
+	creds := credentialsOf(t, m)
+	present := func(i int) error {
+		pres, err := sdjwt.Present(ctx, creds[i], []string{"age_equal_or_over.18"}, keys[i], "aud", "n", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.api.Verifier.VerifySDJWT(ctx, pres, "n", "aud")
+		return err
+	}
+	if err := present(0); err != nil {
+		t.Fatalf("before re-enrollment: %v", err)
+	}
+	e.enroll(t, credtest.HolderKey()) // a new phone
+	for i := range creds {
+		if err := present(i); !errors.Is(err, credential.ErrRevoked) {
+			t.Fatalf("single-use credential %d after re-enrollment: %v, want revoked", i, err)
+		}
+	}
 }
