@@ -278,6 +278,14 @@ func TestJourney(t *testing.T) {
 		t.Fatalf("e2e: the wallet's transparency-log check says %q", logState)
 	}
 
+	// The wallet holds batches of single-use credentials and says how many
+	// are left; the card view's offline code took one compact card.
+	j.run(w, "single-use credentials counted", 20*time.Second, chromedp.Poll[chromedp.Void](`!!document.getElementById("batch-left").dataset.qr`))
+	left, _ := chromedp.Run(w, chromedp.Evaluate[map[string]string](`({...document.getElementById("batch-left").dataset})`))
+	if left["sdjwt"] != "20" || left["mdoc"] != "20" || left["qr"] != "19" {
+		t.Errorf("e2e: single-use credentials left %v, want 20 SD-JWT, 20 mdoc, 19 compact after one code shown", left)
+	}
+
 	// 4. In person: the front desk shows a request code; the wallet answers.
 	v, vcancel := b.tab()
 	defer vcancel()
@@ -295,6 +303,11 @@ func TestJourney(t *testing.T) {
 	j.shot(v, "verifier-result")
 	if !strings.HasPrefix(status, "verified") {
 		t.Fatalf("e2e: the verifier page says %q", status)
+	}
+	// The front desk got a single-use credential (one fewer left).
+	sd, _ := chromedp.Run(w, chromedp.Evaluate[int](`import("/wallet/batch.js").then((m) => m.remaining()).then((n) => n.sdjwt)`, chromedp.EvalAwaitPromise))
+	if sd != 19 {
+		t.Errorf("e2e: %d single-use SD-JWT VCs left after one presentation, want 19", sd)
 	}
 	j.run(v, "check-in", 20*time.Second, chromedp.SendKeys(chromedp.ID("room"), "808"),
 		chromedp.Click(chromedp.CSS(`#checkin-form button[type=submit]`)),

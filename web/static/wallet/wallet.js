@@ -11,6 +11,7 @@ import { drawQR, scanQR } from "/web/qr.js";
 import * as sdjwt from "/web/sdjwt.js";
 import * as mdocqr from "/web/mdocqr.js";
 import { showLogCheck } from "./logcheck.js";
+import * as batch from "/wallet/batch.js";
 
 const t = i18n.t;
 const $ = (id) => document.getElementById(id);
@@ -229,6 +230,7 @@ async function collect(offer) {
     method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:pre-authorized_code", "pre-authorized_code": code }),
   })).json();
+  await batch.keep(tok);
   const key = await deviceKey();
   const jwk = await publicJwk(key);
   const card = { issuer };
@@ -255,6 +257,7 @@ async function collect(offer) {
   }
   if (!card.sdjwt) throw new Error(t("err.generic", { m: "no SD-JWT card" }));
   await kv.set("card", card);
+  await batch.refillSoon(); // the single-use credentials verifiers see
 }
 
 function wellKnown(issuer, name) {
@@ -298,6 +301,16 @@ async function showCard() {
   await showRevocationCode();
   await drawCardQR(card);
   showLogCheck($("card-log"), card.stored, card.parsed.payload); // not awaited: the card shows at once
+  await showRemaining();
+}
+
+// showRemaining says how many single-use credentials are left.
+async function showRemaining() {
+  const n = await batch.remaining();
+  $("batch-left").textContent = t("card.batch", { n: Math.min(n.sdjwt, n.qr) });
+  $("batch-left").dataset.sdjwt = n.sdjwt;
+  $("batch-left").dataset.mdoc = n.mdoc;
+  $("batch-left").dataset.qr = n.qr;
 }
 
 // ---------- the lost-phone revocation code ----------
@@ -348,10 +361,13 @@ async function drawCardQR(card, nonce = null) {
     $("card-qr-note").textContent = t("card.qr.none");
     return;
   }
-  const issued = unb64u(card.stored.qr);
+  // A single-use compact card for this showing of the code (its 30 s
+  // refreshes re-sign the same one); the card's own when none is left.
+  const one = await batch.take("qr");
+  const issued = unb64u(one ? one.credential : card.stored.qr);
   const draw = async () => {
     try {
-      const key = await deviceKey();
+      const key = one ? one.key : await deviceKey();
       const payload = await mdocqr.present(issued, key.privateKey, { nonce });
       drawQR($("card-qr"), payload, t("card.title"), "Alphanumeric");
       $("card-qr").dataset.payload = payload;
@@ -413,8 +429,12 @@ async function approve() {
   try {
     const card = await loadCard();
     if (!card) throw new Error(t("home.none"));
-    const key = await deviceKey();
-    const pres = await sdjwt.present(card.parsed, consent.chosen(req, $("consent-claims")), req.request.client_id, req.request.nonce, key);
+    // Each presentation gets a single-use credential, the card's own when
+    // none is left (docs/privacy.md).
+    const one = await batch.take("sdjwt");
+    const key = one ? one.key : await deviceKey();
+    const pres = await sdjwt.present(one ? await sdjwt.parse(one.credential) : card.parsed, consent.chosen(req, $("consent-claims")),
+      req.request.client_id, req.request.nonce, key);
     const body = new URLSearchParams();
     body.set("vp_token", JSON.stringify({ [req.query.id]: [pres] }));
     if (req.request.state) body.set("state", req.request.state);
@@ -507,6 +527,7 @@ async function reenroll() {
   await kv.del("card");
   await kv.del("pending");
   await kv.del("revocation_code");
+  await batch.clear();
   await newDeviceKey();
   $("tabs").hidden = true;
   show("enroll");

@@ -283,6 +283,14 @@ Object.assign(dict.zh, {
   "verifier.trust.changed": "信任列表的根证书已变更：继续使用缓存的版本。请联系发证机关。",
 });
 
+// Single-use credentials (wallet card view, /wallet/batch.js).
+Object.assign(dict.en, {
+  "card.batch": "Single-use credentials left: {n}. Each verifier gets a fresh one, so verifiers cannot link your visits; more are fetched when online.",
+});
+Object.assign(dict.zh, {
+  "card.batch": "剩余一次性凭证：{n} 张。每个核验方收到的都是新的一张，核验方无法关联您的各次出示；联网时自动补充。",
+});
+
 let lang = (() => {
   try {
     const saved = localStorage.getItem("shenfen.lang");
