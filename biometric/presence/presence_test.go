@@ -8,6 +8,8 @@ import (
 	"image/color"
 	"math"
 	mrand "math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -151,8 +153,13 @@ func TestSync(t *testing.T) {
 	}
 }
 
+// TestCheckLight judges fixed draws (a seeded generator, so that a run
+// fails only when the code changes): a guessed sequence passes about one
+// draw in 8 000 (TestLightGuessRate measures it), which at 300 draws from
+// crypto/rand made this test fail in about one run in 25.
 func TestCheckLight(t *testing.T) {
 	rng := mrand.New(mrand.NewPCG(3, 4))
+	draws := mrand.NewChaCha8([32]byte{'l', 'i', 'g', 'h', 't'})
 	moving := func(t time.Duration) float64 { return speaking(words, t) }
 	lit := func(l Light, lat time.Duration) func(time.Duration) (RGB, bool) {
 		return func(t time.Duration) (RGB, bool) {
@@ -177,7 +184,7 @@ func TestCheckLight(t *testing.T) {
 			return func(time.Duration) (RGB, bool) { return RGB{255, 255, 255}, true }
 		}, false},
 		{"a guessed sequence", func(Light) func(time.Duration) (RGB, bool) {
-			g, _ := NewLight(rand.Reader)
+			g, _ := NewLight(draws)
 			return lit(g, 100*time.Millisecond)
 		}, false},
 		{"the right colours 1.5 s late", func(l Light) func(time.Duration) (RGB, bool) { return lit(l, 1500*time.Millisecond) }, false},
@@ -185,7 +192,7 @@ func TestCheckLight(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for run := 0; run < 300; run++ {
-				l, err := NewLight(rand.Reader)
+				l, err := NewLight(draws)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -249,4 +256,76 @@ func TestDHash(t *testing.T) {
 	if DHash(image.NewRGBA(image.Rectangle{})) != 0 {
 		t.Fatal("empty image")
 	}
+}
+
+// TestLightGuessRate measures how often a video lit by a sequence guessed
+// without knowing the challenge (drawn as the server draws them, 100 ms
+// late) passes CheckLight, and how often a genuine one (the challenge's
+// own colours 0..400 ms late) is refused, at three levels of camera noise
+// on the skin colour (standard deviation per channel, the light's effect
+// being 25). It runs only with SHENFEN_LIGHT_DRAWS=N (draws per noise
+// level); docs/biometrics.md gives its figures.
+func TestLightGuessRate(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("SHENFEN_LIGHT_DRAWS"))
+	if n <= 0 {
+		t.Skip("set SHENFEN_LIGHT_DRAWS to measure")
+	}
+	rng := mrand.New(mrand.NewPCG(5, 6))
+	draws := mrand.NewChaCha8([32]byte{'r', 'a', 't', 'e'})
+	moving := func(t time.Duration) float64 { return speaking(words, t) }
+	lit := func(l Light, lat time.Duration) func(time.Duration) (RGB, bool) {
+		return func(t time.Duration) (RGB, bool) {
+			if i := l.At(t - lat); i >= 0 {
+				return l.Steps[i].Color, true
+			}
+			return RGB{}, false
+		}
+	}
+	noisy := func(fr []Frame, sd float64) []Frame {
+		for i := range fr {
+			for k := range fr[i].Skin {
+				fr[i].Skin[k] += sd * rng.NormFloat64()
+			}
+		}
+		return fr
+	}
+	for _, sd := range []float64{1.5, 4, 8} {
+		var guessed, refused, guessed8, refused8 int
+		for range n {
+			l, _ := NewLight(draws)
+			g, _ := NewLight(draws)
+			// series adds noise of 1.5; the rest makes up sd.
+			extra := math.Sqrt(max(0, sd*sd-1.5*1.5))
+			// The figures also of a stricter rule, for comparison: at
+			// least 8 steps identified.
+			if r := CheckLight(noisy(series(rng, moving, lit(g, 100*time.Millisecond), 0.01), extra), l); r.Pass {
+				guessed++
+				if r.Agree >= 8 {
+					guessed8++
+				}
+			}
+			lat := time.Duration(rng.IntN(400)) * time.Millisecond
+			if r := CheckLight(noisy(series(rng, moving, lit(l, lat), 0.01), extra), l); !r.Pass || r.Agree < 8 {
+				refused8++
+				if !r.Pass {
+					refused++
+				}
+			}
+		}
+		t.Logf("skin noise %.1f: guessed sequence passed %d of %d (%.1e, 95%% upper bound %.1e); genuine refused %d of %d (%.2f%%)",
+			sd, guessed, n, float64(guessed)/float64(n), upper95(guessed, n), refused, n, 100*float64(refused)/float64(n))
+		t.Logf("  if at least 8 steps had to be identified: guessed passed %d (95%% upper bound %.1e), genuine refused %d (%.2f%%)",
+			guessed8, upper95(guessed8, n), refused8, 100*float64(refused8)/float64(n))
+	}
+}
+
+// upper95 is the one-sided 95% upper bound of a rate seen k times in n
+// (rule of three when k is 0, else the Wilson score bound).
+func upper95(k, n int) float64 {
+	if k == 0 {
+		return 3 / float64(n)
+	}
+	const z = 1.645
+	p, nn := float64(k)/float64(n), float64(n)
+	return (p + z*z/(2*nn) + z*math.Sqrt(p*(1-p)/nn+z*z/(4*nn*nn))) / (1 + z*z/nn)
 }
