@@ -126,3 +126,41 @@ func TestIssuanceProof(t *testing.T) {
 		t.Fatalf("tree past the log: %v", err)
 	}
 }
+
+// FuzzOpenCheckpoint: a checkpoint is outside input (a monitor reads it
+// from the network). Whatever the bytes, no panic; what opens is exactly
+// what the log's key signed, in the one text form Checkpoint.Text makes.
+func FuzzOpenCheckpoint(f *testing.F) {
+	k := ed25519.NewKeyFromSeed(make([]byte, 32))
+	signer, vkey, err := audit.NoteKey("id.example/audit", k)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, text := range []string{"id.example/audit\n5\n" + base64.StdEncoding.EncodeToString(make([]byte, 32)) + "\n",
+		"id.example/audit\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n", "id.example/audit\n1\nx\nextra\n"} {
+		msg, err := note.Sign(&note.Note{Text: text}, signer)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(msg)
+	}
+	f.Add([]byte("id.example/audit\n1\n\n— id.example/audit AAAA\n"))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		c, err := audit.OpenCheckpoint(msg, vkey)
+		if err != nil {
+			return
+		}
+		n, err := note.Open(msg, note.VerifierList(mustVerifier(t, vkey)))
+		if err != nil || n.Text != c.Text() {
+			t.Fatalf("opened %+v from a note whose text is %q (%v)", c, n.Text, err)
+		}
+	})
+}
+
+func mustVerifier(t *testing.T, vkey string) note.Verifier {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
