@@ -36,6 +36,10 @@ type Config struct {
 	// Database is a PostgreSQL URL (postgres://...) or a SQLite file path;
 	// empty means DataDir/shenfen.db.
 	Database string `json:"database"`
+	// DatabaseReplica is a PostgreSQL URL of a replica (or of HAProxy's
+	// replica port) for the reads that may be slightly stale: the status
+	// list tokens. Empty: every read goes to Database.
+	DatabaseReplica string `json:"database_replica"`
 	// PublicURL is the externally visible base URL (issuer identifier); empty
 	// means http://Addr.
 	PublicURL string `json:"public_url"`
@@ -94,6 +98,7 @@ var fields = []field{
 	{"trusted-proxies", "SHENFEN_TRUSTED_PROXIES", "comma-separated IPs/CIDRs of reverse proxies allowed to set X-Forwarded-For/Forwarded and X-Forwarded-Proto", func(c *Config) any { return &c.TrustedProxies }},
 	{"data", "SHENFEN_DATA", "data directory (embedded database, keys, admin token)", func(c *Config) any { return &c.DataDir }},
 	{"db", "SHENFEN_DATABASE", "database: postgres://... URL or SQLite file (default DATA/shenfen.db)", func(c *Config) any { return &c.Database }},
+	{"db-replica", "SHENFEN_DATABASE_REPLICA", "PostgreSQL URL of a replica for reads that may be slightly stale: status list tokens (default: none, every read on the primary)", func(c *Config) any { return &c.DatabaseReplica }},
 	{"public-url", "SHENFEN_PUBLIC_URL", "externally visible base URL (default http://ADDR)", func(c *Config) any { return &c.PublicURL }},
 	{"admin-token", "SHENFEN_ADMIN_TOKEN", "admin API bearer token (default: random, kept in DATA/admin-token)", func(c *Config) any { return &c.AdminToken }},
 	{"admin-token-roles", "SHENFEN_ADMIN_TOKEN_ROLES", "comma-separated operator roles the admin token (machine access) is scoped to", func(c *Config) any { return &c.AdminTokenRoles }},

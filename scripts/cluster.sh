@@ -13,6 +13,7 @@
 #   scripts/cluster.sh status         patronictl list
 #   scripts/cluster.sh url            the libpq multi-host URL for shenfen
 #   scripts/cluster.sh haproxy-url    the URL through HAProxy
+#   scripts/cluster.sh replica-url    a replica through HAProxy (shenfen --db-replica)
 #   scripts/cluster.sh primary        the name of the current primary (pg1, pg2, pg3)
 #   scripts/cluster.sh kill NODE      kill -9 NODE's Patroni and PostgreSQL (a machine's death)
 #   scripts/cluster.sh kill-primary   kill -9 the current primary; prints its name
@@ -290,6 +291,7 @@ case "${1:-}" in
   status) patronictl -c "$DIR/pg1.yml" list ;;
   url) url ;;
   haproxy-url) echo "postgres://postgres:$(password)@127.0.0.1:$HAPROXY_RW/$DBNAME?sslmode=disable&connect_timeout=2" ;;
+  replica-url) echo "postgres://postgres:$(password)@127.0.0.1:$HAPROXY_RO/$DBNAME?sslmode=disable&connect_timeout=2" ;;
   primary) leader ;;
   kill) kill_node "$2" ;;
   kill-primary) n=$(leader) && kill_node "$n" && echo "$n" ;;

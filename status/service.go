@@ -123,6 +123,13 @@ type Service struct {
 	// and a crash leaves neither; otherwise the change stands.
 	Changed func(ctx context.Context, ref Ref, old, next Status) error
 
+	// Replica, when set, is where Token reads the lists it signs: a store
+	// over a database replica, which may lag the primary by the
+	// replication delay (verifiers cache a token for its TTL anyway). Every
+	// other read and every write uses the primary; a failed replica read
+	// is made again on the primary.
+	Replica Store
+
 	mu    sync.Mutex
 	cache map[string]*Served
 	// building holds one lock per list so that concurrent requests after a
@@ -460,7 +467,15 @@ type Served struct {
 // token is never older than TTL/2 past its last change and always far
 // from exp.
 func (s *Service) Token(ctx context.Context, id string) (*Served, error) {
-	info, err := s.store.StatusList(ctx, id)
+	st := s.store
+	if s.Replica != nil {
+		st = s.Replica
+	}
+	info, err := st.StatusList(ctx, id)
+	if err != nil && st != s.store {
+		st = s.store
+		info, err = st.StatusList(ctx, id)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("status: list %s: %w", id, err)
 	}
@@ -474,7 +489,10 @@ func (s *Service) Token(ctx context.Context, id string) (*Served, error) {
 		return c, nil
 	}
 	now := s.now()
-	tok, err := s.Build(ctx, info, now)
+	tok, err := s.build(ctx, st, info, now)
+	if err != nil && st != s.store {
+		tok, err = s.build(ctx, s.store, info, now)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -508,11 +526,15 @@ func (s *Service) cached(id string, version int64) *Served {
 
 // Build assembles the unsigned token of a list from the store.
 func (s *Service) Build(ctx context.Context, info ListInfo, now time.Time) (*Token, error) {
+	return s.build(ctx, s.store, info, now)
+}
+
+func (s *Service) build(ctx context.Context, st Store, info ListInfo, now time.Time) (*Token, error) {
 	l, err := NewList(info.Bits, info.Size)
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.StatusEntries(ctx, info.ID, func(e Entry) error {
+	err = st.StatusEntries(ctx, info.ID, func(e Entry) error {
 		v := e.Status
 		if info.Bits == 1 && v == Suspended {
 			v = Invalid // a 1-bit list publishes suspension as invalid

@@ -292,6 +292,16 @@ func (c *cluster) args(addr, db string) []string {
 		"--trusted-proxies", "127.0.0.1", "--four-eyes-alone", "card-officer,administrator"}
 	if addr != "" {
 		a = append(a, "--addr", addr)
+		// Status list tokens from a replica (HAProxy's replica port).
+		if r := os.Getenv("SHENFEN_TEST_CLUSTER_REPLICA"); r != "" && strings.Contains(c.dbURL, ",") {
+			ru, err := url.Parse(r)
+			if err != nil {
+				c.t.Fatal(err)
+			}
+			mu, _ := url.Parse(c.dbURL)
+			ru.Path = mu.Path
+			a = append(a, "--db-replica", ru.String())
+		}
 	}
 	return a
 }
@@ -780,6 +790,32 @@ func TestClusterFlowsAcrossServers(t *testing.T) {
 	got, err := c.tool.trust.status.Get(ctx, ref)
 	if err != nil || got != status.Invalid {
 		t.Fatalf("status after revocation: %v %v", got, err)
+	}
+	// B's status list token (built from a replica when the cluster has
+	// one) shows the revocation within seconds.
+	listID, err := c.tool.trust.status.ListID(ref.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := c.http.Get(b + "/status/" + listID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		tok, err := status.ParseUnverified(body, status.Limits{})
+		if err != nil {
+			t.Fatalf("status list from B: %d %v", res.StatusCode, err)
+		}
+		if st, _ := tok.List.Get(ref.Index); st == status.Invalid {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("B's status list does not show the revocation made on A after 10 s")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

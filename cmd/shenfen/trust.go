@@ -35,6 +35,8 @@ type trustServices struct {
 	api *trustapi.API
 	// hsm is the PKCS#11 provider when one is configured.
 	hsm *pkcs11.Provider
+	// replica is the database replica of --db-replica, if any.
+	replica *store.DB
 }
 
 // openTrust opens the issuer keys (making them on first start), the status
@@ -102,6 +104,14 @@ func (a *app) openTrust(ctx context.Context) (*trustServices, error) {
 		a.log.Info("rotated the document signer: the previous one nears expiry", "kid", s.KeyID)
 	}
 	t.status = status.NewService(a.db.Status(), ring, issuer+"/status")
+	if u := a.cfg.DatabaseReplica; u != "" {
+		rdb, err := store.OpenReplica(ctx, u)
+		if err != nil {
+			return nil, fmt.Errorf("status: %w", err)
+		}
+		t.replica = rdb
+		t.status.Replica = rdb.Status()
+	}
 	t.audit = audit.New(a.db.Audit(), ring, a.sealer)
 	// Every status change, whoever makes it (admin, re-enrollment), is
 	// logged for auditors.
@@ -181,6 +191,9 @@ func pinRoot(ctx context.Context, db *store.DB, ring *keys.Ring) error {
 func (t *trustServices) close() {
 	if t != nil && t.hsm != nil {
 		t.hsm.Close()
+	}
+	if t != nil && t.replica != nil {
+		t.replica.Close()
 	}
 }
 

@@ -32,7 +32,8 @@ scripts/cluster.sh start
 log "cluster up in $(( $(date +%s) - start ))s"
 SHENFEN_TEST_CLUSTER="$(scripts/cluster.sh url)"
 SHENFEN_TEST_CLUSTER_HAPROXY="$(scripts/cluster.sh haproxy-url)"
-export SHENFEN_TEST_CLUSTER SHENFEN_TEST_CLUSTER_HAPROXY
+SHENFEN_TEST_CLUSTER_REPLICA="$(scripts/cluster.sh replica-url)"
+export SHENFEN_TEST_CLUSTER SHENFEN_TEST_CLUSTER_HAPROXY SHENFEN_TEST_CLUSTER_REPLICA
 rc=0
 go test -count=1 -timeout 15m -run '^TestCluster' -v ./cmd/shenfen/ >"$work/test.log" 2>&1 || rc=$?
 # The servers' request logs are long: show the test's own lines (all of
