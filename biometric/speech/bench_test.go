@@ -292,11 +292,24 @@ func runSet(t *testing.T, rec *Sphinx, set string, voices []voice, n int, seed u
 			}
 			// Impostors on the clean clip: another challenge (a replay of
 			// an earlier reading), one digit changed.
-			switch i % 2 {
-			case 0:
-				j.trials = append(j.trials, trial{set: set, kind: "other-challenge", variant: "clean", voice: v, lang: lang, said: d, challenge: otherChallenge(r, d)})
-			case 1:
-				j.trials = append(j.trials, trial{set: set, kind: "one-digit-changed", variant: "clean", voice: v, lang: lang, said: d, challenge: oneDigitChanged(r, d)})
+			// With SHENFEN_SPEECH_IMPOSTORS_<lang>=k (SHENFEN_SPEECH_IMPOSTORS_zh=5),
+			// every reading of that language is checked against k other
+			// challenges and k with one digit changed; otherwise half the
+			// readings against one, half against the other.
+			other := func() trial {
+				return trial{set: set, kind: "other-challenge", variant: "clean", voice: v, lang: lang, said: d, challenge: otherChallenge(r, d)}
+			}
+			changed := func() trial {
+				return trial{set: set, kind: "one-digit-changed", variant: "clean", voice: v, lang: lang, said: d, challenge: oneDigitChanged(r, d)}
+			}
+			if k, _ := strconv.Atoi(os.Getenv("SHENFEN_SPEECH_IMPOSTORS_" + string(lang))); k > 0 {
+				for range k {
+					j.trials = append(j.trials, other(), changed())
+				}
+			} else if i%2 == 0 {
+				j.trials = append(j.trials, other())
+			} else {
+				j.trials = append(j.trials, changed())
 			}
 			jobs = append(jobs, j)
 			// Three or five digits read, for a quarter of the readings.
@@ -376,6 +389,20 @@ func TestBenchSpeech(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rec.Close()
+	if f := os.Getenv("SHENFEN_SPEECH_EN_MODEL"); f != "" {
+		// An experiment: English verified by a digit model (train_test.go).
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := decodeDigitModel(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hmmVerifiers[English] = &hmmVerifier{lang: English, version: m.Version,
+			model: func() (*digitModel, error) { return m, nil }, th: zhThresholds, penalty: zhWordPenalty}
+		defer delete(hmmVerifiers, English)
+	}
 	calN := n / 2
 	if v, _ := strconv.Atoi(os.Getenv("SHENFEN_SPEECH_CALIBRATION")); v > 0 {
 		calN = v
@@ -400,7 +427,7 @@ func writeTrials(t *testing.T, path string, trials []trial) {
 	b.WriteString("set\tlang\tkind\tvariant\tvoice\tsaid\tchallenge\treason\taccepted\tscore\tdigits\tphones\tmean\tword\tshort\tfiller\theard\tcpu_ms\twordD\twordP\n")
 	for _, x := range trials {
 		s := x.v.scores
-		if x.lang == Mandarin {
+		if _, ok := hmmVerifiers[x.lang]; ok {
 			// The digit model's scores in the same columns: digits,
 			// fit (as mean), word.
 			h := x.v.hmm

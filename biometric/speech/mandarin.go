@@ -53,12 +53,26 @@ func (t hmmThresholds) margin(s hmmScores) float64 {
 	return min(s.digits-t.digits, s.word-t.word, s.fit-t.fit)
 }
 
-// verifyMandarin verifies challenge on 16 kHz pcm with the Mandarin digit
-// model. The trimmed, conditioned speech starts at sample from of the
-// recording.
-func verifyMandarin(ctx context.Context, speech []int16, from int, challenge string) (Verification, error) {
-	res := Verification{Lang: Mandarin, Model: MandarinModelVersion + "+" + string(Mandarin)}
-	m, err := zhModel()
+// hmmVerifier is a digit model with its decision settings.
+type hmmVerifier struct {
+	lang    Lang
+	version string
+	model   func() (*digitModel, error)
+	th      hmmThresholds
+	penalty float32
+}
+
+// hmmVerifiers are the languages verified by a digit model rather than by
+// PocketSphinx.
+var hmmVerifiers = map[Lang]*hmmVerifier{
+	Mandarin: {lang: Mandarin, version: MandarinModelVersion, model: zhModel, th: zhThresholds, penalty: zhWordPenalty},
+}
+
+// verify verifies challenge on 16 kHz pcm with the digit model. The
+// trimmed, conditioned speech starts at sample from of the recording.
+func (h *hmmVerifier) verify(ctx context.Context, speech []int16, from int, challenge string) (Verification, error) {
+	res := Verification{Lang: h.lang, Model: h.version + "+" + string(h.lang)}
+	m, err := h.model()
 	if err != nil {
 		return Verification{}, err
 	}
@@ -67,14 +81,14 @@ func verifyMandarin(ctx context.Context, speech []int16, from int, challenge str
 	if err := ctx.Err(); err != nil {
 		return Verification{}, err
 	}
-	forced, ok := m.forcedNetwork(challenge, zhWordPenalty).viterbi(m, scores)
+	forced, ok := m.forcedNetwork(challenge, h.penalty).viterbi(m, scores)
 	if !ok {
 		res.Reason = "rejected"
 		return res, nil
 	}
-	loop, ok := m.loopNetwork(zhWordPenalty).viterbi(m, scores)
+	loop, ok := m.loopNetwork(h.penalty).viterbi(m, scores)
 	if !ok {
-		return Verification{}, fmt.Errorf("speech: the Mandarin loop network found no path")
+		return Verification{}, fmt.Errorf("speech: the %s loop network found no path", h.lang)
 	}
 	sc := hmmScores{word: math.Inf(1)}
 	for _, w := range loop.words {
@@ -100,7 +114,7 @@ func verifyMandarin(ctx context.Context, speech []int16, from int, challenge str
 	sc.digits = (forced.total - loop.total) / float64(digitFrames)
 	sc.fit = digitScore / float64(digitFrames)
 	res.hmm = sc
-	res.Score = zhThresholds.margin(sc)
+	res.Score = h.th.margin(sc)
 	switch {
 	case res.Score >= 0:
 		res.Accepted, res.Reason = true, "match"
@@ -112,7 +126,7 @@ func verifyMandarin(ctx context.Context, speech []int16, from int, challenge str
 					End:   offset + time.Duration(w.ef+1)*frameDur})
 			}
 		}
-	case sc.fit >= zhThresholds.fit && len(sc.heard) > 0:
+	case sc.fit >= h.th.fit && len(sc.heard) > 0:
 		res.Reason = "mismatch"
 	default:
 		res.Reason = "rejected"

@@ -228,3 +228,19 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyMandarin is BenchmarkVerify for a Mandarin reading (the
+// digit model): a 44.1 kHz WAV of four digits read by espeak-ng.
+func BenchmarkVerifyMandarin(b *testing.B) {
+	needTools(b)
+	rec := recognizer(b)
+	wav := generate(b, b.TempDir(), clip{text: pinyinText("3778"), voice: "cmn-latn-pinyin", speed: 140, rate: 44100})
+	b.ResetTimer()
+	defer reportCPU(b)()
+	for b.Loop() {
+		v, err := VerifyWAV(context.Background(), rec, wav, "3778", Mandarin)
+		if err != nil || !v.Accepted {
+			b.Fatal(v, err)
+		}
+	}
+}

@@ -352,8 +352,8 @@ func (s *Sphinx) Verify(ctx context.Context, pcm []int16, rate int, challenge st
 		return Verification{}, fmt.Errorf("%w: sample rate %d", ErrUnsupportedFormat, rate)
 	}
 	model := EnglishModelVersion
-	if lang == Mandarin {
-		model = MandarinModelVersion
+	if h, ok := hmmVerifiers[lang]; ok {
+		model = h.version
 	}
 	res := Verification{Lang: lang, Model: model + "+" + string(lang),
 		Duration: time.Duration(len(pcm)) * time.Second / time.Duration(rate)}
@@ -367,8 +367,8 @@ func (s *Sphinx) Verify(ctx context.Context, pcm []int16, rate int, challenge st
 		return res, nil
 	}
 	speech := condition(a.Samples[from:to])
-	if lang == Mandarin {
-		out, err := verifyMandarin(ctx, speech, from, challenge)
+	if h, ok := hmmVerifiers[lang]; ok {
+		out, err := h.verify(ctx, speech, from, challenge)
 		if err != nil {
 			return Verification{}, err
 		}

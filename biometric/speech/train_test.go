@@ -27,10 +27,7 @@ var trainVariants = []string{
 }
 
 // zhWords are the model's digit pronunciations: pinyin and digit.
-var zhWords = []struct {
-	name  string
-	digit byte
-}{
+var zhWords = []trainWord{
 	{"ling2", '0'}, {"yi1", '1'}, {"yao1", '1'}, {"er4", '2'}, {"san1", '3'}, {"si4", '4'},
 	{"wu3", '5'}, {"liu4", '6'}, {"qi1", '7'}, {"ba1", '8'}, {"jiu3", '9'},
 }
@@ -61,27 +58,79 @@ func TestTrainMandarinModel(t *testing.T) {
 	if os.Getenv("SHENFEN_SPEECH_TRAIN") == "" {
 		t.Skip("set SHENFEN_SPEECH_TRAIN=1 (scripts/train-speech-zh.sh) to train the Mandarin digit model")
 	}
+	var voices []string
+	for _, v := range trainVariants {
+		voices = append(voices, "cmn-latn-pinyin+"+v)
+	}
+	trainModel(t, trainSpec{version: MandarinModelVersion, voices: voices, words: zhWords,
+		sentences: trainSentences, seed: 2026, out: "zh-digits.gob"})
+}
+
+// TestTrainEnglishModel trains an English digit model the same way, on
+// espeak-ng US English voices that the benchmark's calibration set does
+// not use (its test set has none): an experiment against PocketSphinx
+// (SHENFEN_SPEECH_TRAIN=en, writes en-digits.gob; TestBenchSpeech uses it
+// with SHENFEN_SPEECH_EN_MODEL=FILE).
+func TestTrainEnglishModel(t *testing.T) {
+	if os.Getenv("SHENFEN_SPEECH_TRAIN") != "en" {
+		t.Skip("set SHENFEN_SPEECH_TRAIN=en to train the experimental English digit model")
+	}
+	var voices []string
+	for _, v := range enTrainVariants {
+		voices = append(voices, "en-us+"+v)
+	}
+	words := []trainWord{{"zero", '0'}, {"oh", '0'}, {"one", '1'}, {"two", '2'}, {"three", '3'}, {"four", '4'},
+		{"five", '5'}, {"six", '6'}, {"seven", '7'}, {"eight", '8'}, {"nine", '9'}}
+	trainModel(t, trainSpec{version: "shenfen-en-digits/hmm-espeak-ng-trained/forced-vs-loop/v0", voices: voices,
+		words: words, sentences: enTrainSentences, seed: 2027, out: "en-digits.gob"})
+}
+
+var enTrainVariants = []string{
+	"m1", "m2", "m4", "m5", "m7", "m8", "f1", "f3", "f4", "f5", "klatt", "klatt3", "klatt4", "klatt5", "klatt6",
+	"adam", "Andy", "aunty", "benjamin", "david", "linda", "max", "paul", "robert", "steph", "quincy", "Annie", "Lee",
+}
+
+var enTrainSentences = []string{
+	"we are going to the market tomorrow", "this question is very simple", "she works at the bank",
+	"put the pictures on the table", "is your house far from here", "I like to drink tea", "it is going to rain",
+	"whose book is this", "mother is cooking in the kitchen", "the bus is coming", "did you see my keys",
+	"the students are running on the field", "the meeting starts at half past ten", "he says he is tired",
+	"I want to travel to the north", "could I have a glass of water", "happy birthday to you",
+	"can you help me for a moment", "the city is beautiful at night", "sorry I am late", "good evening everybody",
+	"my phone battery is empty", "where is the station", "let me think about it",
+}
+
+// trainSpec is what one language's digit model is trained on.
+type trainSpec struct {
+	version   string
+	voices    []string // espeak-ng voices
+	words     []trainWord
+	sentences []string
+	seed      uint64
+	out       string
+}
+
+type trainWord = struct {
+	name  string
+	digit byte
+}
+
+func trainModel(t *testing.T, spec trainSpec) {
 	if _, err := exec.LookPath("espeak-ng"); err != nil {
 		t.Fatal(err)
 	}
-	r := rand.New(rand.NewPCG(2026, 12))
+	r := rand.New(rand.NewPCG(spec.seed, 12))
 	dir := t.TempDir()
-	m := &digitModel{Version: MandarinModelVersion}
-	for _, w := range zhWords {
+	m := &digitModel{Version: spec.version}
+	for _, w := range spec.words {
 		m.Words = append(m.Words, wordHMM{Name: w.name, Digit: w.digit})
 	}
 	wordIndex := func(name string) int {
-		return slices.IndexFunc(zhWords, func(w struct {
-			name  string
-			digit byte
-		}) bool {
-			return w.name == name
-		})
+		return slices.IndexFunc(spec.words, func(w trainWord) bool { return w.name == name })
 	}
 	var isolated, readings, other []utterance
-	for _, v := range trainVariants {
-		voice := "cmn-latn-pinyin+" + v
-		for _, w := range zhWords {
+	for _, voice := range spec.voices {
+		for _, w := range spec.words {
 			for range 2 {
 				u := trainClip(t, dir, voice, w.name, r)
 				u.words = []int{wordIndex(w.name)}
@@ -92,7 +141,7 @@ func TestTrainMandarinModel(t *testing.T) {
 			var names []string
 			var words []int
 			for range 4 {
-				w := zhWords[r.IntN(len(zhWords))]
+				w := spec.words[r.IntN(len(spec.words))]
 				names = append(names, w.name)
 				words = append(words, wordIndex(w.name))
 			}
@@ -105,19 +154,19 @@ func TestTrainMandarinModel(t *testing.T) {
 			readings = append(readings, u)
 		}
 		for range 4 {
-			other = append(other, trainClip(t, dir, voice, trainSentences[r.IntN(len(trainSentences))], r))
+			other = append(other, trainClip(t, dir, voice, spec.sentences[r.IntN(len(spec.sentences))], r))
 		}
 	}
 	t.Logf("%d isolated words, %d readings, %d other sentences", len(isolated), len(readings), len(other))
 
 	// Flat start: each word's speech frames cut evenly into its states.
-	lengths := make([][]int, len(zhWords))
+	lengths := make([][]int, len(spec.words))
 	for _, u := range isolated {
 		lengths[u.words[0]] = append(lengths[u.words[0]], u.span[1]-u.span[0]+1)
 	}
 	var silFrames [][]float32
 	stateFrames := map[int][][]float32{}
-	for i := range zhWords {
+	for i := range spec.words {
 		slices.Sort(lengths[i])
 		n := min(max(int(float64(lengths[i][len(lengths[i])/4])/3.0), 3), 14)
 		for range n {
@@ -194,10 +243,10 @@ func TestTrainMandarinModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile("zh-digits.gob", b, 0o644); err != nil {
+	if err := os.WriteFile(spec.out, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("zh-digits.gob: %d bytes, %d states", len(b), len(m.States))
+	t.Logf("%s: %d bytes, %d states", spec.out, len(b), len(m.States))
 }
 
 // alignWord assigns each frame of seg to one of the word's states in
