@@ -79,6 +79,10 @@ func TestTrainEnglishModel(t *testing.T) {
 	for _, v := range enTrainVariants {
 		voices = append(voices, "en-us+"+v)
 	}
+	// SHENFEN_SPEECH_TRAIN_MORE="flite:awb festival:kal_diphone": train on
+	// voices of other engines too (an experiment: the benchmark's test
+	// set must then leave them out).
+	voices = append(voices, strings.Fields(os.Getenv("SHENFEN_SPEECH_TRAIN_MORE"))...)
 	words := []trainWord{{"zero", '0'}, {"oh", '0'}, {"one", '1'}, {"two", '2'}, {"three", '3'}, {"four", '4'},
 		{"five", '5'}, {"six", '6'}, {"seven", '7'}, {"eight", '8'}, {"nine", '9'}}
 	trainModel(t, trainSpec{version: "shenfen-en-digits/hmm-espeak-ng-trained/forced-vs-loop/v0", voices: voices,
@@ -103,7 +107,7 @@ var enTrainSentences = []string{
 // trainSpec is what one language's digit model is trained on.
 type trainSpec struct {
 	version   string
-	voices    []string // espeak-ng voices
+	voices    []string // espeak-ng voices, or engine:voice of another engine
 	words     []trainWord
 	sentences []string
 	seed      uint64
@@ -366,12 +370,17 @@ func fitMixture(frames [][]float32, comps int) mixture {
 // trainClip renders text with an espeak-ng voice at a random rate and
 // pitch, adds noise at a random level (or none), and returns its features
 // as the verifier computes them (trimmed, conditioned).
-func trainClip(t *testing.T, dir, voice, text string, r *rand.Rand) utterance {
+func trainClip(t *testing.T, dir, vname, text string, r *rand.Rand) utterance {
 	t.Helper()
 	raw := filepath.Join(dir, "train.wav")
 	speed := 100 + r.IntN(120)
 	pitch := 20 + r.IntN(60)
-	run(t, "espeak-ng", "-v", voice, "-s", fmt.Sprint(speed), "-p", fmt.Sprint(pitch), "-w", raw, text)
+	if engine, name, ok := strings.Cut(vname, ":"); ok {
+		// Another engine ("flite:awb"): its own rate, no pitch.
+		raw = render(t, dir, voice{engine, name, English}, text, float64(speed)/150)
+	} else {
+		run(t, "espeak-ng", "-v", vname, "-s", fmt.Sprint(speed), "-p", fmt.Sprint(pitch), "-w", raw, text)
+	}
 	b, err := os.ReadFile(raw)
 	if err != nil {
 		t.Fatal(err)
