@@ -253,9 +253,15 @@ func (l *Log) Append(ctx context.Context, e Event) (uint64, error) {
 	return idx, nil
 }
 
-// issuanceDigest is the digest an issuance event is found by.
+// EventBatchIssuance is the event of a batch of single-use credentials
+// (package oid4vc): its digest is SHA-256 over the SHA-256 digests of the
+// batch's issuer-signed parts, in order.
+const EventBatchIssuance = "batch-issuance"
+
+// issuanceDigest is the digest an issuance or batch-issuance event is
+// found by ([Log.IssuanceProof]).
 func issuanceDigest(e Event) string {
-	if e.Type == EventIssuance {
+	if e.Type == EventIssuance || e.Type == EventBatchIssuance {
 		return e.Digest
 	}
 	return ""
@@ -343,7 +349,8 @@ func (l *Log) ConsistencyProof(ctx context.Context, size1, size2 uint64) ([]Hash
 }
 
 // IssuanceProof finds the issuance leaf of a digest (the base64url
-// SHA-256 of the issuer-signed credential, [Issuance]) and proves it in
+// SHA-256 of the issuer-signed credential, [Issuance], or a batch's digest,
+// [EventBatchIssuance]) and proves it in
 // the tree of size leaves. A digest never logged, or logged after that
 // tree, wraps [ErrNotFound].
 func (l *Log) IssuanceProof(ctx context.Context, digest string, size uint64) (Leaf, []Hash, error) {

@@ -116,13 +116,23 @@ func TestIssuanceProof(t *testing.T) {
 			t.Fatalf("issuance %d: %v", i, err)
 		}
 	}
+	// A batch of single-use credentials is one leaf, found by its digest.
+	batch := audit.Event{Type: audit.EventBatchIssuance, At: time.Now(), Ref: "https://id.example/status/a#1",
+		Digest: base64.RawURLEncoding.EncodeToString(make([]byte, 32)), Attrs: map[string]string{"count": "20"}}
+	idx, err := log.Append(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaf, p, err := log.IssuanceProof(ctx, batch.Digest, 13); err != nil || leaf.Index != idx || len(p) == 0 {
+		t.Fatalf("batch: leaf %d (want %d), %v", leaf.Index, idx, err)
+	}
 	if _, _, err := log.IssuanceProof(ctx, digests[5], 10); !errors.Is(err, audit.ErrNotFound) {
 		t.Fatalf("issued after the tree: %v", err)
 	}
 	if _, _, err := log.IssuanceProof(ctx, "abc", 12); !errors.Is(err, audit.ErrProof) {
 		t.Fatalf("bad digest: %v", err)
 	}
-	if _, _, err := log.IssuanceProof(ctx, digests[0], 13); !errors.Is(err, audit.ErrProof) {
+	if _, _, err := log.IssuanceProof(ctx, digests[0], 99); !errors.Is(err, audit.ErrProof) {
 		t.Fatalf("tree past the log: %v", err)
 	}
 }

@@ -249,7 +249,7 @@ type issueParams struct {
 
 // EventBatchIssuance is the type of the transparency-log event of a batch
 // of single-use credentials.
-const EventBatchIssuance = "batch-issuance"
+const EventBatchIssuance = audit.EventBatchIssuance
 
 // logIssuance appends the issuance to the transparency log: the card's
 // own credential as before (its status entry and digest), and a batch of

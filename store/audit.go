@@ -69,6 +69,20 @@ func init() {
 	AND convert_from(data, 'UTF8')::jsonb->>'digest' IS NOT NULL
 	ON CONFLICT DO NOTHING;`,
 	})
+	// Batch-issuance leaves (single-use credentials, one leaf per batch) are
+	// found by their digest too.
+	register(Migration{Domain: "audit_issuances", Version: 2,
+		SQLite: `INSERT INTO audit_issuances (digest, leaf_idx)
+	SELECT json_extract(CAST(data AS TEXT), '$.digest'), idx FROM audit_leaves
+	WHERE json_extract(CAST(data AS TEXT), '$.type') = 'batch-issuance'
+	AND json_extract(CAST(data AS TEXT), '$.digest') IS NOT NULL
+	ON CONFLICT DO NOTHING;`,
+		Postgres: `INSERT INTO audit_issuances (digest, leaf_idx)
+	SELECT convert_from(data, 'UTF8')::jsonb->>'digest', idx FROM audit_leaves
+	WHERE convert_from(data, 'UTF8')::jsonb->>'type' = 'batch-issuance'
+	AND convert_from(data, 'UTF8')::jsonb->>'digest' IS NOT NULL
+	ON CONFLICT DO NOTHING;`,
+	})
 }
 
 // AuditStore is the audit domain's storage (audit.Store). The log is
