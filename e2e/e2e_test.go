@@ -399,3 +399,30 @@ func listenConsole(ctx context.Context, mu *sync.Mutex, out *[]string) {
 	}()
 	chromedp.Call(ctx, cdplog.Enable, cdp.Empty{})
 }
+
+// gatePIN is the app PIN the journey's citizen chooses: the journey's
+// pages are served from an IP address, where WebAuthn has no relying
+// party ID, so the wallet's gate falls back to its PIN (TestGate covers
+// the platform authenticator).
+const gatePIN = "246810"
+
+// passGate answers the wallet's gate (web/static/wallet/gate.js) once it
+// is open: the PIN (twice the first time), or the platform authenticator.
+func passGate(j *journey, w context.Context, step string) {
+	j.t.Helper()
+	j.run(w, step+": gate", 20*time.Second, chromedp.Poll[chromedp.Void](`document.getElementById("gate").open`))
+	pin, _ := chromedp.Run(w, chromedp.Evaluate[bool](`!document.getElementById("gate-pin-form").hidden`))
+	if !pin {
+		j.run(w, step+": authenticator", 20*time.Second, chromedp.Click(chromedp.ID("gate-bio")),
+			chromedp.Poll[chromedp.Void](`!document.getElementById("gate").open`))
+		return
+	}
+	again, _ := chromedp.Run(w, chromedp.Evaluate[bool](`!document.getElementById("gate-pin2").hidden`))
+	acts := []chromedp.Action[chromedp.Void]{chromedp.SendKeys(chromedp.ID("gate-pin"), gatePIN)}
+	if again {
+		acts = append(acts, chromedp.SendKeys(chromedp.ID("gate-pin2"), gatePIN))
+	}
+	acts = append(acts, chromedp.Click(chromedp.CSS(`#gate-pin-form button[type=submit]`)),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("gate").open`))
+	j.run(w, step+": PIN", 30*time.Second, acts...)
+}

@@ -365,6 +365,16 @@ func TestJourney(t *testing.T) {
 	if !strings.Contains(rows, "E2E office") || !strings.Contains(rows, "E2E-1") || !strings.Contains(rows, hotelName) {
 		t.Errorf("e2e: history lacks the operator's access or the disclosures:\n%s", rows)
 	}
+	// 9. The card's status on the card: valid, then suspended by the
+	// citizen (Settings), with what to do.
+	j.run(w, "card status valid", 60*time.Second, chromedp.Click(chromedp.CSS(`#tabs button[data-view=card]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("card-status").dataset.status === "valid"`))
+	j.run(w, "suspend", 60*time.Second, chromedp.Click(chromedp.CSS(`#tabs button[data-view=settings]`)),
+		chromedp.Click(chromedp.ID("suspend")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("settings-result").className === "okmsg"`),
+		chromedp.Click(chromedp.CSS(`#tabs button[data-view=card]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("card-status").dataset.status === "suspended" && !document.getElementById("card-status-note").hidden`))
+	j.shot(w, "card-suspended")
 	j.checkConsole()
 	if os.Getenv("SHENFEN_E2E_DOCS") == "1" && !t.Failed() {
 		publishDocs(t, j)
@@ -464,12 +474,22 @@ func approve(t *testing.T, j *journey, w context.Context, link, name string) {
 	if shown["verifier"] == "" || shown["name"] == "" || len(fmt.Sprint(shown["purpose"])) < 6 || shown["claims"] == float64(0) || shown["claims"] != shown["valued"] {
 		t.Fatalf("e2e: the consent for %s does not name the registered verifier and show every value: %v", name, shown)
 	}
-	j.run(w, "wallet share "+name, 30*time.Second, chromedp.Click(chromedp.ID("consent-approve")),
+	j.run(w, "wallet share "+name, 30*time.Second, chromedp.Click(chromedp.ID("consent-approve")))
+	passGate(j, w, "wallet share "+name)
+	j.run(w, "wallet shared "+name, 30*time.Second,
 		chromedp.Poll[chromedp.Void](`document.getElementById("consent-result").textContent.length > 0`))
 	res, _ := chromedp.Run(w, chromedp.Evaluate[string](`document.getElementById("consent-result").className + ": " + document.getElementById("consent-result").textContent`))
 	j.shot(w, "wallet-shared-"+name)
 	if !strings.HasPrefix(res, "okmsg") {
 		t.Fatalf("e2e: sharing with %s failed: %s", name, res)
+	}
+	if name == "hotel" {
+		// Same device: no dead end, the wallet offers the way back to the
+		// login (the OpenID Provider's page, which returns to the site).
+		back, _ := chromedp.Run(w, chromedp.Evaluate[string](`(() => { const a = document.getElementById("consent-return"); return a.hidden ? "" : a.href; })()`))
+		if !strings.Contains(back, "/oidc/login") {
+			t.Errorf("e2e: after a same-device sign-in the wallet offers no way back to the site (%q)", back)
+		}
 	}
 }
 

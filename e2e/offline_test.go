@@ -119,6 +119,11 @@ func offlineCheck(t *testing.T, j *journey, w, v context.Context, serverURL stri
 	// The wallet's card view with its self-refreshing code.
 	j.run(w, "wallet code", 30*time.Second, chromedp.Navigate(serverURL+"/wallet/"),
 		chromedp.WaitVisible(chromedp.ID("view-card")),
+		chromedp.WaitVisible(chromedp.ID("qr-show")),
+		chromedp.Click(chromedp.ID("qr-show")))
+	// The code shows only after the gate.
+	passGate(j, w, "wallet code")
+	j.run(w, "wallet code shown", 30*time.Second,
 		chromedp.Poll[chromedp.Void](`(document.getElementById("card-qr").dataset.payload || "").startsWith("SF1:")`))
 
 	// The desk's page is offline: it is reloaded from the service worker,
@@ -240,7 +245,9 @@ func nonceCheck(t *testing.T, j *journey, w, v context.Context) {
 		chromedp.WaitVisible(chromedp.ID("scan-url")),
 		chromedp.SetValue(chromedp.ID("scan-url"), req),
 		chromedp.Click(chromedp.CSS(`#scan-form button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.ID("view-card")),
+		chromedp.WaitVisible(chromedp.ID("view-card")))
+	passGate(j, w, "wallet answers the request")
+	j.run(w, "wallet answer shown", 30*time.Second,
 		chromedp.Poll[chromedp.Void](`import("/web/i18n.js").then((m) => document.getElementById("card-qr-note").textContent === m.t("card.qr.answer") && `+
 			`(document.getElementById("card-qr").dataset.payload || "").startsWith("SF1:") && document.getElementById("card-qr").dataset.payload !== `+jsString(before)+`)`))
 	j.shot(w, "wallet-nonce-answer")

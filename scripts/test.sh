@@ -35,7 +35,7 @@ log "go test"
 # real time, do not share the cores with the other packages' tests.
 go test -count=1 -timeout 20m $(go list ./... | grep -v '/e2e$')
 log "go test: browser end-to-end"
-go test -count=1 -timeout 10m ./e2e
+go test -count=1 -timeout 15m ./e2e
 for f in scripts/test.d/*.sh; do
   [ -e "$f" ] || continue
   log "suite: $(basename "$f")"

@@ -250,8 +250,10 @@ func (s *Server) handler(public bool) http.Handler {
 }
 
 // DefaultCSP is the Content-Security-Policy of every response that does not
-// set its own: nothing inline, nothing from elsewhere.
-const DefaultCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+// set its own: nothing inline, nothing from elsewhere. 'wasm-unsafe-eval'
+// lets the pages compile their own WebAssembly (the desk's QR reader,
+// web/static/web/qr.js); it allows no eval of JavaScript.
+const DefaultCSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
 // ListenAndServe serves every route on addr until ctx is cancelled (see
 // Serve). ready, if not nil, is called with the bound address once

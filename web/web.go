@@ -19,13 +19,16 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shenfen/shenfen/server"
@@ -71,6 +74,7 @@ type Options struct {
 // endpoints to m.
 func Mount(m Mux, o Options) {
 	files := Handler()
+	m.Handle("GET /{$}", files) // the landing page
 	for _, p := range []string{"/wallet/", "/verifier/", "/web/"} {
 		m.Handle("GET "+p, files)
 	}
@@ -116,7 +120,18 @@ func Handler() http.Handler {
 		}
 		h := w.Header()
 		sum := sha256.Sum256(b)
-		h.Set("ETag", `"`+hex.EncodeToString(sum[:8])+`"`)
+		etag := hex.EncodeToString(sum[:8])
+		if compressible(p) {
+			// Text and WebAssembly go gzipped to a browser that takes it
+			// (the wallet's first load: about a quarter of the bytes).
+			h.Add("Vary", "Accept-Encoding")
+			if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+				b = gzipped(p, b)
+				etag += "-gz"
+				h.Set("Content-Encoding", "gzip")
+			}
+		}
+		h.Set("ETag", `"`+etag+`"`)
 		h.Set("Content-Type", contentType(p))
 		h.Set("Cache-Control", "no-cache")
 		// Camera and microphone for this origin's pages only.
@@ -127,6 +142,54 @@ func Handler() http.Handler {
 		}
 		http.ServeContent(w, r, p, time.Time{}, bytes.NewReader(b))
 	})
+}
+
+// gz holds the gzip copy of each compressible file served, made on its
+// first request (the files are embedded: they never change while running).
+var gz sync.Map // path -> []byte
+
+func gzipped(p string, b []byte) []byte {
+	if v, ok := gz.Load(p); ok {
+		return v.([]byte)
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // a valid level: no error
+	zw.Write(b)                                              // a bytes.Buffer does not fail
+	zw.Close()
+	v, _ := gz.LoadOrStore(p, buf.Bytes())
+	return v.([]byte)
+}
+
+// compressible reports whether p is worth gzipping (not images already
+// compressed).
+func compressible(p string) bool {
+	switch path.Ext(p) {
+	case ".html", ".js", ".mjs", ".css", ".svg", ".json", ".webmanifest", ".wasm":
+		return true
+	}
+	return false
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip: a
+// listed "gzip" (or "*") whose q is not 0.
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(part, ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name != "gzip" && name != "*" {
+			continue
+		}
+		for _, prm := range strings.Split(params, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(prm), "=")
+			if strings.EqualFold(k, "q") {
+				if q, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && q == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func contentType(p string) string {
@@ -143,6 +206,8 @@ func contentType(p string) string {
 		return "image/png"
 	case ".json":
 		return "application/json"
+	case ".wasm":
+		return "application/wasm"
 	case ".webmanifest":
 		return "application/manifest+json"
 	}

@@ -1,6 +1,9 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +28,8 @@ func TestPagesServed(t *testing.T) {
 		{"/admin/", "text/html; charset=utf-8", 200, "admin.js"},
 		{"/admin/console/admin.js", "text/javascript; charset=utf-8", 200, "X-CSRF-Token"},
 		{"/web/vendor/jsQR.js", "text/javascript; charset=utf-8", 200, "Apache License 2.0"},
+		{"/", "text/html; charset=utf-8", 200, `href="/wallet/"`},
+		{"/web/vendor/zxing/reader/zxing_reader.wasm", "application/wasm", 200, "\x00asm"},
 		{"/web/nope.js", "", 404, ""},
 		{"/web/../web.go", "", 307, ""}, // the mux cleans the path: a redirect to /web.go, not served
 		{"/wallet/%2e%2e/web.go", "", 404, ""},
@@ -261,4 +266,56 @@ func FuzzSessionCookie(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestGzip checks that text assets go gzipped to a browser that asks, as
+// they are, with their own ETag, and as they are to one that does not.
+func TestGzip(t *testing.T) {
+	h := Handler()
+	raw := func(ae string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/wallet/wallet.js", nil)
+		if ae != "" {
+			req.Header.Set("Accept-Encoding", ae)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	plain := raw("")
+	for _, tc := range []struct {
+		ae   string
+		gzip bool
+	}{
+		{"", false}, {"gzip", true}, {"br, gzip, deflate", true}, {"gzip;q=0", false}, {"gzip; q=0.000, br", false},
+		{"identity", false}, {"*", true}, {"GZIP;q=0.5", true},
+	} {
+		rec := raw(tc.ae)
+		if rec.Code != 200 || !strings.Contains(rec.Header().Get("Vary"), "Accept-Encoding") {
+			t.Fatalf("%q: code %d, Vary %q", tc.ae, rec.Code, rec.Header().Get("Vary"))
+		}
+		got := rec.Header().Get("Content-Encoding") == "gzip"
+		if got != tc.gzip {
+			t.Errorf("%q: gzip %v, want %v", tc.ae, got, tc.gzip)
+			continue
+		}
+		body := rec.Body.Bytes()
+		if got {
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+			if rec.Header().Get("ETag") == plain.Header().Get("ETag") {
+				t.Error("the gzipped copy has the plain copy's ETag")
+			}
+			if rec.Body.Len()*3 > plain.Body.Len() {
+				t.Errorf("gzip: %d bytes of %d", rec.Body.Len(), plain.Body.Len())
+			}
+		}
+		if !bytes.Equal(body, plain.Body.Bytes()) {
+			t.Errorf("%q: body differs from the file", tc.ae)
+		}
+	}
 }

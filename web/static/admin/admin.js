@@ -12,6 +12,22 @@ import * as i18n from "/web/i18n.js";
 import "/web/accountability.js";
 
 const t = i18n.t;
+// The record's field names and coded values, in the operator's language.
+i18n.add({
+  "admin.field.id_number": "ID number", "admin.field.name": "Name", "admin.field.sex": "Sex",
+  "admin.field.birth_date": "Date of birth", "admin.field.ethnicity": "Ethnicity", "admin.field.address": "Address",
+  "admin.field.authority": "Issuing authority", "admin.field.valid_from": "Valid from", "admin.field.valid_until": "Valid until",
+  "admin.field.status": "Record status", "admin.field.updated_at": "Updated",
+  "admin.value.male": "male", "admin.value.female": "female", "admin.value.valid": "valid",
+  "admin.value.cancelled": "cancelled", "admin.value.deceased": "deceased",
+}, {
+  "admin.field.id_number": "公民身份号码", "admin.field.name": "姓名", "admin.field.sex": "性别",
+  "admin.field.birth_date": "出生日期", "admin.field.ethnicity": "民族", "admin.field.address": "住址",
+  "admin.field.authority": "签发机关", "admin.field.valid_from": "有效期起", "admin.field.valid_until": "有效期至",
+  "admin.field.status": "记录状态", "admin.field.updated_at": "更新时间",
+  "admin.value.male": "男", "admin.value.female": "女", "admin.value.valid": "有效",
+  "admin.value.cancelled": "已注销", "admin.value.deceased": "已死亡",
+});
 const $ = (id) => document.getElementById(id);
 let csrf = "";
 let mode = "operator";
@@ -172,9 +188,11 @@ async function search(ev) {
   for (const k of ["id_number", "name", "sex", "birth_date", "ethnicity", "address", "authority", "valid_from", "valid_until", "status", "updated_at"]) {
     if (r[k] === undefined || r[k] === "") continue;
     const dt = document.createElement("dt");
-    dt.textContent = k;
+    dt.textContent = t("admin.field." + k);
+    dt.dataset.field = k;
     const dd = document.createElement("dd");
-    dd.textContent = r[k];
+    const v = t("admin.value." + r[k]);
+    dd.textContent = v === "admin.value." + r[k] ? r[k] : v;
     dl.append(dt, dd);
   }
   $("record-status-value").value = r.status;

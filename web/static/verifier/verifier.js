@@ -24,6 +24,19 @@ import * as mdocqr from "/web/mdocqr.js";
 import { b64std } from "/web/b64.js";
 
 const t = i18n.t;
+i18n.add({
+  "verifier.left": "The request expires in {m}:{s}.",
+  "verifier.cancel": "Cancel",
+  "reason.declined": "the guest declined",
+  "verifier.unread": "Could not read the code",
+  "verifier.unread.how": "The scan was incomplete or blurred; this says nothing about the card. Ask the guest to turn the brightness up or show the code full screen, and scan again.",
+}, {
+  "verifier.left": "请求将在 {m}:{s} 后失效。",
+  "verifier.cancel": "取消",
+  "reason.declined": "客人拒绝提供",
+  "verifier.unread": "未能读取二维码",
+  "verifier.unread.how": "扫描不完整或模糊，这并不表示证件有问题。请客人调高亮度或全屏显示二维码，然后重新扫描。",
+});
 const $ = (id) => document.getElementById(id);
 // The desk's token (the authority registered this desk and gave it the
 // token, usually as a link /verifier/#desk=TOKEN): request codes are asked
@@ -118,10 +131,15 @@ function poll(id, token, expires) {
       const s = await r.json();
       if (s.status === "pending") {
         if (new Date() > expires) return result({ status: "failed", error: "timeout" });
+        const left = Math.max(0, Math.round((expires - Date.now()) / 1000));
+        $("request-left").textContent = t("verifier.left", { m: Math.floor(left / 60), s: String(left % 60).padStart(2, "0") });
         pollTimer = setTimeout(once, 1000);
         return;
       }
-      result(s.status === "expired" ? { status: "failed", error: "timeout" } : s);
+      // A guest who declines on the phone ends the wait (OpenID4VP error
+      // response access_denied, when the server reports it as "declined").
+      result(s.status === "expired" ? { status: "failed", error: "timeout" }
+        : s.status === "declined" ? { status: "failed", error: "declined" } : s);
     } catch (e) {
       pollTimer = setTimeout(once, 2000);
     }
@@ -133,15 +151,18 @@ function result(s) {
   show("result");
   lastResult = s;
   const ok = s.status === "verified";
-  $("result").className = "result " + (ok ? "ok" : "bad");
-  $("result").dataset.status = ok ? "verified" : "failed";
-  $("result-title").textContent = (ok ? "✔ " : "✘ ") + t(ok ? "verifier.ok" : "verifier.fail");
+  // A code that does not decode (a damaged or partial scan) is not a
+  // forgery: the clerk scans again.
+  const unread = !ok && s.error === "malformed";
+  $("result").className = "result " + (ok ? "ok" : unread ? "warn" : "bad");
+  $("result").dataset.status = ok ? "verified" : unread ? "unreadable" : "failed";
+  $("result-title").textContent = ok ? "✔ " + t("verifier.ok") : unread ? t("verifier.unread") : "✘ " + t("verifier.fail");
   let note = "";
   if (s.offline && ok) {
     note = t("verifier.offline.ok");
     if (s.signedAt) note += " " + t("verifier.signed", { s: Math.max(0, Math.round((Date.now() - new Date(s.signedAt)) / 1000)) });
   }
-  $("result-reason").textContent = ok ? note : t("verifier.reason", { r: t("reason." + (s.error || "status")) }) + (s.detail ? ` (${s.detail})` : "");
+  $("result-reason").textContent = ok ? note : unread ? t("verifier.unread.how") : t("verifier.reason", { r: t("reason." + (s.error || "status")) }) + (s.detail ? ` (${s.detail})` : "");
   const img = $("result-portrait");
   const claims = s.claims || {};
   const pic = claims.picture || claims.portrait;
@@ -176,7 +197,10 @@ async function scan(nonce = null) {
   scanAbort = new AbortController();
   let stream, text;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    // HD, not the browser's default 640x480: the offline code is a
+    // version 38 QR (177 modules with its quiet zone), which needs about 3
+    // camera pixels a module (e2e/qrscan_test.go).
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment", width: { ideal: 1280 }, height: { ideal: 720 } } });
     v.srcObject = stream;
     await v.play();
     text = await scanQR(v, scanAbort.signal);
@@ -251,8 +275,10 @@ async function checkin(ev) {
 
 async function renderCheckins() {
   const list = (await kv.get("checkins")) || [];
-  const today = new Date().toISOString().slice(0, 10);
-  $("checkins").replaceChildren(...list.filter((c) => c.at.startsWith(today)).map((c) => {
+  // Today is the desk's local day, not UTC's (in China UTC's day starts at 08:00).
+  const day = (d) => `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
+  const today = day(new Date());
+  $("checkins").replaceChildren(...list.filter((c) => day(new Date(c.at)) === today).map((c) => {
     const tr = document.createElement("tr");
     for (const v of [new Date(c.at).toLocaleTimeString(), c.room, c.name, c.id]) {
       const td = document.createElement("td");
@@ -363,6 +389,7 @@ function main() {
     if (text.trim()) check(text, n);
   });
   $("scan-answer").addEventListener("click", () => { const n = pendingNonce; pendingNonce = null; scan(n); });
+  $("request-cancel").addEventListener("click", () => { clearTimeout(pollTimer); fail(""); show("start"); });
   $("again").addEventListener("click", () => { clearTimeout(pollTimer); if (scanAbort) scanAbort.abort(); lastResult = null; pendingNonce = null; show("start"); });
   $("checkin-form").addEventListener("submit", checkin);
   // The registration link "/verifier/#desk=TOKEN" signs this page in as

@@ -12,8 +12,33 @@ import * as sdjwt from "/web/sdjwt.js";
 import * as mdocqr from "/web/mdocqr.js";
 import { showLogCheck } from "./logcheck.js";
 import * as batch from "/wallet/batch.js";
+import * as qrview from "/wallet/qrview.js";
+import * as idnumber from "/web/idnumber.js";
+import * as gate from "/wallet/gate.js";
+import * as cardstatus from "/wallet/status.js";
 
 const t = i18n.t;
+i18n.add({
+  "enroll.id.format": "The ID number has 18 characters: 17 digits, then a digit or X.",
+  "enroll.id.check": "The last character of this ID number does not match the others: check the number on your ID card.",
+  "enroll.name.missing": "Enter your name as printed on your ID card.",
+  "enroll.cancel": "Cancel",
+  "err.camera.how": "The camera or microphone is blocked. Allow both for this site (tap the icon left of the address, then Permissions, or the browser's site settings), then press Try again.",
+  "settings.reenroll.confirm": "Enroll again? This deletes the card and the phone's key here; you will need to record a new enrollment.",
+  "card.qr.show": "Show my code",
+  "consent.return": "Continue to {rp}",
+  "card.qr.locked": "Your code is shown after you confirm it's you.",
+}, {
+  "enroll.id.format": "公民身份号码为 18 位：17 位数字加 1 位数字或 X。",
+  "enroll.id.check": "身份号码的最后一位与前面不符，请核对身份证上的号码。",
+  "enroll.name.missing": "请输入身份证上的姓名。",
+  "enroll.cancel": "取消",
+  "err.camera.how": "摄像头或麦克风被禁止。请为本网站允许两者（点按地址栏左侧的图标，进入权限，或在浏览器的网站设置中），然后点“重试”。",
+  "settings.reenroll.confirm": "确定重新申领？这会删除本机上的证件和密钥，需要重新录制申领。",
+  "card.qr.show": "显示我的二维码",
+  "consent.return": "返回 {rp} 继续",
+  "card.qr.locked": "确认是您本人后显示二维码。",
+});
 const $ = (id) => document.getElementById(id);
 const ORIGIN = location.origin;
 const RECORD_MS = 4500;
@@ -33,7 +58,7 @@ function show(name) {
   document.body.dataset.view = name;
   if (name !== "challenge") { closeMedia(media); media = null; }
   if (name !== "scan" && scanAbort) { scanAbort.abort(); scanAbort = null; }
-  if (name !== "card") stopQR();
+  if (name !== "card") { stopQR(); qrview.leave($("qrbox"), $("qr-close")); }
 }
 
 function fail(msg) {
@@ -72,9 +97,12 @@ async function startEnrollment(ev) {
   fail("");
   const id = $("id-number").value.trim().toUpperCase();
   const name = $("name").value.trim();
-  if (!/^[0-9]{17}[0-9X]$/.test(id) || !name) {
-    $("id-number").setAttribute("aria-invalid", String(!/^[0-9]{17}[0-9X]$/.test(id)));
-    fail(t("enroll.id") + " / " + t("enroll.name"));
+  const bad = idnumber.problemOf(id);
+  $("id-number").setAttribute("aria-invalid", String(!!bad));
+  $("name").setAttribute("aria-invalid", String(!name));
+  if (bad || !name) {
+    fail(bad ? t("enroll.id." + bad) : t("enroll.name.missing"));
+    (bad ? $("id-number") : $("name")).focus();
     return;
   }
   $("enroll-start").disabled = true;
@@ -124,9 +152,20 @@ async function showChallenge() {
   try {
     media = await openMedia($("preview"));
   } catch (e) {
-    fail(t("err.camera"));
-    $("record").disabled = true;
+    // Camera or microphone refused: say how to allow them, and offer to
+    // try again (the digits stay valid until they expire).
+    fail(t("err.camera.how"));
+    $("record").hidden = true;
+    $("retry").hidden = false;
   }
+}
+
+// cancelChallenge gives the digits up and goes back to the form (the ID
+// number and name stay filled in).
+async function cancelChallenge() {
+  await kv.del("pending");
+  fail("");
+  show("enroll");
 }
 
 async function recordAndSubmit() {
@@ -274,7 +313,13 @@ function sameOrigin(url) {
 
 // ---------- the card ----------
 let qrTimer = null;
-function stopQR() { if (qrTimer) { clearInterval(qrTimer); qrTimer = null; } }
+let qrUnlocked = false; // the gate was passed since the card view opened
+function stopQR() {
+  if (qrTimer) { clearInterval(qrTimer); qrTimer = null; }
+  qrUnlocked = false;
+  $("card-qr").replaceChildren();
+  delete $("card-qr").dataset.payload;
+}
 
 export function maskID(id) {
   return id && id.length === 18 ? id.slice(0, 6) + "********" + id.slice(14) : id || "";
@@ -299,9 +344,27 @@ async function showCard() {
   if (typeof c.picture === "string" && c.picture.startsWith("data:image/")) $("card-portrait").src = c.picture;
   $("card-portrait").alt = t("claim.portrait");
   await showRevocationCode();
-  await drawCardQR(card);
   showLogCheck($("card-log"), card.stored, card.parsed.payload); // not awaited: the card shows at once
   await showRemaining();
+  // The status, without holding up the card: the status list may be slow.
+  cardstatus.check(card.parsed).then((st) => cardstatus.render($("card-status"), $("card-status-note"), st));
+  if (qrUnlocked) return drawCardQR(card);
+  // The code waits behind the gate.
+  $("card-qr").replaceChildren();
+  $("qr-full").hidden = true;
+  $("qr-show").hidden = !card.stored.qr;
+  $("card-qr-note").textContent = card.stored.qr ? t("card.qr.locked") : t("card.qr.none");
+}
+
+// unlockQR asks the gate, then shows the code (signed over nonce in
+// nonce mode).
+async function unlockQR(nonce = null) {
+  if (!(await gate.verify(t("gate.why.code")))) return;
+  const card = await loadCard();
+  if (!card) return;
+  qrUnlocked = true;
+  $("qr-show").hidden = true;
+  await drawCardQR(card, nonce);
 }
 
 // showRemaining says how many single-use credentials are left.
@@ -355,10 +418,11 @@ async function getRevocationCode() {
 // a minute, once). Nonce mode, after scanning the counter's request code:
 // the device signs the counter's nonce.
 async function drawCardQR(card, nonce = null) {
-  stopQR();
+  if (qrTimer) { clearInterval(qrTimer); qrTimer = null; }
   if (!card.stored.qr) { // collected before the compact card was issued
     $("card-qr").replaceChildren();
     $("card-qr-note").textContent = t("card.qr.none");
+    $("qr-full").hidden = true;
     return;
   }
   // A single-use compact card for this showing of the code (its 30 s
@@ -371,10 +435,12 @@ async function drawCardQR(card, nonce = null) {
       const payload = await mdocqr.present(issued, key.privateKey, { nonce });
       drawQR($("card-qr"), payload, t("card.title"), "Alphanumeric");
       $("card-qr").dataset.payload = payload;
+      $("qr-full").hidden = false;
       $("card-qr-note").textContent = nonce ? t("card.qr.answer") : t("card.qr", { s: QR_REFRESH_S });
     } catch (e) {
       $("card-qr").replaceChildren();
       $("card-qr-note").textContent = t("card.qr.none");
+      $("qr-full").hidden = true;
     }
   };
   await draw();
@@ -387,8 +453,7 @@ async function answerRequest(text) {
   let nonce;
   try { nonce = mdocqr.parseRequest(text); } catch (e) { return fail(t("err.generic", { m: e.message })); }
   await showCard();
-  const card = await loadCard();
-  if (card) await drawCardQR(card, nonce);
+  await unlockQR(nonce);
 }
 
 // ---------- scanning and presenting (OpenID4VP / wallet login) ----------
@@ -414,6 +479,7 @@ async function openLink(text) {
     show("consent");
     consent.render(checked, card.parsed.claims, $("consent-who"), $("consent-claims"));
     $("consent-result").textContent = "";
+    $("consent-return").hidden = true;
     $("consent-approve").disabled = false;
   } catch (e) {
     pendingRequest = null;
@@ -426,6 +492,10 @@ async function approve() {
   if (!req) return;
   $("consent-approve").disabled = true;
   const consent = await consentModule();
+  if (!(await gate.verify(t("gate.why.share", { rp: consent.who(req) })))) {
+    $("consent-approve").disabled = false;
+    return;
+  }
   try {
     const card = await loadCard();
     if (!card) throw new Error(t("home.none"));
@@ -446,10 +516,40 @@ async function approve() {
     $("consent-result").className = "okmsg";
     $("consent-result").textContent = t("consent.done", { rp: consent.who(req) });
     pendingRequest = null;
+    // Same device: the response endpoint names where the citizen goes on
+    // (OpenID4VP redirect_uri); offer it, on the verifier's own origin only.
+    showReturn(req.request.response_uri, consent.who(req), await resp.json().catch(() => ({})));
   } catch (e) {
     $("consent-result").className = "error";
     $("consent-result").textContent = e.message;
   }
+}
+
+// declineRequest tells the verifier the citizen said no (an OpenID4VP
+// error response, access_denied), so a desk stops waiting, and goes back
+// to the card.
+function declineRequest() {
+  const req = pendingRequest;
+  pendingRequest = null;
+  const r = req && req.request;
+  if (r && r.response_uri) {
+    const body = new URLSearchParams({ error: "access_denied" });
+    if (r.state) body.set("state", r.state);
+    fetch(sameOrigin(r.response_uri), { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body }).catch(() => {});
+  }
+  showCard();
+}
+
+function showReturn(responseURI, rpName, answer) {
+  const a = $("consent-return");
+  a.hidden = true;
+  let u;
+  try { u = new URL(answer.redirect_uri, ORIGIN); } catch (e) { return; }
+  if (!/^https?:$/.test(u.protocol) || u.origin !== new URL(responseURI, ORIGIN).origin) return;
+  a.href = u.href;
+  a.textContent = t("consent.return", { rp: rpName });
+  a.hidden = false;
+  a.focus();
 }
 
 async function startScan() {
@@ -461,7 +561,9 @@ async function startScan() {
     stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
     v.srcObject = stream;
     await v.play();
-    const text = await scanQR(v, scanAbort.signal);
+    // The codes the wallet reads (a desk's request, a login page's link)
+    // are small: jsQR (257 KB) reads them, no need for zxing-cpp (1 MB).
+    const text = await scanQR(v, scanAbort.signal, "jsqr");
     await openLink(text);
   } catch (e) {
     if (e.name !== "AbortError") fail(t("err.camera"));
@@ -524,10 +626,12 @@ async function suspend() {
 }
 
 async function reenroll() {
+  if (!confirm(t("settings.reenroll.confirm"))) return;
   await kv.del("card");
   await kv.del("pending");
   await kv.del("revocation_code");
   await batch.clear();
+  await gate.forget();
   await newDeviceKey();
   $("tabs").hidden = true;
   show("enroll");
@@ -558,14 +662,17 @@ async function main() {
   $("enroll-form").addEventListener("submit", startEnrollment);
   $("record").addEventListener("click", recordAndSubmit);
   $("retry").addEventListener("click", () => { fail(""); show("enroll"); });
+  $("challenge-cancel").addEventListener("click", cancelChallenge);
   $("scan-form").addEventListener("submit", (e) => { e.preventDefault(); openLink($("scan-url").value); });
   $("scan-camera").addEventListener("click", startScan);
   $("consent-approve").addEventListener("click", approve);
-  $("consent-deny").addEventListener("click", () => { pendingRequest = null; showCard(); });
+  $("consent-deny").addEventListener("click", declineRequest);
   $("suspend").addEventListener("click", suspend);
   $("reenroll").addEventListener("click", reenroll);
   $("revocation-ack").addEventListener("click", ackRevocationCode);
   $("get-code").addEventListener("click", getRevocationCode);
+  qrview.wire($("qrbox"), $("qr-full"), $("qr-close"));
+  $("qr-show").addEventListener("click", () => unlockQR());
   document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => {
     const v = b.dataset.view;
     if (v === "card") showCard();
