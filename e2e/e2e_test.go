@@ -260,6 +260,8 @@ type journey struct {
 
 	shots []string // the screenshot files, in order
 
+	axeStates int // page states (× widths) axe-core checked
+
 	mu       sync.Mutex
 	problems []string // console errors, exceptions, CSP violations
 }
@@ -288,6 +290,7 @@ func (j *journey) shot(ctx context.Context, name string) {
 	j.n++
 	front(ctx)
 	time.Sleep(300 * time.Millisecond)
+	j.axe(ctx, name)
 	c, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	blurred, err := chromedp.Run(c, chromedp.Evaluate[bool](blurFaces))
