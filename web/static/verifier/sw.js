@@ -5,7 +5,7 @@
 // (the page keeps its own checked copies in IndexedDB as well).
 const CACHE = "shenfen-verifier-v3";
 const SHELL = ["/verifier/", "/verifier/verifier.js", "/web/app.css", "/web/i18n.js", "/web/idb.js",
-  "/web/qr.js", "/web/b64.js", "/web/cbor.js", "/web/der.js", "/web/mdocqr.js", "/web/vendor/qrcode.mjs", "/web/vendor/jsQR.js", "/web/vendor/zxing/es/reader/index.js", "/web/vendor/zxing/es/share.js",
+  "/web/qr.js", "/web/focus.js", "/web/b64.js", "/web/cbor.js", "/web/der.js", "/web/mdocqr.js", "/web/vendor/qrcode.mjs", "/web/vendor/jsQR.js", "/web/vendor/zxing/es/reader/index.js", "/web/vendor/zxing/es/share.js",
   "/web/vendor/zxing/reader/zxing_reader.wasm", "/wallet/icon.svg"];
 const KEEP = (p) => SHELL.includes(p) || p === "/trust-list" || p === "/status" || p.startsWith("/status/") ||
   p === "/.well-known/jwks.json" || p.startsWith("/.well-known/jwt-vc-issuer");

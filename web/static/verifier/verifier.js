@@ -22,6 +22,7 @@ import * as kv from "/web/idb.js";
 import { drawQR, scanQR } from "/web/qr.js";
 import * as mdocqr from "/web/mdocqr.js";
 import { b64std } from "/web/b64.js";
+import { focusHeading } from "/web/focus.js";
 
 const t = i18n.t;
 i18n.add({
@@ -87,7 +88,9 @@ function show(name) {
   ["start", "request", "nonce", "scan", "result"].forEach((v) => { $("view-" + v).hidden = v !== name; });
   $("code-form").hidden = name !== "start" && name !== "nonce";
   document.body.dataset.view = name;
+  if (shownViews++) focusHeading($("view-" + name));
 }
+let shownViews = 0;
 
 function fail(msg) {
   $("status").textContent = msg || "";

@@ -16,6 +16,7 @@ import * as qrview from "/wallet/qrview.js";
 import * as idnumber from "/web/idnumber.js";
 import * as gate from "/wallet/gate.js";
 import * as cardstatus from "/wallet/status.js";
+import { focusHeading } from "/web/focus.js";
 
 const t = i18n.t;
 i18n.add({
@@ -26,6 +27,7 @@ i18n.add({
   "err.camera.how": "The camera or microphone is blocked. Allow both for this site (tap the icon left of the address, then Permissions, or the browser's site settings), then press Try again.",
   "settings.reenroll.confirm": "Enroll again? This deletes the card and the phone's key here; you will need to record a new enrollment.",
   "card.qr.show": "Show my code",
+  "enroll.challenge": "Read four digits aloud",
   "consent.return": "Continue to {rp}",
   "card.qr.locked": "Your code is shown after you confirm it's you.",
 }, {
@@ -36,6 +38,7 @@ i18n.add({
   "err.camera.how": "摄像头或麦克风被禁止。请为本网站允许两者（点按地址栏左侧的图标，进入权限，或在浏览器的网站设置中），然后点“重试”。",
   "settings.reenroll.confirm": "确定重新申领？这会删除本机上的证件和密钥，需要重新录制申领。",
   "card.qr.show": "显示我的二维码",
+  "enroll.challenge": "朗读四位数字",
   "consent.return": "返回 {rp} 继续",
   "card.qr.locked": "确认是您本人后显示二维码。",
 });
@@ -59,7 +62,11 @@ function show(name) {
   if (name !== "challenge") { closeMedia(media); media = null; }
   if (name !== "scan" && scanAbort) { scanAbort.abort(); scanAbort = null; }
   if (name !== "card") { stopQR(); qrview.leave($("qrbox"), $("qr-close")); }
+  // Every view after the first: focus its heading (not at start-up, where
+  // the page's own order applies).
+  if (shownViews++ && !$("gate").open) focusHeading($("view-" + name));
 }
+let shownViews = 0;
 
 function fail(msg) {
   const s = $("status");
