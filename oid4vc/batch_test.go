@@ -419,3 +419,27 @@ func TestReenrollRevokesBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchCap: a card's unexpired single-use credentials are bounded, so
+// that a wallet cannot make its card's revocation arbitrarily long.
+func TestBatchCap(t *testing.T) {
+	e := doubleEnv(t)
+	device := credtest.HolderKey()
+	offer := e.enroll(t, device)
+	_, tok := e.token(t, url.Values{"grant_type": {oid4vc.PreAuthGrant}, "pre-authorized_code": {preAuthCode(offer)}})
+	refresh := tok["refresh_token"].(string)
+	got := 0
+	for got < oid4vc.MaxLiveCredentials {
+		_, tk := e.token(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
+		code, m := e.batchRequest(t, tk["access_token"].(string), oid4vc.ConfigMdoc, newKeys(t, oid4vc.BatchSize), device, e.freshNonce(t))
+		if code != 200 {
+			t.Fatalf("after %d credentials: %d %v", got, code, m)
+		}
+		got += oid4vc.BatchSize
+	}
+	_, tk := e.token(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
+	code, m := e.batchRequest(t, tk["access_token"].(string), oid4vc.ConfigMdoc, newKeys(t, 1), device, e.freshNonce(t))
+	if code != 400 || m["error"] != "credential_request_denied" {
+		t.Fatalf("beyond %d unexpired credentials: %d %v", oid4vc.MaxLiveCredentials, code, m)
+	}
+}

@@ -78,6 +78,14 @@ type Issuer struct {
 	Clock         func() time.Time
 }
 
+// MaxLiveCredentials bounds a card's unexpired single-use credentials, all
+// formats together: 10 batches of each of the three formats.
+const MaxLiveCredentials = 30 * BatchSize
+
+// ErrTooManyCredentials: the card holds MaxLiveCredentials unexpired
+// single-use credentials already.
+var ErrTooManyCredentials = errors.New("oid4vc: the card has too many unexpired single-use credentials")
+
 // DefaultBatchValidity is the validity of a single-use credential: the
 // wallet refills long before; a short life keeps the entries a card's
 // revocation must change few.
@@ -172,6 +180,16 @@ func (i *Issuer) Issue(ctx context.Context, configID string, card proofing.Card,
 		exp, err := window(at, validity)
 		if err != nil {
 			return nil, err
+		}
+		// A wallet needs a few batches' worth at most; more would only make
+		// the card's revocation (one transaction over every unexpired
+		// entry) long.
+		live, err := entries.CardEntries(ctx, card.ID, now, MaxLiveCredentials)
+		if err != nil {
+			return nil, fmt.Errorf("oid4vc: issue: entries of card: %w", err)
+		}
+		if len(live)+len(fresh) > MaxLiveCredentials {
+			return nil, ErrTooManyCredentials
 		}
 		refs, err := i.Status.AllocateBatch(ctx, len(fresh))
 		if err != nil {

@@ -225,6 +225,10 @@ func (a *API) credential(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	creds, err := a.Cards.Issue(ctx, req.ConfigID, card, holders)
+	if errors.Is(err, ErrTooManyCredentials) {
+		oauthError(w, http.StatusBadRequest, "credential_request_denied", "the card holds enough unused credentials; use them first")
+		return
+	}
 	if err != nil {
 		a.internal(w, "credential: issue", err)
 		return
