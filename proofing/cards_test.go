@@ -232,3 +232,34 @@ func TestStatusWords(t *testing.T) {
 		}
 	}
 }
+
+// TestCardsLostPhoneBatch: the lost-phone suspension reaches the card's
+// single-use credentials, and the revocation code can be asked for with any
+// of them (the wallet presents one).
+func TestCardsLostPhoneBatch(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		h := newCardsHarness(t, db, proofing.NewLimiter(time.Second, 100, 100), proofing.NewLimiter(time.Second, 100, 100))
+		t0 := time.Now().UTC()
+		mine := h.issue(t, "c-zhang", zhang.IDNumber, t0)
+		batch, err := h.status.AllocateBatch(ctx, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.store.AddCardEntries(ctx, mine.ID, batch, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		code, err := h.cards.IssueRevocationCode(ctx, batch[2])
+		if err != nil {
+			t.Fatalf("code asked with a single-use credential: %v", err)
+		}
+		if n, err := h.cards.SuspendLost(ctx, string(zhang.IDNumber), code, "198.51.100.1"); err != nil || n != 1 {
+			t.Fatalf("suspend: %d %v", n, err)
+		}
+		for _, r := range append([]proofing.StatusRef{ref(mine)}, batch...) {
+			if st, err := h.status.Get(ctx, r); err != nil || st != status.Suspended {
+				t.Fatalf("entry %v is %v after the lost-phone suspension (%v)", r, st, err)
+			}
+		}
+	})
+}
