@@ -28,6 +28,13 @@ const (
 	// 90 000 through but refuse 0.3% to 8% of genuine readings; more, shorter
 	// steps are the better cure (docs/biometrics.md).
 	MinJudgedSteps = 7
+	// MaxUnjudged is the most steps of the sequence the frames may leave
+	// unjudged (a step lost to a frame gap, the last one cut by the
+	// latency), and one of the last two steps must be judged: a recording
+	// must cover the light, not only the reading. Before, 40 frames over
+	// the first 4 s of a sequence of many short steps could judge 7 and
+	// pass.
+	MaxUnjudged = 2
 	// transitionGuard: frames this close to a colour change (after the
 	// latency) are left out, since a frame's exposure may span it.
 	transitionGuard = 60 * time.Millisecond
@@ -73,6 +80,7 @@ type lightFit struct {
 	meanO  [3]float64
 	judged int
 	agree  int
+	last   int // the last judged step, -1 if none
 }
 
 // CheckLight checks that the face's colour follows the light challenge
@@ -84,8 +92,9 @@ type lightFit struct {
 // mean observation of each step (with at least two frames away from the
 // colour changes) must be nearest to the model of the step's own colour
 // among all the palette's colours, for all but MaxDisagree of at least
-// MinJudgedSteps steps. A video made without knowing the sequence agrees
-// by chance with one step in seven.
+// MinJudgedSteps steps; and the frames must judge all steps but
+// MaxUnjudged. A video made without knowing the sequence agrees with a few
+// steps by chance (see MinJudgedSteps for how often it passes).
 func CheckLight(frames []Frame, l Light) LightResult {
 	var r LightResult
 	best := lightFit{corr: math.Inf(-1)}
@@ -105,8 +114,10 @@ func CheckLight(frames []Frame, l Light) LightResult {
 	switch {
 	case r.Corr < MinLightCorr:
 		r.Why = "face colour does not follow the light"
-	case r.Judged < MinJudgedSteps:
+	case r.Judged < MinJudgedSteps || r.Judged < len(l.Steps)-MaxUnjudged:
 		r.Why = "too few light steps seen"
+	case best.last < len(l.Steps)-2:
+		r.Why = "the frames end before the light does"
 	case r.Judged-r.Agree > MaxDisagree:
 		r.Why = "face colour disagrees with the light steps"
 	default:
@@ -175,6 +186,7 @@ func fitLight(frames []Frame, l Light, lat time.Duration) lightFit {
 // classify judges every step with at least two used frames: its mean
 // observed change must be nearest to the model of its own colour.
 func (f *lightFit) classify(l Light) {
+	f.last = -1
 	sum := make([][3]float64, len(l.Steps))
 	cnt := make([]int, len(l.Steps))
 	for i, s := range f.step {
@@ -188,6 +200,7 @@ func (f *lightFit) classify(l Light) {
 			continue
 		}
 		f.judged++
+		f.last = s
 		bestP, bestD := -1, math.Inf(1)
 		for p, c := range Palette {
 			e := screenChroma(c)

@@ -206,6 +206,32 @@ func TestCheckLight(t *testing.T) {
 	if r := CheckLight(nil, Light{}); r.Pass {
 		t.Fatalf("no frames: %+v", r)
 	}
+	// The right colours, but frames over the first 4 s only: the reading
+	// without the light. Sequences of many short steps are the ones whose
+	// first 4 s can hold 7 judged steps, so draw until 20 of them are seen.
+	var many int
+	for run := 0; run < 2000 && many < 20; run++ {
+		l, err := NewLight(draws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr := series(rng, moving, lit(l, 120*time.Millisecond), 0.01)
+		var short []Frame
+		for _, f := range fr {
+			if f.At < 4*time.Second {
+				short = append(short, f)
+			}
+		}
+		if l.At(4*time.Second-120*time.Millisecond) >= 6 {
+			many++
+		}
+		if r := CheckLight(short, l); r.Pass {
+			t.Fatalf("run %d: frames over the first 4 s of %d steps passed: %+v", run, len(l.Steps), r)
+		}
+	}
+	if many == 0 {
+		t.Fatal("no sequence with 7 steps in its first 4 s was drawn: the case above proves nothing")
+	}
 }
 
 func TestEnvelope(t *testing.T) {
