@@ -439,6 +439,43 @@ func TestReenrollmentRevokesOldCard(t *testing.T) {
 	}
 }
 
+// TestReenrollmentRevokesBatch: a new enrollment revokes the old card and
+// every single-use credential of it in one SetAll (one transaction with
+// their audit entries on *status.Service), not entry by entry.
+func TestReenrollmentRevokesBatch(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, proofing.Limits{})
+	ch1, sub1 := h.enroll(t, newKey(t), honest(zhang))
+	r1, err := h.svc.Submit(ctx, ch1.ID, sub1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, ok := any(h.store).(proofing.CardEntries)
+	if !ok {
+		t.Fatal("the store keeps no card entries")
+	}
+	var refs []proofing.StatusRef
+	for i := range 5 {
+		refs = append(refs, proofing.StatusRef{URI: "https://issuer/status/x", Index: 1000 + i})
+	}
+	if err := entries.AddCardEntries(ctx, r1.CardID, refs, h.clock.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	ch2, sub2 := h.enroll(t, newKey(t), honest(zhang))
+	if _, err := h.svc.Submit(ctx, ch2.ID, sub2); err != nil {
+		t.Fatal(err)
+	}
+	c1, _ := h.store.Card(ctx, r1.CardID)
+	if c1.State != proofing.CardRevoked || h.status.SetAllCalls != 1 || h.status.RevokeCalls != 0 {
+		t.Fatalf("old card %s, %d SetAll calls, %d single revocations", c1.State, h.status.SetAllCalls, h.status.RevokeCalls)
+	}
+	for _, r := range append(refs, proofing.StatusRef{Index: c1.StatusIndex}) {
+		if !h.status.Revoked(r.Index) {
+			t.Fatalf("entry %d not revoked", r.Index)
+		}
+	}
+}
+
 func TestRateLimits(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, proofing.Limits{Device: proofing.NewLimiter(time.Minute, 3, 100)})

@@ -20,6 +20,7 @@ import (
 
 	"github.com/shenfen/shenfen/biometric/presence"
 	"github.com/shenfen/shenfen/registry"
+	"github.com/shenfen/shenfen/status/entry"
 )
 
 // Bounds on a submission's parts. Frames are small (at most MaxFrameSide
@@ -261,6 +262,12 @@ func checkImage(b []byte, maxBytes, minSide, maxSide int, what string) (image.Im
 	return img, nil
 }
 
+// allSetter is what [CardStatus] adds to [StatusLists]: many entries
+// changed in one transaction.
+type allSetter interface {
+	SetAll(ctx context.Context, refs []StatusRef, next entry.Status) (entry.Status, int, error)
+}
+
 // ApplyRevocations sets every card marked revoking to revoked in its
 // status list and then in the store. The decision transaction marks the
 // citizen's earlier cards; this applies the marks right after, and again at
@@ -272,20 +279,27 @@ func (s *Service) ApplyRevocations(ctx context.Context) error {
 			return err
 		}
 		for _, c := range cards {
-			if err := s.cfg.Status.Revoke(ctx, StatusRef{URI: c.StatusURI, Index: c.StatusIndex}); err != nil {
-				return fmt.Errorf("proofing: revoke card: %w", err)
-			}
-			// The card's single-use credentials: each revocation is final
-			// and repeating one changes nothing, so a crash midway is
-			// finished by the next pass (the card stays revoking).
+			refs := []StatusRef{{URI: c.StatusURI, Index: c.StatusIndex}}
 			if e, ok := s.cfg.Store.(CardEntries); ok {
-				refs, err := e.CardEntries(ctx, c.ID, s.now(), MaxCardEntries)
+				more, err := e.CardEntries(ctx, c.ID, s.now(), MaxCardEntries)
 				if err != nil {
 					return fmt.Errorf("proofing: entries of card: %w", err)
 				}
+				refs = append(refs, more...)
+			}
+			// The card and its single-use credentials are revoked in one
+			// transaction with their audit entries where the lists can
+			// (*status.Service); otherwise one by one: each revocation is
+			// final and repeating one changes nothing, so a crash midway
+			// is finished by the next pass (the card stays revoking).
+			if all, ok := s.cfg.Status.(allSetter); ok {
+				if _, _, err := all.SetAll(ctx, refs, entry.Invalid); err != nil {
+					return fmt.Errorf("proofing: revoke card and its credentials: %w", err)
+				}
+			} else {
 				for _, r := range refs {
 					if err := s.cfg.Status.Revoke(ctx, r); err != nil {
-						return fmt.Errorf("proofing: revoke credential of card: %w", err)
+						return fmt.Errorf("proofing: revoke card: %w", err)
 					}
 				}
 			}

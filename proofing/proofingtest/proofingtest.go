@@ -22,6 +22,7 @@ import (
 	"github.com/shenfen/shenfen/biometric/presence"
 	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/registry"
+	"github.com/shenfen/shenfen/status/entry"
 )
 
 // The doubles below stand in for the engines behind proofing's interfaces:
@@ -183,9 +184,11 @@ func (r Records) Index(id registry.IDNumber) []byte { return []byte("idx:" + str
 // every revocation.
 type Status struct {
 	OnRevoke func(proofing.StatusRef)
-	mu       sync.Mutex
-	next     int
-	revoked  map[int]bool
+	// RevokeCalls and SetAllCalls count the calls of Revoke and SetAll.
+	RevokeCalls, SetAllCalls int
+	mu                       sync.Mutex
+	next                     int
+	revoked                  map[int]bool
 }
 
 // Allocate implements proofing.StatusLists.
@@ -204,10 +207,37 @@ func (s *Status) Revoke(_ context.Context, ref proofing.StatusRef) error {
 		s.revoked = map[int]bool{}
 	}
 	s.revoked[ref.Index] = true
+	s.RevokeCalls++
 	if s.OnRevoke != nil {
 		s.OnRevoke(ref)
 	}
 	return nil
+}
+
+// SetAll revokes every entry of refs at once (the double knows only
+// revocation, as proofing.Service uses it), tells OnRevoke of each, and
+// counts the call in SetAllCalls.
+func (s *Status) SetAll(_ context.Context, refs []proofing.StatusRef, next entry.Status) (entry.Status, int, error) {
+	if next != entry.Invalid {
+		return 0, 0, fmt.Errorf("proofingtest: SetAll to %v: the double only revokes", next)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.revoked == nil {
+		s.revoked = map[int]bool{}
+	}
+	first := entry.Valid
+	if len(refs) > 0 && s.revoked[refs[0].Index] {
+		first = entry.Invalid
+	}
+	for _, r := range refs {
+		s.revoked[r.Index] = true
+		if s.OnRevoke != nil {
+			s.OnRevoke(r)
+		}
+	}
+	s.SetAllCalls++
+	return first, len(refs), nil
 }
 
 // Frame is a 96x96 PNG video frame of a person: colour c at the top-left
