@@ -20,6 +20,7 @@ import (
 	"github.com/shenfen/shenfen/internal/apidoc"
 	"github.com/shenfen/shenfen/keys"
 	"github.com/shenfen/shenfen/oid4vc"
+	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/verifier"
 )
 
@@ -181,5 +182,74 @@ func TestAPIDocIssuance(t *testing.T) {
 	}
 	if err := apidoc.SameShape(ex["vci-credential"], cb); err != nil {
 		t.Errorf("vci-credential: %v", err)
+	}
+}
+
+// TestAPIDocEnrollment holds §1 and §2.1 of docs/api.md to the real
+// endpoints: the documented start request (sent as written: its key is a
+// valid P-256 point) and its answer, the signed submission payload the
+// wallet builds (proofing.RequestClaims), the approval, and both metadata
+// documents.
+func TestAPIDocEnrollment(t *testing.T) {
+	ex, err := apidoc.Examples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(name string, answer []byte) {
+		t.Helper()
+		if ex[name] == nil {
+			t.Fatalf("docs/api.md has no example %q", name)
+		}
+		if err := apidoc.SameShape(ex[name], answer); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	e := doubleEnv(t)
+
+	resp, err := http.Post(e.srv.URL+"/api/enrollments", "application/json", bytes.NewReader(ex["enrollment-start"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("documented start request: %d %s", resp.StatusCode, started)
+	}
+	same("enrollment-started", started)
+
+	key := credtest.HolderKey()
+	id, c := e.start(t, key)
+	p := honestParts(e.person)
+	audio := p.audio(c.digits)
+	clip := p.video(c, audio)
+	claims := proofing.RequestClaims{EnrollmentID: id, IDNumber: p.id, Name: p.name, IssuedAt: time.Now().Unix(),
+		Selfie: proofing.Digest(p.selfie), Audio: proofing.Digest(audio), FrameTimesMS: clip.Times, Language: "en"}
+	for _, f := range clip.Frames {
+		claims.Frames = append(claims.Frames, proofing.Digest(f))
+	}
+	payload, _ := json.Marshal(claims)
+	same("enrollment-request-payload", payload)
+
+	sr, m := e.submit(t, key, id, c, p)
+	if sr.StatusCode != 200 || m["status"] != "approved" {
+		t.Fatalf("submission: %d %v", sr.StatusCode, m)
+	}
+	approved, _ := json.Marshal(m)
+	same("enrollment-approved", approved)
+
+	for name, path := range map[string]string{
+		"vci-issuer-metadata": "/.well-known/openid-credential-issuer",
+		"vci-as-metadata":     "/.well-known/oauth-authorization-server",
+	} {
+		r, err := http.Get(e.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, r.StatusCode, b)
+		}
+		same(name, b)
 	}
 }
