@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/shenfen/shenfen/admin"
@@ -54,5 +55,43 @@ func TestAPIDocRPRegistry(t *testing.T) {
 	}
 	if up["name"] != "Grand Hotel Nansha" || up["claims"] != "name,id_number" || up["client_secret"] == rp["client_secret"] || up["client_secret"] == nil {
 		t.Fatalf("update answer %v", up)
+	}
+}
+
+// TestAPIDocCards holds the answers of docs/api.md §5.3 to the real card
+// endpoints (over the card lifecycle's one-card double): the list of a
+// citizen's cards and the answer to a status change.
+func TestAPIDocCards(t *testing.T) {
+	ex, err := apidoc.Examples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	admin.NewCardsAPI(&fakeCards{status: "suspended"}, nil).Mount(mux, "tok")
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for _, tc := range []struct{ name, method, path, body string }{
+		{"cards-list", "GET", "/admin/api/registry/11010519491231002X/cards", ""},
+		{"card-status-changed", "POST", "/admin/api/cards/" + cardID + "/status", `{"status": "valid"}`},
+	} {
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer tok")
+		req.Header.Set("Shenfen-Reason", "purpose=counter-service")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %s", tc.name, res.StatusCode, b)
+		}
+		if ex[tc.name] == nil {
+			t.Fatalf("docs/api.md has no example %q", tc.name)
+		}
+		if err := apidoc.SameShape(ex[tc.name], b); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
 	}
 }
