@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -52,5 +53,52 @@ func TestAPIDocSignInRequest(t *testing.T) {
 	json.Unmarshal(payload, &p)
 	if !strings.HasPrefix(p["client_id"].(string), "x509_san_dns:") {
 		t.Fatalf("client_id %v", p["client_id"])
+	}
+}
+
+// TestAPIDocSignInResponse holds the answers of docs/api.md §4.2 to the
+// real response endpoint: a presentation under the wrong nonce is refused
+// with the documented error, then the right one is accepted with the
+// documented redirect_uri, which leads to the login.
+func TestAPIDocSignInResponse(t *testing.T) {
+	ex, err := apidoc.Examples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHostile(t)
+	_, ru := h.startLogin(t, oidctest.NewBrowser(), h.hotelRP)
+	post := func(w *oidctest.Wallet, name string, want int) map[string]any {
+		t.Helper()
+		wr, err := w.Request(h.ctx, ru)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vp, err := w.Present(h.ctx, wr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.PostForm(wr.ResponseURI, url.Values{"vp_token": {oidctest.VPToken(vp)}, "state": {wr.State}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Fatalf("%s: %d %s", name, res.StatusCode, b)
+		}
+		if ex[name] == nil {
+			t.Fatalf("docs/api.md has no example %q", name)
+		}
+		if err := apidoc.SameShape(ex[name], b); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		return m
+	}
+	post(&oidctest.Wallet{Card: h.card, Nonce: "not-the-request-nonce"}, "sign-in-refused", http.StatusBadRequest)
+	ok := post(&oidctest.Wallet{Card: h.card}, "sign-in-accepted", http.StatusOK)
+	if r, _ := ok["redirect_uri"].(string); !strings.HasPrefix(r, h.e.Issuer+"/login?id=") {
+		t.Fatalf("redirect_uri %q", r)
 	}
 }
