@@ -188,7 +188,8 @@ func TestAPIDocIssuance(t *testing.T) {
 // TestAPIDocEnrollment holds §1 and §2.1 of docs/api.md to the real
 // endpoints: the documented start request (sent as written: its key is a
 // valid P-256 point) and its answer, the signed submission payload the
-// wallet builds (proofing.RequestClaims), the approval, and both metadata
+// wallet builds (proofing.RequestClaims), the refusal's problem document, the
+// approval, and both metadata
 // documents.
 func TestAPIDocEnrollment(t *testing.T) {
 	ex, err := apidoc.Examples()
@@ -236,6 +237,29 @@ func TestAPIDocEnrollment(t *testing.T) {
 	}
 	approved, _ := json.Marshal(m)
 	same("enrollment-approved", approved)
+
+	// A wrong name (and the same selfie again) under a new challenge: the
+	// documented refusal, to the letter but for the instance (this
+	// enrollment's path).
+	id, c = e.start(t, key)
+	wrong := p
+	wrong.name = "李四"
+	rr, refused := e.submit(t, key, id, c, wrong)
+	if rr.StatusCode != http.StatusForbidden || rr.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("wrong name: %d %v", rr.StatusCode, refused)
+	}
+	rb, _ := json.Marshal(refused)
+	same("enrollment-refused", rb)
+	var doc map[string]any
+	json.Unmarshal(ex["enrollment-refused"], &doc)
+	for _, k := range []string{"type", "title", "status", "detail"} {
+		if doc[k] != refused[k] {
+			t.Errorf("enrollment-refused: %s documented %v, answered %v", k, doc[k], refused[k])
+		}
+	}
+	if refused["instance"] != "/api/enrollments/"+id+"/submission" {
+		t.Errorf("enrollment-refused: instance %v", refused["instance"])
+	}
 
 	for name, path := range map[string]string{
 		"vci-issuer-metadata": "/.well-known/openid-credential-issuer",
