@@ -81,11 +81,23 @@ func TestAPIDocVerifier(t *testing.T) {
 		t.Fatal(err)
 	}
 	vpTok, _ := json.Marshal(map[string][]string{"pid": {vp}})
-	ans, err := http.PostForm(strings.Replace(ro.ResponseURI, credtest.IssuerURL, e.srv.URL, 1), url.Values{"vp_token": {string(vpTok)}, "state": {id}})
-	if err != nil {
-		t.Fatal(err)
+	// The presentation is accepted; the same one again is refused (the
+	// request is answered).
+	for _, tc := range []struct {
+		name   string
+		status int
+	}{{"desk-response-accepted", 200}, {"desk-response-refused", 400}} {
+		ans, err := http.PostForm(strings.Replace(ro.ResponseURI, credtest.IssuerURL, e.srv.URL, 1), url.Values{"vp_token": {string(vpTok)}, "state": {id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ab, _ := io.ReadAll(ans.Body)
+		ans.Body.Close()
+		if ans.StatusCode != tc.status {
+			t.Fatalf("%s: %d %s", tc.name, ans.StatusCode, ab)
+		}
+		same(tc.name, ab)
 	}
-	ans.Body.Close()
 	_, verified := e.result(t, id, tok)
 	vb, _ := json.Marshal(verified)
 	if verified["status"] != "verified" {
@@ -155,6 +167,25 @@ func TestAPIDocIssuance(t *testing.T) {
 	resp.Body.Close()
 	if err := apidoc.SameShape(ex["vci-token"], tb); err != nil {
 		t.Errorf("vci-token: %v", err)
+	}
+	// The code is single-use: again, the documented error.
+	again, err := http.PostForm(e.srv.URL+"/vci/token", url.Values{"grant_type": {oid4vc.PreAuthGrant}, "pre-authorized_code": {code}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb, _ := io.ReadAll(again.Body)
+	again.Body.Close()
+	if again.StatusCode != 400 || string(ex["vci-token-error"]) == "" {
+		t.Fatalf("used code: %d %s", again.StatusCode, eb)
+	}
+	if err := apidoc.SameShape(ex["vci-token-error"], eb); err != nil {
+		t.Errorf("vci-token-error: %v", err)
+	}
+	var te, de map[string]any
+	json.Unmarshal(eb, &te)
+	json.Unmarshal(ex["vci-token-error"], &de)
+	if te["error"] != de["error"] {
+		t.Errorf("vci-token-error: error %v, documented %v", te["error"], de["error"])
 	}
 	var tok struct {
 		AccessToken string `json:"access_token"`
