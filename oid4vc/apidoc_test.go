@@ -147,9 +147,9 @@ func toStrings(v any) []string {
 	return out
 }
 
-// TestAPIDocIssuance holds §2.2 and §2.4 of docs/api.md to the issuer: the
-// token answer, and the documented credential request (its proof replaced
-// by a real one) and its answer.
+// TestAPIDocIssuance holds §2.2 to §2.4 of docs/api.md to the issuer: the
+// token answer and its error, the nonce, and the documented credential
+// request (its proof replaced by a real one) and its answer.
 func TestAPIDocIssuance(t *testing.T) {
 	ex, err := apidoc.Examples()
 	if err != nil {
@@ -193,7 +193,23 @@ func TestAPIDocIssuance(t *testing.T) {
 	json.Unmarshal(tb, &tok)
 	var body map[string]any
 	json.Unmarshal(ex["vci-credential-request"], &body)
-	proof, err := oid4vc.MakeProof(key, credtest.IssuerURL, e.freshNonce(t), time.Now())
+	nr, err := http.Post(e.srv.URL+"/vci/nonce", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb, _ := io.ReadAll(nr.Body)
+	nr.Body.Close()
+	if nr.StatusCode != 200 || nr.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("nonce: %d %q %s", nr.StatusCode, nr.Header.Get("Cache-Control"), nb)
+	}
+	if err := apidoc.SameShape(ex["vci-nonce"], nb); err != nil {
+		t.Errorf("vci-nonce: %v", err)
+	}
+	var nonce struct {
+		CNonce string `json:"c_nonce"`
+	}
+	json.Unmarshal(nb, &nonce)
+	proof, err := oid4vc.MakeProof(key, credtest.IssuerURL, nonce.CNonce, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +236,7 @@ func TestAPIDocIssuance(t *testing.T) {
 // endpoints: the documented start request (sent as written: its key is a
 // valid P-256 point) and its answer, the signed submission payload the
 // wallet builds (proofing.RequestClaims), the refusal's problem document, the
-// approval, and both metadata
+// approval, the enrollment's status, and both metadata
 // documents.
 func TestAPIDocEnrollment(t *testing.T) {
 	ex, err := apidoc.Examples()
@@ -268,6 +284,16 @@ func TestAPIDocEnrollment(t *testing.T) {
 	}
 	approved, _ := json.Marshal(m)
 	same("enrollment-approved", approved)
+	st, err := http.Get(e.srv.URL + "/api/enrollments/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, _ := io.ReadAll(st.Body)
+	st.Body.Close()
+	if st.StatusCode != 200 || !strings.Contains(string(sb), `"approved"`) {
+		t.Fatalf("enrollment status: %d %s", st.StatusCode, sb)
+	}
+	same("enrollment-status", sb)
 
 	// A wrong name (and the same selfie again) under a new challenge: the
 	// documented refusal, to the letter but for the instance (this
