@@ -46,8 +46,11 @@ var serveCSS = serveAsset("oidc.css", "text/css; charset=utf-8")
 
 const maxPresentation = 512 << 10
 
-func (p *Provider) page(w http.ResponseWriter, status int, name string, data map[string]any, csp string) {
+func (p *Provider) page(w http.ResponseWriter, r *http.Request, uiLocales string, status int, name string, data map[string]any, csp string) {
+	lang := pageLang(uiLocales, r)
 	data["Base"] = p.path
+	data["Lang"] = lang
+	data["T"] = text[lang]
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
 		p.cfg.Log.Error("oidc: render page", "page", name, "err", err)
@@ -56,6 +59,8 @@ func (p *Provider) page(w http.ResponseWriter, status int, name string, data map
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", lang)
+	h.Set("Vary", "Accept-Language")
 	h.Set("Cache-Control", "no-store")
 	if csp != "" {
 		h.Set("Content-Security-Policy", csp)
@@ -64,8 +69,18 @@ func (p *Provider) page(w http.ResponseWriter, status int, name string, data map
 	w.Write(buf.Bytes())
 }
 
-func (p *Provider) errorPage(w http.ResponseWriter, status int, msg string) {
-	p.page(w, status, "error.html", map[string]any{"Message": msg}, "")
+// errorPage shows a styled error in the page language with its stable
+// code (a key of text, prefixed "err_"), keeping the HTTP status. detail,
+// if any, is a technical English description shown below it.
+func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, uiLocales string, status int, code string) {
+	p.errorPageDetail(w, r, uiLocales, status, code, "")
+}
+
+func (p *Provider) errorPageDetail(w http.ResponseWriter, r *http.Request, uiLocales string, status int, code, detail string) {
+	lang := pageLang(uiLocales, r)
+	p.page(w, r, uiLocales, status, "error.html", map[string]any{
+		"Code": code, "Message": text[lang]["err_"+code], "Detail": detail,
+	}, pageCSP)
 }
 
 const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -99,21 +114,21 @@ type claimView struct {
 	Optional           bool
 }
 
-func (p *Provider) claimViews(c *Client, claims []string, values map[string]any) []claimView {
+func (p *Provider) claimViews(lang string, c *Client, claims []string, values map[string]any) []claimView {
 	var out []claimView
 	for _, cl := range claims {
 		e, _ := c.entitlement(cl)
-		v := claimView{Name: cl, Label: claimLabels[cl], Optional: e.Optional}
+		v := claimView{Name: cl, Label: claimLabel(lang, cl), Optional: e.Optional}
 		if values != nil {
 			switch x := values[cl].(type) {
 			case string:
 				if cl == "picture" {
-					v.Value = "(your card's portrait)"
+					v.Value = text[lang]["portrait"]
 				} else {
 					v.Value = x
 				}
 			case bool:
-				v.Value = map[bool]string{true: "yes", false: "no"}[x]
+				v.Value = text[lang][map[bool]string{true: "yes", false: "no"}[x]]
 			case map[string]any:
 				v.Value, _ = x["formatted"].(string)
 			}
@@ -131,12 +146,12 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("id")
 	row, err := p.cfg.Store.AuthRequest(r.Context(), id)
 	if err != nil {
-		p.errorPage(w, http.StatusNotFound, "This sign-in request is unknown or has expired.")
+		p.errorPage(w, r, "", http.StatusNotFound, "request_unknown")
 		return
 	}
 	a, err := decodeAR(row)
 	if err != nil || p.expired(a) {
-		p.errorPage(w, http.StatusGone, "This sign-in request has expired.")
+		p.errorPage(w, r, "", http.StatusGone, "request_expired")
 		return
 	}
 	if has(a.d.Prompt, oidc.PromptNone) {
@@ -148,13 +163,13 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		secret := randomID(24)
 		a.d.Browser = hashHex(secret)
 		if err := p.cfg.Store.UpdateAuthRequest(r.Context(), a.encode(), a.row.State); err != nil {
-			p.errorPage(w, http.StatusConflict, "This sign-in request is already in use.")
+			p.errorPage(w, r, a.d.UILocales, http.StatusConflict, "request_in_use")
 			return
 		}
 		http.SetCookie(w, &http.Cookie{Name: cookieName(id), Value: secret, Path: p.path + "/",
 			HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: int(p.cfg.LoginTTL / time.Second)})
 	} else if _, err := p.session(r, id); err != nil {
-		p.errorPage(w, http.StatusForbidden, "This sign-in was started in another browser.")
+		p.errorPage(w, r, a.d.UILocales, http.StatusForbidden, "other_browser")
 		return
 	}
 	if a.row.State == StatePresented {
@@ -165,42 +180,43 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		// Once: the request is finished by telling the RP.
 		a.row.State = StateDenied
 		if err := p.cfg.Store.UpdateAuthRequest(r.Context(), a.encode(), StateRefused); err != nil {
-			p.errorPage(w, http.StatusGone, "This sign-in request is already finished.")
+			p.errorPage(w, r, a.d.UILocales, http.StatusGone, "finished")
 			return
 		}
 		op.AuthRequestError(w, r, a, errUnmetAuthentication(a.d.ACR, a.d.ACRValues), p.op)
 		return
 	}
 	if a.row.State != StatePending {
-		p.errorPage(w, http.StatusGone, "This sign-in request is already finished.")
+		p.errorPage(w, r, a.d.UILocales, http.StatusGone, "finished")
 		return
 	}
 	c, err := p.client(r.Context(), a.row.ClientID)
 	if err != nil {
-		p.errorPage(w, http.StatusNotFound, "The site asking is no longer registered.")
+		p.errorPage(w, r, a.d.UILocales, http.StatusNotFound, "client_unknown")
 		return
 	}
 	reqURI := p.cfg.Issuer + "/wallet/request/" + a.row.Txn
 	rk, err := p.cfg.RequestKey(r.Context())
 	if err != nil {
 		p.cfg.Log.ErrorContext(r.Context(), "oidc: sign-in request key", "err", err)
-		p.errorPage(w, http.StatusInternalServerError, "The sign-in is not available right now.")
+		p.errorPage(w, r, a.d.UILocales, http.StatusInternalServerError, "unavailable")
 		return
 	}
 	deep := "openid4vp://?client_id=" + url.QueryEscape(rk.ClientID) + "&request_uri=" + url.QueryEscape(reqURI)
 	qr, err := qrSVG(deep)
 	if err != nil {
-		p.errorPage(w, http.StatusInternalServerError, "Could not draw the QR code.")
+		p.errorPage(w, r, a.d.UILocales, http.StatusInternalServerError, "qr")
 		return
 	}
-	p.page(w, http.StatusOK, "login.html", map[string]any{
+	lang := pageLang(a.d.UILocales, r)
+	p.page(w, r, a.d.UILocales, http.StatusOK, "login.html", map[string]any{
 		"RPName":  c.Name,
-		"Claims":  p.claimViews(&c, a.d.Claims, nil),
-		"Refused": labels(a.d.Refused),
+		"Claims":  p.claimViews(lang, &c, a.d.Claims, nil),
+		"Refused": labels(lang, a.d.Refused),
 		// Inline SVG drawn here from numbers only: no escaping pass over a
 		// base64 data: URL (that pass was a visible share of the page).
 		"QR": template.HTML(bytes.Replace(qr, []byte("<svg "),
-			[]byte(`<svg class="qr" role="img" aria-label="QR code for the wallet" `), 1)),
+			[]byte(`<svg class="qr" role="img" aria-label="`+template.HTMLEscapeString(text[lang]["qr_label"])+`" `), 1)),
 		"SameDevice": p.cfg.WalletURL + "#/approve?client_id=" + url.QueryEscape(rk.ClientID) + "&request_uri=" + url.QueryEscape(reqURI),
 		"StatusURL":  p.path + "/login/status?id=" + url.QueryEscape(id),
 		"NextURL":    p.path + "/consent?id=" + url.QueryEscape(id),
@@ -242,10 +258,10 @@ func qrSVG(content string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func labels(claims []string) []string {
+func labels(lang string, claims []string) []string {
 	out := make([]string, len(claims))
 	for i, c := range claims {
-		out[i] = claimLabels[c]
+		out[i] = claimLabel(lang, c)
 	}
 	return out
 }
@@ -503,22 +519,22 @@ func (p *Provider) disclosed(a *authRequest) (map[string]any, error) {
 func (p *Provider) consentSession(w http.ResponseWriter, r *http.Request, id string) (*authRequest, *Client, map[string]any, bool) {
 	a, err := p.session(r, id)
 	if err != nil {
-		p.errorPage(w, http.StatusForbidden, "This sign-in is unknown or was started in another browser.")
+		p.errorPage(w, r, "", http.StatusForbidden, "session")
 		return nil, nil, nil, false
 	}
 	if a.row.State != StatePresented || p.expired(a) {
-		p.errorPage(w, http.StatusConflict, "This sign-in is not waiting for your consent.")
+		p.errorPage(w, r, a.d.UILocales, http.StatusConflict, "not_consenting")
 		return nil, nil, nil, false
 	}
 	c, err := p.client(r.Context(), a.row.ClientID)
 	if err != nil {
-		p.errorPage(w, http.StatusNotFound, "The site asking is no longer registered.")
+		p.errorPage(w, r, a.d.UILocales, http.StatusNotFound, "client_unknown")
 		return nil, nil, nil, false
 	}
 	values, err := p.disclosed(a)
 	if err != nil {
 		p.cfg.Log.ErrorContext(r.Context(), "oidc: consent", "err", err)
-		p.errorPage(w, http.StatusInternalServerError, "Could not read your answer.")
+		p.errorPage(w, r, a.d.UILocales, http.StatusInternalServerError, "unreadable")
 		return nil, nil, nil, false
 	}
 	return a, &c, values, true
@@ -547,9 +563,10 @@ func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request) {
 			shown = append(shown, cl)
 		}
 	}
-	p.page(w, http.StatusOK, "consent.html", map[string]any{
+	lang := pageLang(a.d.UILocales, r)
+	p.page(w, r, a.d.UILocales, http.StatusOK, "consent.html", map[string]any{
 		"RPName": c.Name, "ID": a.row.ID, "CSRF": p.csrf(a),
-		"Claims": p.claimViews(c, shown, values), "Refused": labels(a.d.Refused),
+		"Claims": p.claimViews(lang, c, shown, values), "Refused": labels(lang, a.d.Refused),
 	}, consentCSP(a.d.RedirectURI))
 }
 
@@ -557,7 +574,7 @@ func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	r = p.withIssuer(r)
 	if err := r.ParseForm(); err != nil {
-		p.errorPage(w, http.StatusBadRequest, "Unreadable form.")
+		p.errorPage(w, r, "", http.StatusBadRequest, "bad_form")
 		return
 	}
 	a, c, values, ok := p.consentSession(w, r, r.PostForm.Get("id"))
@@ -565,14 +582,14 @@ func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(p.csrf(a))) != 1 {
-		p.errorPage(w, http.StatusForbidden, "This form has expired; go back and try again.")
+		p.errorPage(w, r, a.d.UILocales, http.StatusForbidden, "form_expired")
 		return
 	}
 	if r.PostForm.Get("action") != "approve" {
 		a.row.State = StateDenied
 		a.d.Sealed, a.d.CitizenKey = nil, nil
 		if err := p.cfg.Store.UpdateAuthRequest(r.Context(), a.encode(), StatePresented); err != nil {
-			p.errorPage(w, http.StatusConflict, "This sign-in is already finished.")
+			p.errorPage(w, r, a.d.UILocales, http.StatusConflict, "finished")
 			return
 		}
 		op.AuthRequestError(w, r, a, oidc.ErrAccessDenied().WithDescription("the citizen declined"), p.op)
@@ -599,19 +616,19 @@ func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	citizenKey, err := p.cfg.Sealer.Open(a.d.CitizenKey, []byte("oidc-citizen|"+a.row.ID))
 	if err != nil {
 		p.cfg.Log.ErrorContext(r.Context(), "oidc: open citizen key", "err", err)
-		p.errorPage(w, http.StatusInternalServerError, "Could not read your answer.")
+		p.errorPage(w, r, a.d.UILocales, http.StatusInternalServerError, "unreadable")
 		return
 	}
 	a.d.CitizenKey = nil
 	a.row.State = StateDone
 	if err := p.cfg.Store.UpdateAuthRequest(r.Context(), a.encode(), StatePresented); err != nil {
-		p.errorPage(w, http.StatusConflict, "This sign-in is already finished.")
+		p.errorPage(w, r, a.d.UILocales, http.StatusConflict, "finished")
 		return
 	}
 	now := p.cfg.Now()
 	if err := p.cfg.Store.RecordGrant(r.Context(), Grant{Citizen: a.d.Citizen, ClientID: c.ID, Subject: a.d.Subject, Claims: names, ACR: a.d.ACR, At: now}); err != nil {
 		p.cfg.Log.ErrorContext(r.Context(), "oidc: record grant", "err", err)
-		p.errorPage(w, http.StatusInternalServerError, "Could not record the grant; nothing was shared.")
+		p.errorPage(w, r, a.d.UILocales, http.StatusInternalServerError, "grant")
 		return
 	}
 	if p.cfg.Recorder != nil {
@@ -620,7 +637,7 @@ func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
 			Subject: a.d.Subject, Claims: names, ACR: a.d.ACR, At: now,
 		}); err != nil {
 			p.cfg.Log.ErrorContext(r.Context(), "oidc: record disclosure", "err", err)
-			p.errorPage(w, http.StatusInternalServerError, "Could not record the grant; nothing was shared.")
+			p.errorPage(w, r, a.d.UILocales, http.StatusInternalServerError, "grant")
 			return
 		}
 	}

@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -122,23 +123,27 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad request", http.StatusBadRequest)
+		p.errorPage(w, r, "", http.StatusBadRequest, "bad_form")
 		return
 	}
+	ui := r.Form.Get("ui_locales")
 	ru := r.Form.Get("request_uri")
 	if ru == "" {
 		if c := r.Form.Get("claims"); c != "" {
 			r = r.WithContext(context.WithValue(r.Context(), claimsParamKey{}, c))
 		}
-		http.StripPrefix(p.path, p.op).ServeHTTP(w, r)
+		// An unknown client has no redirect URI to send the error to: the
+		// citizen sees it here.
+		if _, err := p.client(r.Context(), r.Form.Get("client_id")); errors.Is(err, ErrNotFound) {
+			p.errorPage(w, r, ui, http.StatusBadRequest, "client_unknown")
+			return
+		}
+		p.serveOP(w, r, ui)
 		return
 	}
 	fail := func(msg string) {
 		// Without a trusted redirect_uri the error is shown, never redirected.
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusBadRequest)
-		w.Write([]byte("invalid_request_uri: " + msg + "\n"))
+		p.errorPageDetail(w, r, ui, http.StatusBadRequest, "invalid_request_uri", msg)
 	}
 	if !strings.HasPrefix(ru, requestURIPrefix) {
 		fail("not a pushed request")
@@ -168,5 +173,47 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	r2.Header.Del("Content-Type")
 	r2.URL.RawQuery = pr.Params
 	r2.Form, r2.PostForm = nil, nil
-	http.StripPrefix(p.path, p.op).ServeHTTP(w, r2)
+	if q, err := url.ParseQuery(pr.Params); err == nil && q.Get("ui_locales") != "" {
+		ui = q.Get("ui_locales")
+	}
+	p.serveOP(w, r2, ui)
+}
+
+// serveOP hands an authorization request to op, turning the plain-text
+// errors op shows when it cannot redirect (bad redirect_uri, missing
+// parameters) into the styled error page with op's description as detail.
+func (p *Provider) serveOP(w http.ResponseWriter, r *http.Request, ui string) {
+	bw := &bareErrors{ResponseWriter: w}
+	http.StripPrefix(p.path, p.op).ServeHTTP(bw, r)
+	if bw.status != 0 {
+		p.errorPageDetail(w, r, ui, bw.status, "invalid_request", strings.TrimSpace(bw.body.String()))
+	}
+}
+
+// bareErrors holds back a plain-text error response (http.Error's) so that
+// it can be shown as a page; anything else passes through.
+type bareErrors struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bareErrors) WriteHeader(code int) {
+	if code >= 400 && b.status == 0 && strings.HasPrefix(b.Header().Get("Content-Type"), "text/plain") {
+		b.status = code
+		b.Header().Del("Content-Type")
+		b.Header().Del("X-Content-Type-Options")
+		return
+	}
+	b.ResponseWriter.WriteHeader(code)
+}
+
+func (b *bareErrors) Write(p []byte) (int, error) {
+	if b.status != 0 {
+		if b.body.Len() < 1024 {
+			b.body.Write(p[:min(len(p), 1024-b.body.Len())])
+		}
+		return len(p), nil
+	}
+	return b.ResponseWriter.Write(p)
 }

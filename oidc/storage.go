@@ -34,6 +34,7 @@ type loginData struct {
 	Nonce        string    `json:"nonce,omitempty"`
 	Challenge    string    `json:"code_challenge"`
 	Prompt       []string  `json:"prompt,omitempty"`
+	UILocales    string    `json:"ui_locales,omitempty"` // the request's ui_locales, space-separated
 	MaxAge       *uint     `json:"max_age,omitempty"`
 	ACRValues    []string  `json:"acr_values,omitempty"` // acr_values, or the claims parameter's id_token acr
 	Claims       []string  `json:"claims"`               // asked and entitled
@@ -250,7 +251,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		d: loginData{
 			Scopes: kept, ResponseType: string(req.ResponseType), ResponseMode: string(req.ResponseMode),
 			RedirectURI: req.RedirectURI, State: req.State, Nonce: req.Nonce, Challenge: req.CodeChallenge,
-			Prompt: req.Prompt, MaxAge: req.MaxAge, ACRValues: acrValues,
+			Prompt: req.Prompt, MaxAge: req.MaxAge, ACRValues: acrValues, UILocales: uiLocales(req.UILocales),
 			Claims: claims, Refused: refused, WalletNonce: randomID(16), Created: now,
 		},
 	}
@@ -258,6 +259,15 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		return nil, err
 	}
 	return a, nil
+}
+
+// uiLocales keeps the request's ui_locales as the space-separated tags.
+func uiLocales(l oidc.Locales) string {
+	tags := make([]string, 0, len(l))
+	for _, t := range l {
+		tags = append(tags, t.String())
+	}
+	return strings.Join(tags, " ")
 }
 
 // AuthRequestByID implements op.AuthStorage.

@@ -16,7 +16,7 @@
         // The card did not meet the site's requirement: reloading the login
         // page sends the browser back to the site with the error.
         if (s.state === "refused") { window.location.reload(); return; }
-        if (msg) { msg.textContent = "This login is no longer valid (" + s.state + "). Go back to the site and start again."; }
+        if (msg) { msg.textContent = (el.getAttribute("data-invalid") || "This sign-in is no longer valid.") + " (" + s.state + ")"; }
       })
       .catch(function () { setTimeout(poll, 3000); });
   }

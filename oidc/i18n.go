@@ -1,0 +1,177 @@
+package oidc
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// The provider's pages speak Chinese and English.
+const (
+	langZH = "zh"
+	langEN = "en"
+)
+
+// pageLang picks the pages' language: the first tag of the authorization
+// request's ui_locales (space-separated, OpenID Connect Core 3.1.2.1) that
+// is Chinese or English, else the browser's Accept-Language (the preferred
+// of zh* and en* by q-value), else English.
+func pageLang(uiLocales string, r *http.Request) string {
+	for _, t := range strings.Fields(uiLocales) {
+		if l := primaryLang(t); l != "" {
+			return l
+		}
+	}
+	type pref struct {
+		lang string
+		q    float64
+		i    int
+	}
+	var prefs []pref
+	for i, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				continue
+			}
+			q = f
+		}
+		if l := primaryLang(tag); l != "" && q > 0 {
+			prefs = append(prefs, pref{l, q, i})
+		}
+	}
+	sort.SliceStable(prefs, func(a, b int) bool { return prefs[a].q > prefs[b].q })
+	if len(prefs) > 0 {
+		return prefs[0].lang
+	}
+	return langEN
+}
+
+// primaryLang maps a language tag to langZH or langEN by its primary
+// subtag, or "" for any other language.
+func primaryLang(tag string) string {
+	p, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
+	p, _, _ = strings.Cut(p, "_")
+	switch p {
+	case "zh":
+		return langZH
+	case "en":
+		return langEN
+	}
+	return ""
+}
+
+// text holds the pages' words, by key, in each language.
+var text = map[string]map[string]string{
+	langEN: {
+		"login_title":             "Sign in with your virtual ID",
+		"login_h1_pre":            "Sign in to ",
+		"login_h1_post":           " with your virtual ID",
+		"asks_for":                " asks for:",
+		"optional":                "(optional)",
+		"no_personal_data":        "Only that you are a holder of a valid card (no personal data)",
+		"refused_login":           "Also asked, but this site is not entitled to it and will not get it: ",
+		"other_device":            "On another device",
+		"scan":                    "Scan this code with the shenfen wallet on your phone and approve there.",
+		"qr_label":                "QR code for the wallet",
+		"this_device":             "On this device",
+		"open_wallet":             "Open the wallet on this device",
+		"waiting":                 "Waiting for your wallet…",
+		"no_longer_valid":         "This sign-in is no longer valid. Go back to the site and start again.",
+		"consent_title_pre":       "Share with ",
+		"consent_title_post":      "?",
+		"required":                "(required)",
+		"only_valid_card":         "Only that you hold a valid card: the site receives no personal data.",
+		"refused_consent":         "Not shared (not entitled): ",
+		"pairwise":                "The site will know you by an identifier used only for it. This grant is recorded in your disclosure history.",
+		"share":                   "Share",
+		"decline":                 "Decline",
+		"yes":                     "yes",
+		"no":                      "no",
+		"portrait":                "(your card's portrait)",
+		"error_title":             "Sign-in problem",
+		"error_back":              "Go back to the site you came from and start again.",
+		"error_code":              "Error code:",
+		"err_request_unknown":     "This sign-in request is unknown or has expired.",
+		"err_request_expired":     "This sign-in request has expired.",
+		"err_request_in_use":      "This sign-in request is already in use.",
+		"err_other_browser":       "This sign-in was started in another browser.",
+		"err_finished":            "This sign-in request is already finished.",
+		"err_client_unknown":      "The site asking is not registered with this sign-in service.",
+		"err_unavailable":         "The sign-in is not available right now.",
+		"err_qr":                  "Could not draw the QR code.",
+		"err_session":             "This sign-in is unknown or was started in another browser.",
+		"err_not_consenting":      "This sign-in is not waiting for your consent.",
+		"err_unreadable":          "Could not read your answer.",
+		"err_bad_form":            "Unreadable form.",
+		"err_form_expired":        "This form has expired; go back and try again.",
+		"err_grant":               "Could not record the grant; nothing was shared.",
+		"err_invalid_request":     "The site sent a sign-in request that cannot be accepted.",
+		"err_invalid_request_uri": "The site's pushed sign-in request is unknown, used or expired.",
+	},
+	langZH: {
+		"login_title":             "使用虚拟身份证登录",
+		"login_h1_pre":            "使用虚拟身份证登录 ",
+		"login_h1_post":           "",
+		"asks_for":                " 请求获取：",
+		"optional":                "（可选）",
+		"no_personal_data":        "仅确认您持有有效证件（不含个人信息）",
+		"refused_login":           "该网站还请求了以下信息，但无权获取，将不会得到：",
+		"other_device":            "使用另一台设备",
+		"scan":                    "用手机上的身份钱包扫描此二维码，并在钱包中确认。",
+		"qr_label":                "钱包二维码",
+		"this_device":             "使用本设备",
+		"open_wallet":             "在本设备上打开钱包",
+		"waiting":                 "正在等待钱包确认…",
+		"no_longer_valid":         "此次登录已失效。请返回原网站重新开始。",
+		"consent_title_pre":       "是否向 ",
+		"consent_title_post":      " 提供信息？",
+		"required":                "（必需）",
+		"only_valid_card":         "仅确认您持有有效证件：该网站不会收到任何个人信息。",
+		"refused_consent":         "未提供（该网站无权获取）：",
+		"pairwise":                "该网站将以仅用于它的标识符识别您。本次授权会记录在您的信息披露记录中。",
+		"share":                   "同意提供",
+		"decline":                 "拒绝",
+		"yes":                     "是",
+		"no":                      "否",
+		"portrait":                "（您证件上的照片）",
+		"error_title":             "登录出现问题",
+		"error_back":              "请返回您来自的网站，重新开始。",
+		"error_code":              "错误代码：",
+		"err_request_unknown":     "此登录请求不存在或已过期。",
+		"err_request_expired":     "此登录请求已过期。",
+		"err_request_in_use":      "此登录请求已在使用中。",
+		"err_other_browser":       "此次登录是在另一个浏览器中开始的。",
+		"err_finished":            "此登录请求已结束。",
+		"err_client_unknown":      "发出请求的网站未在本登录服务注册。",
+		"err_unavailable":         "登录服务暂时不可用。",
+		"err_qr":                  "无法生成二维码。",
+		"err_session":             "此次登录不存在，或是在另一个浏览器中开始的。",
+		"err_not_consenting":      "此次登录当前不需要您的同意。",
+		"err_unreadable":          "无法读取您的答复。",
+		"err_bad_form":            "表单无法读取。",
+		"err_form_expired":        "此表单已过期；请返回后重试。",
+		"err_grant":               "无法记录本次授权；未提供任何信息。",
+		"err_invalid_request":     "该网站发来的登录请求无法受理。",
+		"err_invalid_request_uri": "该网站预先提交的登录请求不存在、已使用或已过期。",
+	},
+}
+
+// claimLabelsZH are the Chinese words for each claim (claimLabels in
+// English).
+var claimLabelsZH = map[string]string{
+	"name": "姓名", "family_name": "姓", "given_name": "名",
+	"birthdate": "出生日期", "age_over_18": "是否年满 18 周岁",
+	"id_number": "公民身份号码", "picture": "证件照片", "address": "住址",
+}
+
+// claimLabel is the claim's label in the language.
+func claimLabel(lang, claim string) string {
+	if lang == langZH {
+		return claimLabelsZH[claim]
+	}
+	return claimLabels[claim]
+}

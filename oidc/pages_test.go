@@ -1,0 +1,147 @@
+package oidc_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/shenfen/shenfen/oidc/oidctest"
+)
+
+// getLang fetches u with the browser's cookies and an Accept-Language.
+func getLang(t *testing.T, b *oidctest.Browser, u, accept string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept-Language", accept)
+	}
+	res, err := b.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, string(body)
+}
+
+func wantAll(t *testing.T, what, body string, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(body, p) {
+			t.Errorf("%s: no %q in\n%.1500s", what, p, body)
+		}
+	}
+}
+
+// TestPagesLanguage runs the login and consent pages in each language,
+// chosen by ui_locales first, then Accept-Language.
+func TestPagesLanguage(t *testing.T) {
+	h := newHostile(t)
+	zhLogin := []string{`<html lang="zh">`, `<title>使用虚拟身份证登录 · Grand Hotel</title>`, "在本设备上打开钱包", "姓名", "Grand Hotel 请求获取：", `aria-label="钱包二维码"`}
+	enLogin := []string{`<html lang="en">`, `<title>Sign in with your virtual ID · Grand Hotel</title>`, "Open the wallet on this device", "Full name", "Grand Hotel asks for:"}
+	zhConsent := []string{`<html lang="zh">`, `<title>是否向 Grand Hotel 提供信息？</title>`, `value="approve" class="primary">同意提供</button>`, `value="deny" class="secondary">拒绝</button>`, "（必需）", "公民身份号码"}
+	enConsent := []string{`<html lang="en">`, `<title>Share with Grand Hotel?</title>`, `value="approve" class="primary">Share</button>`, `value="deny" class="secondary">Decline</button>`, "(required)", "ID number"}
+	for _, tc := range []struct {
+		name, ui, accept, lang string
+		login, consent         []string
+	}{
+		{"accept-language zh", "", "zh-CN,zh;q=0.9,en;q=0.8", "zh", zhLogin, zhConsent},
+		{"accept-language en", "", "en-US,en;q=0.9", "en", enLogin, enConsent},
+		{"no accept-language", "", "", "en", enLogin, enConsent},
+		{"ui_locales en over zh browser", "en", "zh-CN", "en", enLogin, enConsent},
+		{"ui_locales zh over en browser", "zh-CN", "en-US", "zh", zhLogin, zhConsent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := oidctest.NewBrowser()
+			var opts []oauth2.AuthCodeOption
+			opts = append(opts, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+			if tc.ui != "" {
+				opts = append(opts, oauth2.SetAuthURLParam("ui_locales", tc.ui))
+			}
+			res, _ := getLang(t, b, h.hotelRP.AuthCodeURL("s", opts...), tc.accept)
+			login := res.Header.Get("Location")
+			if !strings.Contains(login, "/login?id=") {
+				t.Fatalf("authorize: %d %q", res.StatusCode, login)
+			}
+			res, body := getLang(t, b, login, tc.accept)
+			if res.StatusCode != http.StatusOK || res.Header.Get("Content-Language") != tc.lang {
+				t.Fatalf("login page: %d, Content-Language %q, want 200 %q", res.StatusCode, res.Header.Get("Content-Language"), tc.lang)
+			}
+			wantAll(t, "login page", body, tc.login...)
+			ru, err := oidctest.RequestURI(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.wallet.Approve(h.ctx, ru); err != nil {
+				t.Fatal(err)
+			}
+			res, body = getLang(t, b, strings.Replace(login, "/login?", "/consent?", 1), tc.accept)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("consent page: %d\n%.500s", res.StatusCode, body)
+			}
+			wantAll(t, "consent page", body, tc.consent...)
+		})
+	}
+}
+
+// TestErrorPages: errors no site can be told of are a styled page in the
+// citizen's language with a stable code and the HTTP status kept.
+func TestErrorPages(t *testing.T) {
+	h := newHostile(t)
+	auth := func(client, redirect, ui string) string {
+		q := url.Values{"client_id": {client}, "response_type": {"code"}, "scope": {"openid"}, "redirect_uri": {redirect},
+			"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
+		if ui != "" {
+			q.Set("ui_locales", ui)
+		}
+		return h.e.Issuer + "/authorize?" + q.Encode()
+	}
+	for _, tc := range []struct {
+		name, url, accept string
+		status            int
+		want              []string
+	}{
+		{"unknown client zh", auth("nobody", hotelCB, ""), "zh-CN", http.StatusBadRequest,
+			[]string{`<html lang="zh">`, "<title>登录出现问题</title>", "发出请求的网站未在本登录服务注册。", "错误代码： <code>client_unknown</code>"}},
+		{"unknown client en", auth("nobody", hotelCB, ""), "en", http.StatusBadRequest,
+			[]string{`<html lang="en">`, "<title>Sign-in problem</title>", "The site asking is not registered", "Error code: <code>client_unknown</code>"}},
+		{"unknown client, ui_locales zh", auth("nobody", hotelCB, "zh"), "en", http.StatusBadRequest,
+			[]string{`<html lang="zh">`, "<code>client_unknown</code>"}},
+		{"unregistered redirect_uri", auth("hotel", "https://evil.example/cb", ""), "zh", http.StatusBadRequest,
+			[]string{`<html lang="zh">`, "<code>invalid_request</code>", `class="detail" lang="en"`}},
+		{"unknown login", h.e.Issuer + "/login?id=nope", "en", http.StatusNotFound,
+			[]string{"<code>request_unknown</code>", "This sign-in request is unknown or has expired."}},
+		{"unknown pushed request", h.e.Issuer + "/authorize?client_id=hotel&request_uri=" + url.QueryEscape("urn:ietf:params:oauth:request_uri:nope"), "zh", http.StatusBadRequest,
+			[]string{`<html lang="zh">`, "<code>invalid_request_uri</code>"}},
+		{"consent without session", h.e.Issuer + "/consent?id=nope", "zh-TW", http.StatusForbidden,
+			[]string{`<html lang="zh">`, "<code>session</code>"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, body := getLang(t, oidctest.NewBrowser(), tc.url, tc.accept)
+			if res.StatusCode != tc.status {
+				t.Errorf("status %d, want %d", res.StatusCode, tc.status)
+			}
+			if ct := res.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe-inline") {
+				t.Errorf("CSP %q", csp)
+			}
+			if loc := res.Header.Get("Location"); loc != "" {
+				t.Errorf("redirected to %q", loc)
+			}
+			wantAll(t, tc.name, body, append(tc.want, `class="problem"`, "/static/oidc.css")...)
+		})
+	}
+}
