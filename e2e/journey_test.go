@@ -219,8 +219,9 @@ func TestJourney(t *testing.T) {
 		j.run(w, "enrollment decision and card", 150*time.Second,
 			chromedp.Poll[chromedp.Void](`!document.getElementById("view-card").hidden || !document.getElementById("retry").hidden`))
 		refused, _ := chromedp.Run(w, chromedp.Evaluate[bool](`!document.getElementById("retry").hidden`))
-		// The screen took the server's colours, in order.
-		shown, _ := chromedp.Run(w, chromedp.Evaluate[[]string](`window.__e2eLight`))
+		// The screen took the server's colours, in order (read and cleared:
+		// a retry runs in the same document, and its colours start anew).
+		shown, _ := chromedp.Run(w, chromedp.Evaluate[[]string](`(() => { const s = window.__e2eLight; window.__e2eLight = []; return s; })()`))
 		var want []string
 		for _, st := range ch.Light {
 			want = append(want, fmt.Sprintf("#%02x%02x%02x", st.Color.R, st.Color.G, st.Color.B))
