@@ -111,6 +111,7 @@ var text = map[string]map[string]string{
 		"err_grant":               "Could not record the grant; nothing was shared.",
 		"err_invalid_request":     "The site sent a sign-in request that cannot be accepted.",
 		"err_invalid_request_uri": "The site's pushed sign-in request is unknown, used or expired.",
+		"list_sep":                ", ",
 	},
 	langZH: {
 		"login_title":             "使用虚拟身份证登录",
@@ -157,6 +158,7 @@ var text = map[string]map[string]string{
 		"err_grant":               "无法记录本次授权；未提供任何信息。",
 		"err_invalid_request":     "该网站发来的登录请求无法受理。",
 		"err_invalid_request_uri": "该网站预先提交的登录请求不存在、已使用或已过期。",
+		"list_sep":                "、",
 	},
 }
 

@@ -48,8 +48,8 @@ func wantAll(t *testing.T, what, body string, parts ...string) {
 // chosen by ui_locales first, then Accept-Language.
 func TestPagesLanguage(t *testing.T) {
 	h := newHostile(t)
-	zhLogin := []string{`<html lang="zh">`, `<title>使用虚拟身份证登录 · Grand Hotel</title>`, "在本设备上打开钱包", "姓名", "Grand Hotel 请求获取：", `aria-label="钱包二维码"`}
-	enLogin := []string{`<html lang="en">`, `<title>Sign in with your virtual ID · Grand Hotel</title>`, "Open the wallet on this device", "Full name", "Grand Hotel asks for:"}
+	zhLogin := []string{`<html lang="zh">`, `<title>使用虚拟身份证登录 · Grand Hotel</title>`, "在本设备上打开钱包", "姓名", "Grand Hotel 请求获取：", "将不会得到：姓、名", `aria-label="钱包二维码"`}
+	enLogin := []string{`<html lang="en">`, `<title>Sign in with your virtual ID · Grand Hotel</title>`, "Open the wallet on this device", "Full name", "Grand Hotel asks for:", "will not get it: Family name, Given name"}
 	zhConsent := []string{`<html lang="zh">`, `<title>是否向 Grand Hotel 提供信息？</title>`, `value="approve" class="primary">同意提供</button>`, `value="deny" class="secondary">拒绝</button>`, "（必需）", "公民身份号码"}
 	enConsent := []string{`<html lang="en">`, `<title>Share with Grand Hotel?</title>`, `value="approve" class="primary">Share</button>`, `value="deny" class="secondary">Decline</button>`, "(required)", "ID number"}
 	for _, tc := range []struct {
