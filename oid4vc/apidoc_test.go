@@ -30,19 +30,7 @@ import (
 // result before and after a presentation, the public registry entry, and
 // the two registration bodies.
 func TestAPIDocVerifier(t *testing.T) {
-	ex, err := apidoc.Examples()
-	if err != nil {
-		t.Fatal(err)
-	}
-	same := func(name string, answer []byte) {
-		t.Helper()
-		if ex[name] == nil {
-			t.Fatalf("docs/api.md has no example %q", name)
-		}
-		if err := apidoc.SameShape(ex[name], answer); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
+	ex, same := apidoc.Load(t)
 	e := doubleEnv(t)
 	var body map[string]any
 	json.Unmarshal(ex["desk-request"], &body)
@@ -239,19 +227,7 @@ func TestAPIDocIssuance(t *testing.T) {
 // approval, the enrollment's status, and both metadata
 // documents.
 func TestAPIDocEnrollment(t *testing.T) {
-	ex, err := apidoc.Examples()
-	if err != nil {
-		t.Fatal(err)
-	}
-	same := func(name string, answer []byte) {
-		t.Helper()
-		if ex[name] == nil {
-			t.Fatalf("docs/api.md has no example %q", name)
-		}
-		if err := apidoc.SameShape(ex[name], answer); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
+	ex, same := apidoc.Load(t)
 	e := doubleEnv(t)
 
 	resp, err := http.Post(e.srv.URL+"/api/enrollments", "application/json", bytes.NewReader(ex["enrollment-start"]))

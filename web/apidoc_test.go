@@ -14,19 +14,7 @@ import (
 // body (refused as written, its code being the example's, then accepted
 // with the code the card got) and the suspension's answer.
 func TestAPIDocLostPhone(t *testing.T) {
-	ex, err := apidoc.Examples()
-	if err != nil {
-		t.Fatal(err)
-	}
-	same := func(name string, answer []byte) {
-		t.Helper()
-		if ex[name] == nil {
-			t.Fatalf("docs/api.md has no example %q", name)
-		}
-		if err := apidoc.SameShape(ex[name], answer); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
+	ex, same := apidoc.Load(t)
 	e := newCardsEnv(t, storetest.SQLite(t))
 	mine := e.issue(t, "card-zhang", zhangID)
 	rec := e.do("POST", "/api/wallet/revocation-code", "", e.cardAuth(mine, zhangID))

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"testing"
 )
 
 var marker = regexp.MustCompile("(?m)^<!-- example: ([a-z0-9.-]+) -->\\s*\\n```json\\n((?s:.*?))\\n```")
@@ -45,6 +46,26 @@ func Examples() (map[string]json.RawMessage, error) {
 		out[name] = body
 	}
 	return out, nil
+}
+
+// Load gives a test the examples and a check that holds an answer to the
+// named example's shape (an error of t when it differs, a fatal one when
+// docs/api.md has no such example).
+func Load(t testing.TB) (map[string]json.RawMessage, func(name string, answer []byte)) {
+	t.Helper()
+	ex, err := Examples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex, func(name string, answer []byte) {
+		t.Helper()
+		if ex[name] == nil {
+			t.Fatalf("docs/api.md has no example %q", name)
+		}
+		if err := SameShape(ex[name], answer); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }
 
 // SameShape reports how actual differs from the documented example: every
