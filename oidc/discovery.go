@@ -74,6 +74,8 @@ func (p *Provider) precompute() error {
 	doc["introspection_endpoint_auth_methods_supported"] = []string{AuthSecretBasic, AuthPrivateKeyJWT}
 	doc["introspection_endpoint_auth_signing_alg_values_supported"] = []string{"ES256", "RS256", "PS256"}
 	doc["prompt_values_supported"] = []string{"none", "login", "consent"}
+	// The sign-in pages' languages (ui_locales picks one; i18n.go).
+	doc["ui_locales_supported"] = pageLocales
 	// Request objects (RFC 9101) are not accepted, by value or by
 	// reference: the only request_uri the authorization endpoint expands is
 	// one the PAR endpoint issued (RFC 9126), which PAR metadata announces.

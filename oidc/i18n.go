@@ -13,6 +13,12 @@ const (
 	langEN = "en"
 )
 
+// pageLocales are the language tags of the provider's pages, as discovery
+// announces them (ui_locales_supported): Simplified Chinese and English.
+// A request's ui_locales may name any Chinese or English tag (zh, zh-TW,
+// en-GB): the pages have one Chinese and one English text.
+var pageLocales = []string{"zh-CN", "en"}
+
 // pageLang picks the pages' language: the first tag of the authorization
 // request's ui_locales (space-separated, OpenID Connect Core 3.1.2.1) that
 // is Chinese or English, else the browser's Accept-Language (the preferred
@@ -111,6 +117,9 @@ var text = map[string]map[string]string{
 		"err_grant":               "Could not record the grant; nothing was shared.",
 		"err_invalid_request":     "The site sent a sign-in request that cannot be accepted.",
 		"err_invalid_request_uri": "The site's pushed sign-in request is unknown, used or expired.",
+		"err_rate_limited":        "Too many sign-in attempts come from your network right now.",
+		"err_cross_site":          "This answer did not come from the sign-in page; nothing was shared.",
+		"err_logout":              "The site's sign-out request cannot be accepted.",
 		"list_sep":                ", ",
 	},
 	langZH: {
@@ -158,6 +167,9 @@ var text = map[string]map[string]string{
 		"err_grant":               "无法记录本次授权；未提供任何信息。",
 		"err_invalid_request":     "该网站发来的登录请求无法受理。",
 		"err_invalid_request_uri": "该网站预先提交的登录请求不存在、已使用或已过期。",
+		"err_rate_limited":        "您所在网络目前的登录尝试过多。",
+		"err_cross_site":          "此答复并非来自登录页面；未提供任何信息。",
+		"err_logout":              "该网站发来的退出登录请求无法受理。",
 		"list_sep":                "、",
 	},
 }

@@ -60,7 +60,7 @@ func (p *Provider) page(w http.ResponseWriter, r *http.Request, uiLocales string
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Language", lang)
-	h.Set("Vary", "Accept-Language")
+	h.Add("Vary", "Accept-Language")
 	h.Set("Cache-Control", "no-store")
 	if csp != "" {
 		h.Set("Content-Security-Policy", csp)

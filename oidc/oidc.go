@@ -49,7 +49,6 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/shenfen/shenfen/credential"
-	"github.com/shenfen/shenfen/server"
 )
 
 // Assurance levels (the acr claim).
@@ -176,9 +175,11 @@ type Provider struct {
 	rsaKey  *signingKey // nil: no RS256
 	mux     *http.ServeMux
 	handler http.Handler
-	disc    cached
-	jwks    cached
-	clients *clientCache
+	// opHandler is op's router under the issuer path.
+	opHandler http.Handler
+	disc      cached
+	jwks      cached
+	clients   *clientCache
 }
 
 // New builds the provider.
@@ -287,6 +288,7 @@ func (p *Provider) patterns() map[string]http.HandlerFunc {
 		"POST /consent":               p.consentSubmit,
 		"GET /wallet/request/{txn}":   p.walletRequest,
 		"POST /wallet/response/{txn}": p.walletResponse,
+		"/end_session":                p.endSession,
 		"GET /static/login.js":        serveJS,
 		"GET /static/oidc.css":        serveCSS,
 	}
@@ -294,7 +296,7 @@ func (p *Provider) patterns() map[string]http.HandlerFunc {
 
 // opRoutes are op's endpoints, listed so that the server can label metrics
 // by endpoint (Patterns).
-var opRoutes = []string{"POST /oauth/token", "/userinfo", "/end_session", "POST /revoke", "POST /oauth/introspect"}
+var opRoutes = []string{"POST /oauth/token", "/userinfo", "POST /revoke", "POST /oauth/introspect"}
 
 // Patterns lists every route under the issuer path as net/http patterns
 // with the path prefix, plus the catch-all "<path>/": mounting Handler at
@@ -323,11 +325,12 @@ func (p *Provider) routes() {
 		var handler http.Handler = h
 		if pat == "POST /consent" {
 			// The consent page's own form: a browser-facing state change.
-			handler = server.SameOrigin(h)
+			handler = p.sameOrigin(h)
 		}
 		m.Handle(withPrefix(pat, p.path), handler)
 	}
-	m.Handle(p.path+"/", http.StripPrefix(p.path, withTokenAlg(p.op)))
+	p.opHandler = http.StripPrefix(p.path, withTokenAlg(p.op))
+	m.Handle(p.path+"/", p.opHandler)
 	p.mux = m
 	p.handler = m
 }

@@ -1,7 +1,6 @@
 package oidc
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -113,12 +112,15 @@ func (p *Provider) par(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	if l := p.cfg.AuthorizeLimit; l != nil {
 		ok, after, err := l.Take(r.Context(), server.ClientKey(r), p.cfg.Now())
+		// Refused before the request is read: the page's language comes
+		// from the query's ui_locales or the browser.
 		if err != nil {
-			problem.Write(w, r, problem.Internal().WithCause(err))
+			p.refuse(w, r, r.URL.Query().Get("ui_locales"), "unavailable", problem.Internal().WithCause(err))
 			return
 		}
 		if !ok {
-			problem.Write(w, r, problem.TooManyRequests("too many sign-in requests from this address; retry later", after))
+			p.refuse(w, r, r.URL.Query().Get("ui_locales"), "rate_limited",
+				problem.TooManyRequests("too many sign-in requests from this address; retry later", after))
 			return
 		}
 	}
@@ -183,37 +185,9 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 // errors op shows when it cannot redirect (bad redirect_uri, missing
 // parameters) into the styled error page with op's description as detail.
 func (p *Provider) serveOP(w http.ResponseWriter, r *http.Request, ui string) {
-	bw := &bareErrors{ResponseWriter: w}
+	bw := &pageErrors{ResponseWriter: w}
 	http.StripPrefix(p.path, p.op).ServeHTTP(bw, r)
 	if bw.status != 0 {
 		p.errorPageDetail(w, r, ui, bw.status, "invalid_request", strings.TrimSpace(bw.body.String()))
 	}
-}
-
-// bareErrors holds back a plain-text error response (http.Error's) so that
-// it can be shown as a page; anything else passes through.
-type bareErrors struct {
-	http.ResponseWriter
-	status int
-	body   bytes.Buffer
-}
-
-func (b *bareErrors) WriteHeader(code int) {
-	if code >= 400 && b.status == 0 && strings.HasPrefix(b.Header().Get("Content-Type"), "text/plain") {
-		b.status = code
-		b.Header().Del("Content-Type")
-		b.Header().Del("X-Content-Type-Options")
-		return
-	}
-	b.ResponseWriter.WriteHeader(code)
-}
-
-func (b *bareErrors) Write(p []byte) (int, error) {
-	if b.status != 0 {
-		if b.body.Len() < 1024 {
-			b.body.Write(p[:min(len(p), 1024-b.body.Len())])
-		}
-		return len(p), nil
-	}
-	return b.ResponseWriter.Write(p)
 }
