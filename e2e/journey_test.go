@@ -311,6 +311,17 @@ func TestJourney(t *testing.T) {
 	if sd != 19 {
 		t.Errorf("e2e: %d single-use SD-JWT VCs left after one presentation, want 19", sd)
 	}
+	// A wallet that has used its last single-use credential refills before
+	// it presents, rather than showing the card's own, linkable credential
+	// (docs/privacy.md, "An empty wallet").
+	refilled, err := chromedp.Run(w, chromedp.Evaluate[string](`Promise.all([import("/web/idb.js"), import("/wallet/batch.js")]).then(async ([kv, m]) => {
+		const ix = await kv.get("batch-index"); ix.sdjwt = []; await kv.set("batch-index", ix);
+		const one = await m.takeOrRefill("sdjwt");
+		return one ? "refilled, " + (await m.remaining()).sdjwt + " left" : "none";
+	})`, chromedp.EvalAwaitPromise))
+	if err != nil || refilled != "refilled, 19 left" {
+		t.Errorf("e2e: an empty wallet's next presentation got %q (%v), want a refilled single-use credential", refilled, err)
+	}
 	j.run(v, "check-in", 20*time.Second, chromedp.SendKeys(chromedp.ID("room"), "808"),
 		chromedp.Click(chromedp.CSS(`#checkin-form button[type=submit]`)),
 		chromedp.Poll[chromedp.Void](`document.getElementById("checkins").rows.length > 0`))

@@ -61,6 +61,23 @@ export async function take(format) {
   }
 }
 
+// takeOrRefill is take, but when none is left it first waits for a refill
+// (at most waitMs: the wallet may be offline), so that an online wallet
+// that has just used its last credential does not fall back to the
+// card's own, linkable credential (docs/privacy.md, "An empty wallet").
+export async function takeOrRefill(format, waitMs = 8000) {
+  const one = await take(format);
+  if (one) return one;
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(() => resolve(false), waitMs); });
+  try {
+    await Promise.race([refillSoon(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return take(format);
+}
+
 // clear forgets every credential and the refresh token (re-enrollment).
 export async function clear() {
   const ix = await index();

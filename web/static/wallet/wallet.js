@@ -434,7 +434,7 @@ async function drawCardQR(card, nonce = null) {
   }
   // A single-use compact card for this showing of the code (its 30 s
   // refreshes re-sign the same one); the card's own when none is left.
-  const one = await batch.take("qr");
+  const one = await batch.takeOrRefill("qr");
   const issued = unb64u(one ? one.credential : card.stored.qr);
   const draw = async () => {
     try {
@@ -508,7 +508,7 @@ async function approve() {
     if (!card) throw new Error(t("home.none"));
     // Each presentation gets a single-use credential, the card's own when
     // none is left (docs/privacy.md).
-    const one = await batch.take("sdjwt");
+    const one = await batch.takeOrRefill("sdjwt");
     const key = one ? one.key : await deviceKey();
     const pres = await sdjwt.present(one ? await sdjwt.parse(one.credential) : card.parsed, consent.chosen(req, $("consent-claims")),
       req.request.client_id, req.request.nonce, key);
