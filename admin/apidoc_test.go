@@ -53,7 +53,7 @@ func TestAPIDocRPRegistry(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("documented update: %d %v", st, up)
 	}
-	if up["name"] != "Grand Hotel Nansha" || up["claims"] != "name,id_number" || up["client_secret"] == rp["client_secret"] || up["client_secret"] == nil {
+	if name, _ := up["name"].(map[string]any); name["zh"] != "南沙大酒店" || name["en"] != "Grand Hotel Nansha" || up["claims"] != "name,id_number" || up["client_secret"] == rp["client_secret"] || up["client_secret"] == nil {
 		t.Fatalf("update answer %v", up)
 	}
 }

@@ -32,6 +32,9 @@ import (
 // history must show it.
 const hotelName = "Pearl River Hotel"
 
+// hotelNameZH is its name in Chinese, on the Chinese sign-in pages.
+const hotelNameZH = "珠江酒店"
+
 // maxEnrollTries bounds the enrollments a citizen tries when the spoken
 // digits are not recognised.
 const maxEnrollTries = 4
@@ -46,7 +49,8 @@ func startHotel(t *testing.T, s *server) *httptest.Server {
 	hotel := httptest.NewServer(mux)
 	t.Cleanup(hotel.Close)
 	code, body := adminJSON(t, s, "POST", "/admin/api/rps", map[string]any{
-		"client_id": "e2e-hotel", "name": hotelName, "redirect_uris": []string{hotel.URL + "/callback"},
+		"client_id": "e2e-hotel", "name": map[string]string{"zh": hotelNameZH, "en": hotelName},
+		"purpose": map[string]string{"zh": "在线办理入住", "en": "Online check-in"}, "redirect_uris": []string{hotel.URL + "/callback"},
 		"claims": "name,id_number,picture",
 	})
 	if code != http.StatusCreated {

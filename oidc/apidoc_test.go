@@ -46,7 +46,7 @@ func TestAPIDocSignInRequest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the wallet refuses the sign-in request: %v", err)
 	}
-	if c.Request.Metadata["client_name"] != "Grand Hotel" || len(c.Optional) != 1 || c.Optional[0] != "picture" {
+	if c.Request.Metadata["client_name"] != "大酒店 (Grand Hotel)" || c.Request.Metadata["client_name#zh-CN"] != "大酒店" || len(c.Optional) != 1 || c.Optional[0] != "picture" {
 		t.Fatalf("sign-in request: client_name %v, optional %v", c.Request.Metadata["client_name"], c.Optional)
 	}
 	var p map[string]any

@@ -23,6 +23,7 @@ import (
 	"github.com/shenfen/shenfen/oidc/oidctest"
 	"github.com/shenfen/shenfen/store"
 	"github.com/shenfen/shenfen/store/storetest"
+	"github.com/shenfen/shenfen/verifier"
 )
 
 // rp is a relying party built on go-oidc + x/oauth2, as a developer would.
@@ -420,7 +421,7 @@ func TestIDTokenRS256(t *testing.T) {
 
 	// Registration: RS256 and ES256 are accepted, anything else refused.
 	for alg, ok := range map[string]bool{"": true, "ES256": true, "RS256": true, "none": false, "HS256": false, "PS256": false} {
-		_, _, err := oidc.NewClient(oidc.ClientSpec{Name: "x", RedirectURIs: []string{"https://x.example/cb"}, Claims: "name", IDTokenAlg: alg}, time.Now())
+		_, _, err := oidc.NewClient(oidc.ClientSpec{Name: verifier.Text{Zh: "某网站", En: "x"}, RedirectURIs: []string{"https://x.example/cb"}, Claims: "name", IDTokenAlg: alg}, time.Now())
 		if (err == nil) != ok {
 			t.Errorf("id_token_signed_response_alg %q: %v", alg, err)
 		}

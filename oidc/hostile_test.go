@@ -23,6 +23,7 @@ import (
 	"github.com/shenfen/shenfen/oidc"
 	"github.com/shenfen/shenfen/oidc/oidctest"
 	"github.com/shenfen/shenfen/store/storetest"
+	"github.com/shenfen/shenfen/verifier"
 )
 
 const (
@@ -55,6 +56,13 @@ func newHostile(t *testing.T) *hostile {
 	t.Cleanup(e.Close)
 	h := &hostile{e: e, skew: skew, ctx: ctx}
 	if h.secret, err = e.SecretClient(ctx, "hotel", "Grand Hotel", hotelCB, "name,id_number,picture?"); err != nil {
+		t.Fatal(err)
+	}
+	// The hotel has its name in both languages and a purpose; the bar and
+	// the bank have an English name only (registered before names had two
+	// languages).
+	if _, _, err := oidc.Update(ctx, e.Store, "hotel", oidc.ClientUpdate{Name: &verifier.Text{Zh: "大酒店", En: "Grand Hotel"},
+		Purpose: &verifier.Text{Zh: "在线办理入住", En: "Online check-in"}}); err != nil {
 		t.Fatal(err)
 	}
 	if h.bar, err = e.SecretClient(ctx, "bar", "Corner Bar", barCB, "age_over_18"); err != nil {

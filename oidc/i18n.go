@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/shenfen/shenfen/verifier"
 )
 
 // The provider's pages speak Chinese and English.
@@ -120,6 +122,7 @@ var text = map[string]map[string]string{
 		"err_rate_limited":        "Too many sign-in attempts come from your network right now.",
 		"err_cross_site":          "This answer did not come from the sign-in page; nothing was shared.",
 		"err_logout":              "The site's sign-out request cannot be accepted.",
+		"purpose":                 "Purpose: ",
 		"list_sep":                ", ",
 	},
 	langZH: {
@@ -170,6 +173,7 @@ var text = map[string]map[string]string{
 		"err_rate_limited":        "您所在网络目前的登录尝试过多。",
 		"err_cross_site":          "此答复并非来自登录页面；未提供任何信息。",
 		"err_logout":              "该网站发来的退出登录请求无法受理。",
+		"purpose":                 "用途：",
 		"list_sep":                "、",
 	},
 }
@@ -188,4 +192,12 @@ func claimLabel(lang, claim string) string {
 		return claimLabelsZH[claim]
 	}
 	return claimLabels[claim]
+}
+
+// localized is t in the page's language, else in the other one.
+func localized(lang string, t verifier.Text) string {
+	if lang == langZH && t.Zh != "" || t.En == "" {
+		return t.Zh
+	}
+	return t.En
 }

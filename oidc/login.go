@@ -210,7 +210,8 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := pageLang(a.d.UILocales, r)
 	p.page(w, r, a.d.UILocales, http.StatusOK, "login.html", map[string]any{
-		"RPName":  c.Name,
+		"RPName":  localized(lang, c.Name),
+		"Purpose": localized(lang, c.Purpose),
 		"Claims":  p.claimViews(lang, &c, a.d.Claims, nil),
 		"Refused": labels(lang, a.d.Refused),
 		// Inline SVG drawn here from numbers only: no escaping pass over a
@@ -372,9 +373,8 @@ func (p *Provider) walletRequest(w http.ResponseWriter, r *http.Request) {
 		ClientID: rk.ClientID, ResponseType: "vp_token", ResponseMode: "direct_post",
 		ResponseURI: p.cfg.Issuer + "/wallet/response/" + a.row.Txn, Nonce: a.d.WalletNonce, State: a.row.Txn,
 		Audience: verifier.StaticAudience, IssuedAt: now.Unix(), Expires: a.row.Expires.Unix(),
-		DCQL: verifier.DCQL{Credentials: []verifier.Query{q}},
-		Metadata: map[string]any{"client_name": c.Name, "vp_formats_supported": map[string]any{
-			"dc+sd-jwt": map[string]any{"sd-jwt_alg_values": []string{"ES256"}, "kb-jwt_alg_values": []string{"ES256"}}}},
+		DCQL:     verifier.DCQL{Credentials: []verifier.Query{q}},
+		Metadata: clientMetadata(c),
 	}
 	jwt, err := verifier.Sign(rk.Signer, rk.Cert, wr)
 	if err != nil {
@@ -385,6 +385,21 @@ func (p *Provider) walletRequest(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/oauth-authz-req+jwt")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write([]byte(jwt))
+}
+
+// clientMetadata is the request's client_metadata: the relying party's
+// name (client_name "zh (en)", and each language as client_name#zh-CN and
+// client_name#en, RFC 7591 section 2.2) and the formats the provider takes.
+func clientMetadata(c *Client) map[string]any {
+	m := map[string]any{"client_name": c.Name.String(), "vp_formats_supported": map[string]any{
+		"dc+sd-jwt": map[string]any{"sd-jwt_alg_values": []string{"ES256"}, "kb-jwt_alg_values": []string{"ES256"}}}}
+	if c.Name.Zh != "" {
+		m["client_name#zh-CN"] = c.Name.Zh
+	}
+	if c.Name.En != "" {
+		m["client_name#en"] = c.Name.En
+	}
+	return m
 }
 
 func splitPath(p string) []any {
@@ -565,7 +580,7 @@ func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := pageLang(a.d.UILocales, r)
 	p.page(w, r, a.d.UILocales, http.StatusOK, "consent.html", map[string]any{
-		"RPName": c.Name, "ID": a.row.ID, "CSRF": p.csrf(a),
+		"RPName": localized(lang, c.Name), "Purpose": localized(lang, c.Purpose), "ID": a.row.ID, "CSRF": p.csrf(a),
 		"Claims": p.claimViews(lang, c, shown, values), "Refused": labels(lang, a.d.Refused),
 	}, consentCSP(a.d.RedirectURI))
 }
@@ -633,7 +648,7 @@ func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.cfg.Recorder != nil {
 		if err := p.cfg.Recorder.RecordDisclosure(r.Context(), Disclosure{
-			CitizenKey: string(citizenKey), ClientID: c.ID, ClientName: c.Name,
+			CitizenKey: string(citizenKey), ClientID: c.ID, ClientName: c.Name.String(),
 			Subject: a.d.Subject, Claims: names, ACR: a.d.ACR, At: now,
 		}); err != nil {
 			p.cfg.Log.ErrorContext(r.Context(), "oidc: record disclosure", "err", err)

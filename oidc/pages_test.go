@@ -48,10 +48,10 @@ func wantAll(t *testing.T, what, body string, parts ...string) {
 // chosen by ui_locales first, then Accept-Language.
 func TestPagesLanguage(t *testing.T) {
 	h := newHostile(t)
-	zhLogin := []string{`<html lang="zh">`, `<title>使用虚拟身份证登录 · Grand Hotel</title>`, "在本设备上打开钱包", "姓名", "Grand Hotel 请求获取：", "将不会得到：姓、名", `aria-label="钱包二维码"`}
-	enLogin := []string{`<html lang="en">`, `<title>Sign in with your virtual ID · Grand Hotel</title>`, "Open the wallet on this device", "Full name", "Grand Hotel asks for:", "will not get it: Family name, Given name"}
-	zhConsent := []string{`<html lang="zh">`, `<title>是否向 Grand Hotel 提供信息？</title>`, `value="approve" class="primary">同意提供</button>`, `value="deny" class="secondary">拒绝</button>`, "（必需）", "公民身份号码"}
-	enConsent := []string{`<html lang="en">`, `<title>Share with Grand Hotel?</title>`, `value="approve" class="primary">Share</button>`, `value="deny" class="secondary">Decline</button>`, "(required)", "ID number"}
+	zhLogin := []string{`<html lang="zh">`, `<title>使用虚拟身份证登录 · 大酒店</title>`, "在本设备上打开钱包", "姓名", "大酒店 请求获取：", `<p class="purpose">用途：在线办理入住</p>`, "将不会得到：姓、名", `aria-label="钱包二维码"`}
+	enLogin := []string{`<html lang="en">`, `<title>Sign in with your virtual ID · Grand Hotel</title>`, "Open the wallet on this device", "Full name", "Grand Hotel asks for:", `<p class="purpose">Purpose: Online check-in</p>`, "will not get it: Family name, Given name"}
+	zhConsent := []string{`<html lang="zh">`, `<title>是否向 大酒店 提供信息？</title>`, "用途：在线办理入住", `value="approve" class="primary">同意提供</button>`, `value="deny" class="secondary">拒绝</button>`, "（必需）", "公民身份号码"}
+	enConsent := []string{`<html lang="en">`, `<title>Share with Grand Hotel?</title>`, "Purpose: Online check-in", `value="approve" class="primary">Share</button>`, `value="deny" class="secondary">Decline</button>`, "(required)", "ID number"}
 	for _, tc := range []struct {
 		name, ui, accept, lang string
 		login, consent         []string
@@ -92,6 +92,37 @@ func TestPagesLanguage(t *testing.T) {
 			}
 			wantAll(t, "consent page", body, tc.consent...)
 		})
+	}
+}
+
+// TestRPNameFallback: a relying party with a name in one language only
+// (registered before names had two) is named by it on the pages of both,
+// with no purpose line; the wallet's request carries the name it has.
+func TestRPNameFallback(t *testing.T) {
+	h := newHostile(t)
+	bar := oauth2.Config{ClientID: "bar", ClientSecret: "secret-bar", RedirectURL: barCB, Endpoint: h.hotelRP.Endpoint, Scopes: []string{"openid", "age_over_18"}}
+	for _, accept := range []string{"zh-CN", "en"} {
+		b := oidctest.NewBrowser()
+		res, _ := getLang(t, b, bar.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), accept)
+		res, body := getLang(t, b, res.Header.Get("Location"), accept)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: login page %d", accept, res.StatusCode)
+		}
+		wantAll(t, accept, body, `<span class="rp">Corner Bar</span>`)
+		if strings.Contains(body, `class="purpose"`) {
+			t.Errorf("%s: a purpose line for an RP without a purpose", accept)
+		}
+		ru, err := oidctest.RequestURI(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wr, err := h.wallet.Request(h.ctx, ru)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wr.Metadata["client_name"] != "Corner Bar" || wr.Metadata["client_name#en"] != "Corner Bar" || wr.Metadata["client_name#zh-CN"] != nil {
+			t.Errorf("client_metadata %v", wr.Metadata)
+		}
 	}
 }
 

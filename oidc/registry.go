@@ -15,6 +15,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/shenfen/shenfen/verifier"
 )
 
 // ErrInvalidClient is returned by NewClient for a registration that cannot
@@ -25,10 +27,15 @@ var ErrInvalidClient = errors.New("oidc: invalid client registration")
 // (admin API JSON, CLI flags).
 type ClientSpec struct {
 	// ID is the client_id; empty means a random one.
-	ID                     string   `json:"client_id,omitempty"`
-	Name                   string   `json:"name"`
-	RedirectURIs           []string `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	ID string `json:"client_id,omitempty"`
+	// Name is the name citizens see, in Chinese and English (both
+	// required).
+	Name verifier.Text `json:"name"`
+	// Purpose, optional, is why the RP signs citizens in, in both
+	// languages.
+	Purpose                verifier.Text `json:"purpose,omitzero"`
+	RedirectURIs           []string      `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string      `json:"post_logout_redirect_uris,omitempty"`
 	// AuthMethod: client_secret_basic (default; a secret is generated) or
 	// private_key_jwt (JWKS required).
 	AuthMethod string          `json:"token_endpoint_auth_method,omitempty"`
@@ -66,7 +73,7 @@ func checkRedirect(u string) error {
 // NewClient validates a registration and returns the client to store and,
 // for client_secret_basic, the secret (shown once, stored only as a hash).
 func NewClient(s ClientSpec, now time.Time) (Client, string, error) {
-	c := Client{ID: s.ID, Name: strings.TrimSpace(s.Name), RedirectURIs: s.RedirectURIs,
+	c := Client{ID: s.ID, Name: trimText(s.Name), Purpose: trimText(s.Purpose), RedirectURIs: s.RedirectURIs,
 		PostLogoutRedirectURIs: s.PostLogoutRedirectURIs, AuthMethod: s.AuthMethod, Sector: s.Sector, Created: now}
 	if c.ID == "" {
 		b := make([]byte, 12)
@@ -76,7 +83,10 @@ func NewClient(s ClientSpec, now time.Time) (Client, string, error) {
 	if !clientIDRE.MatchString(c.ID) {
 		return c, "", invalid("client_id %q: 1 to 64 letters, digits, '.', '_' or '-'", c.ID)
 	}
-	if err := checkNameAndRedirects(&c); err != nil {
+	if err := checkTexts(c.Name, c.Purpose, true); err != nil {
+		return c, "", err
+	}
+	if err := checkRedirects(&c); err != nil {
 		return c, "", err
 	}
 	if c.Sector == "" {
@@ -112,10 +122,32 @@ func NewClient(s ClientSpec, now time.Time) (Client, string, error) {
 	return c, secret, nil
 }
 
-func checkNameAndRedirects(c *Client) error {
-	if c.Name == "" || len(c.Name) > 200 {
-		return invalid("name is required (at most 200 bytes)")
+// maxText bounds each language's name or purpose, in bytes.
+const maxText = 200
+
+func trimText(t verifier.Text) verifier.Text {
+	return verifier.Text{Zh: strings.TrimSpace(t.Zh), En: strings.TrimSpace(t.En)}
+}
+
+// checkTexts checks a registration's name (both languages required when
+// it is set; a name kept from a registration that predates the second
+// language needs one) and purpose (both languages or neither).
+func checkTexts(name, purpose verifier.Text, nameSet bool) error {
+	if nameSet && (name.Zh == "" || name.En == "") || name.Zh == "" && name.En == "" {
+		return invalid("name: both zh and en are required")
 	}
+	if (purpose.Zh == "") != (purpose.En == "") {
+		return invalid("purpose: give both zh and en, or neither")
+	}
+	for _, s := range []string{name.Zh, name.En, purpose.Zh, purpose.En} {
+		if len(s) > maxText {
+			return invalid("name and purpose: at most %d bytes in each language", maxText)
+		}
+	}
+	return nil
+}
+
+func checkRedirects(c *Client) error {
 	if len(c.RedirectURIs) == 0 || len(c.RedirectURIs) > 20 {
 		return invalid("1 to 20 redirect URIs are required")
 	}
@@ -167,9 +199,13 @@ func checkJWKS(raw []byte) ([]byte, error) {
 // the RP) and the authentication method cannot be changed: remove and
 // register again for that.
 type ClientUpdate struct {
-	Name                   *string   `json:"name,omitempty"`
-	RedirectURIs           *[]string `json:"redirect_uris,omitempty"`
-	PostLogoutRedirectURIs *[]string `json:"post_logout_redirect_uris,omitempty"`
+	// Name replaces both languages of the name (both required).
+	Name *verifier.Text `json:"name,omitempty"`
+	// Purpose replaces the purpose (both languages, or neither to remove
+	// it).
+	Purpose                *verifier.Text `json:"purpose,omitempty"`
+	RedirectURIs           *[]string      `json:"redirect_uris,omitempty"`
+	PostLogoutRedirectURIs *[]string      `json:"post_logout_redirect_uris,omitempty"`
 	// Claims replaces the entitlements, e.g. "name,id_number,picture?".
 	Claims *string `json:"claims,omitempty"`
 	// JWKS replaces a private_key_jwt client's keys.
@@ -190,8 +226,18 @@ func Update(ctx context.Context, st ClientStore, id string, u ClientUpdate) (Cli
 	if err != nil {
 		return c, "", err
 	}
-	if u.Name != nil {
-		c.Name = strings.TrimSpace(*u.Name)
+	if u.Name != nil || u.Purpose != nil {
+		name, purpose := c.Name, c.Purpose
+		if u.Name != nil {
+			name = trimText(*u.Name)
+		}
+		if u.Purpose != nil {
+			purpose = trimText(*u.Purpose)
+		}
+		if err := checkTexts(name, purpose, u.Name != nil); err != nil {
+			return c, "", err
+		}
+		c.Name, c.Purpose = name, purpose
 	}
 	if u.RedirectURIs != nil {
 		c.RedirectURIs = *u.RedirectURIs
@@ -199,7 +245,7 @@ func Update(ctx context.Context, st ClientStore, id string, u ClientUpdate) (Cli
 	if u.PostLogoutRedirectURIs != nil {
 		c.PostLogoutRedirectURIs = *u.PostLogoutRedirectURIs
 	}
-	if err := checkNameAndRedirects(&c); err != nil {
+	if err := checkRedirects(&c); err != nil {
 		return c, "", err
 	}
 	revoke := false

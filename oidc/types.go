@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/shenfen/shenfen/verifier"
 )
 
 // Sentinel errors of the storage contract; store returns them so that this
@@ -33,8 +35,14 @@ type Entitlement struct {
 
 // Client is a registered relying party.
 type Client struct {
-	ID   string `json:"client_id"`
-	Name string `json:"name"`
+	ID string `json:"client_id"`
+	// Name is the RP's name as citizens see it, in Chinese and English; a
+	// page shows the one in its language, else the other (a registration
+	// made before names had two languages may have only one).
+	Name verifier.Text `json:"name"`
+	// Purpose, optional, says what the RP signs citizens in for (e.g.
+	// "online check-in"), in each language; shown like Name.
+	Purpose verifier.Text `json:"purpose,omitzero"`
 	// RedirectURIs are compared exactly (no patterns).
 	RedirectURIs           []string `json:"redirect_uris"`
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`

@@ -75,6 +75,23 @@ CREATE INDEX oidc_assertions_expiry ON oidc_assertions (expires_at);`
 		SQLite:   fmt.Sprintf(assertions, "BLOB"),
 		Postgres: fmt.Sprintf(assertions, "BYTEA"),
 	})
+	// Relying parties' names in Chinese and English: a name registered as
+	// one string becomes {"zh": name, "en": ""} when it has Chinese
+	// characters (CJK Unified Ideographs and Extension A), else
+	// {"zh": "", "en": name}; the pages show it in both languages until
+	// the authority gives the other.
+	register(Migration{Domain: "oidc", Version: 3,
+		SQLite: `
+UPDATE oidc_clients SET data = json_set(data, '$.name', json_object(
+	'zh', CASE WHEN json_extract(data, '$.name') GLOB '*[㐀-鿿]*' THEN json_extract(data, '$.name') ELSE '' END,
+	'en', CASE WHEN json_extract(data, '$.name') GLOB '*[㐀-鿿]*' THEN '' ELSE json_extract(data, '$.name') END))
+WHERE json_type(data, '$.name') = 'text';`,
+		Postgres: `
+UPDATE oidc_clients SET data = jsonb_set(data::jsonb, '{name}', jsonb_build_object(
+	'zh', CASE WHEN data::jsonb->>'name' ~ '[㐀-鿿]' THEN data::jsonb->>'name' ELSE '' END,
+	'en', CASE WHEN data::jsonb->>'name' ~ '[㐀-鿿]' THEN '' ELSE data::jsonb->>'name' END))::text
+WHERE jsonb_typeof(data::jsonb->'name') = 'string';`,
+	})
 }
 
 // OIDC is the OpenID Provider's storage (oidc.Store) on a DB. Every write is

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/store"
 	"github.com/shenfen/shenfen/store/storetest"
+	"github.com/shenfen/shenfen/verifier"
 )
 
 func TestOIDCStore(t *testing.T) {
@@ -21,18 +25,19 @@ func TestOIDCStore(t *testing.T) {
 		now := time.Now()
 
 		// Clients.
-		c := oidc.Client{ID: "hotel", Name: "Hotel", RedirectURIs: []string{"https://h.example/cb"}, AuthMethod: oidc.AuthSecretBasic,
+		c := oidc.Client{ID: "hotel", Name: verifier.Text{Zh: "酒店", En: "Hotel"}, RedirectURIs: []string{"https://h.example/cb"}, AuthMethod: oidc.AuthSecretBasic,
 			SecretHash: []byte("0123456789abcdef0123456789abcdef"), Sector: "h.example",
 			Entitlements: []oidc.Entitlement{{Claim: "name"}, {Claim: "picture", Optional: true}}, Created: now}
 		if err := s.PutClient(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		c.Name = "Hotel 2"
+		c.Name = verifier.Text{Zh: "酒店二号", En: "Hotel 2"}
+		c.Purpose = verifier.Text{Zh: "在线入住", En: "Online check-in"}
 		if err := s.PutClient(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.Client(ctx, "hotel")
-		if err != nil || got.Name != "Hotel 2" || string(got.SecretHash) != string(c.SecretHash) || len(got.Entitlements) != 2 || !got.Entitlements[1].Optional {
+		if err != nil || got.Name != c.Name || got.Purpose != c.Purpose || string(got.SecretHash) != string(c.SecretHash) || len(got.Entitlements) != 2 || !got.Entitlements[1].Optional {
 			t.Fatalf("client = %+v, %v", got, err)
 		}
 		if _, err := s.Client(ctx, "nope"); !errors.Is(err, oidc.ErrNotFound) {
@@ -276,7 +281,7 @@ func TestOIDCUpdateClient(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		s := db.OIDC()
-		c := oidc.Client{ID: "hotel", Name: "Hotel", RedirectURIs: []string{"https://h.example/cb"}, AuthMethod: oidc.AuthSecretBasic,
+		c := oidc.Client{ID: "hotel", Name: verifier.Text{Zh: "酒店", En: "Hotel"}, RedirectURIs: []string{"https://h.example/cb"}, AuthMethod: oidc.AuthSecretBasic,
 			SecretHash: []byte("0123456789abcdef0123456789abcdef"), Sector: "h.example", Entitlements: []oidc.Entitlement{{Claim: "name"}}, Created: time.Now()}
 		if err := s.UpdateClient(ctx, c, false); !errors.Is(err, oidc.ErrNotFound) {
 			t.Fatalf("update of a missing client: %v", err)
@@ -288,12 +293,12 @@ func TestOIDCUpdateClient(t *testing.T) {
 		if err := s.PutTokens(ctx, "", tok); err != nil {
 			t.Fatal(err)
 		}
-		c.Name, c.SecretHash = "Hotel 2", []byte("fedcba9876543210fedcba9876543210")
+		c.Name, c.SecretHash = verifier.Text{Zh: "酒店二号", En: "Hotel 2"}, []byte("fedcba9876543210fedcba9876543210")
 		if err := s.UpdateClient(ctx, c, false); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.Client(ctx, "hotel")
-		if err != nil || got.Name != "Hotel 2" || string(got.SecretHash) != string(c.SecretHash) {
+		if err != nil || got.Name != c.Name || string(got.SecretHash) != string(c.SecretHash) {
 			t.Fatalf("client = %+v, %v", got, err)
 		}
 		if _, err := s.Token(ctx, "rt"); err != nil {
@@ -354,4 +359,64 @@ func TestOIDCEnrollmentProof(t *testing.T) {
 			t.Fatalf("revoking card = %+v, %v", got, err)
 		}
 	})
+}
+
+// TestOIDCClientNamesMigration: relying parties registered when a name was
+// one string get it in the language it is written in (Chinese characters:
+// zh, else en) on both drivers; rows already in two languages, and the
+// rest of each row, are left as they were.
+func TestOIDCClientNamesMigration(t *testing.T) {
+	urls := map[string]func(t *testing.T) string{
+		"sqlite": func(t *testing.T) string { return filepath.Join(t.TempDir(), "shenfen.db") },
+	}
+	if os.Getenv("SHENFEN_TEST_POSTGRES") != "off" {
+		urls["postgres"] = func(t *testing.T) string { return storetest.NewPostgresDatabase(t) }
+	}
+	for driver, newURL := range urls {
+		t.Run(driver, func(t *testing.T) {
+			ctx := context.Background()
+			u := newURL(t)
+			db, err := store.Open(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Rows as the provider wrote them before, then migration 3 undone.
+			for id, name := range map[string]string{
+				"hotel": `"Grand Hotel"`, "inn": `"北京饭店 Beijing"`, "rare": `"㐀 Inn"`, "quote": `"O'Neil \"Bar\""`,
+				"new": `{"zh":"新酒店","en":"New Hotel"}`,
+			} {
+				data := `{"client_id":"` + id + `","name":` + name + `,"redirect_uris":["https://` + id + `.example/cb"],` +
+					`"token_endpoint_auth_method":"client_secret_basic","sector_identifier":"` + id + `.example","entitlements":[{"claim":"name"}],"created_at":"2026-01-02T03:04:05Z"}`
+				if _, err := db.SQL().ExecContext(ctx, `INSERT INTO oidc_clients (id, data, secret, created_at) VALUES ('`+id+`', '`+
+					strings.ReplaceAll(data, "'", "''")+`', NULL, 1)`); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := db.SQL().ExecContext(ctx, `DELETE FROM schema_migrations WHERE domain = 'oidc' AND version = 3`); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			db, err = store.Open(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			want := map[string]verifier.Text{
+				"hotel": {En: "Grand Hotel"}, "inn": {Zh: "北京饭店 Beijing"}, "rare": {Zh: "㐀 Inn"}, "quote": {En: `O'Neil "Bar"`},
+				"new": {Zh: "新酒店", En: "New Hotel"},
+			}
+			cs, err := db.OIDC().Clients(ctx)
+			if err != nil || len(cs) != len(want) {
+				t.Fatalf("clients after the migration: %d, %v", len(cs), err)
+			}
+			for _, c := range cs {
+				if c.Name != want[c.ID] {
+					t.Errorf("%s: name %+v, want %+v", c.ID, c.Name, want[c.ID])
+				}
+				if c.Sector != c.ID+".example" || len(c.RedirectURIs) != 1 || len(c.Entitlements) != 1 || c.Created.Year() != 2026 {
+					t.Errorf("%s: the rest of the row changed: %+v", c.ID, c)
+				}
+			}
+		})
+	}
 }

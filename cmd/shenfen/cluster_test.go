@@ -44,6 +44,7 @@ import (
 	"github.com/shenfen/shenfen/registry"
 	"github.com/shenfen/shenfen/status"
 	"github.com/shenfen/shenfen/store/storetest"
+	"github.com/shenfen/shenfen/verifier"
 )
 
 // The cluster tests run several shenfen servers (this test binary
@@ -259,7 +260,7 @@ func startCluster(t *testing.T, servers int) *cluster {
 		t.Fatal(err)
 	}
 	c.tool = a
-	cl, secret, err := oidc.Register(ctx, a.db.OIDC(), oidc.ClientSpec{ID: "hotel", Name: "Grand Hotel",
+	cl, secret, err := oidc.Register(ctx, a.db.OIDC(), oidc.ClientSpec{ID: "hotel", Name: verifier.Text{Zh: "大酒店", En: "Grand Hotel"},
 		RedirectURIs: []string{"http://hotel.example/cb"}, Claims: "name,id_number"}, time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/shenfen/shenfen/registry"
 	"github.com/shenfen/shenfen/server"
 	"github.com/shenfen/shenfen/status"
+	"github.com/shenfen/shenfen/verifier"
 )
 
 // TestOIDCWiring runs the provider as serve wires it: a card issued with
@@ -56,7 +57,7 @@ func TestOIDCWiring(t *testing.T) {
 	go http.Serve(ln, srv.Handler())
 	defer ln.Close()
 
-	c, secret, err := oidc.Register(ctx, a.db.OIDC(), oidc.ClientSpec{ID: "hotel", Name: "Grand Hotel",
+	c, secret, err := oidc.Register(ctx, a.db.OIDC(), oidc.ClientSpec{ID: "hotel", Name: verifier.Text{Zh: "大酒店", En: "Grand Hotel"},
 		RedirectURIs: []string{"http://hotel.example/cb"}, Claims: "name,id_number"}, time.Now())
 	if err != nil {
 		t.Fatal(err)

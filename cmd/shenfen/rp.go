@@ -14,6 +14,7 @@ import (
 	"github.com/shenfen/shenfen/admin"
 	"github.com/shenfen/shenfen/config"
 	"github.com/shenfen/shenfen/oidc"
+	"github.com/shenfen/shenfen/verifier"
 )
 
 func init() {
@@ -25,7 +26,8 @@ const rpUsage = `usage: shenfen rp COMMAND [flags]
   add     register a relying party and print its client_id (and secret, shown once)
   list    list relying parties
   show    show one relying party as JSON
-  update  change a relying party: shenfen rp update CLIENT_ID [--name N] [--redirect URI]...
+  update  change a relying party: shenfen rp update CLIENT_ID [--name-zh N --name-en N]
+          [--purpose-zh P --purpose-en P] [--redirect URI]...
           [--logout-redirect URI]... [--claims LIST] [--jwks FILE] [--rotate-secret]
           (a list flag given replaces the whole list; losing an entitlement revokes the RP's tokens)
   remove  remove a relying party and revoke its tokens
@@ -76,7 +78,10 @@ func rpAdd(ctx context.Context, args []string) error {
 	var jwksFile string
 	cfg, rest, err := config.Load("rp add", args, os.Getenv, func(fs *flag.FlagSet) {
 		fs.StringVar(&spec.ID, "id", "", "client_id (default: random)")
-		fs.StringVar(&spec.Name, "name", "", "display name shown to citizens (required)")
+		fs.StringVar(&spec.Name.Zh, "name-zh", "", "name shown to citizens, in Chinese (required)")
+		fs.StringVar(&spec.Name.En, "name-en", "", "name shown to citizens, in English (required)")
+		fs.StringVar(&spec.Purpose.Zh, "purpose-zh", "", "what the site signs citizens in for, in Chinese (optional; with -purpose-en)")
+		fs.StringVar(&spec.Purpose.En, "purpose-en", "", "what the site signs citizens in for, in English (optional; with -purpose-zh)")
 		fs.Var(&redirects, "redirect", "redirect URI (repeatable; exact match)")
 		fs.Var(&logouts, "logout-redirect", "post-logout redirect URI (repeatable)")
 		fs.StringVar(&spec.Claims, "claims", "", "entitled claims, e.g. name,id_number,picture?")
@@ -132,7 +137,7 @@ func rpList(ctx context.Context, args []string) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLIENT_ID\tNAME\tAUTH\tCLAIMS\tREDIRECT_URIS")
 	for _, c := range cs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, c.AuthMethod, oidc.FormatEntitlements(c.Entitlements), strings.Join(c.RedirectURIs, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name.String(), c.AuthMethod, oidc.FormatEntitlements(c.Entitlements), strings.Join(c.RedirectURIs, " "))
 	}
 	return tw.Flush()
 }
@@ -183,14 +188,18 @@ func rpUpdate(ctx context.Context, args []string) error {
 		id, args = args[0], args[1:]
 	}
 	var (
-		fs                     *flag.FlagSet
-		name, claims, jwksFile string
-		redirects, logouts     listFlag
-		rotate                 bool
+		fs                 *flag.FlagSet
+		name, purpose      verifier.Text
+		claims, jwksFile   string
+		redirects, logouts listFlag
+		rotate             bool
 	)
 	cfg, rest, err := config.Load("rp update", args, os.Getenv, func(f *flag.FlagSet) {
 		fs = f
-		f.StringVar(&name, "name", "", "new display name")
+		f.StringVar(&name.Zh, "name-zh", "", "new name in Chinese (with -name-en)")
+		f.StringVar(&name.En, "name-en", "", "new name in English (with -name-zh)")
+		f.StringVar(&purpose.Zh, "purpose-zh", "", "new purpose in Chinese (with -purpose-en; both empty removes it)")
+		f.StringVar(&purpose.En, "purpose-en", "", "new purpose in English (with -purpose-zh)")
 		f.Var(&redirects, "redirect", "redirect URI (repeatable; replaces the list)")
 		f.Var(&logouts, "logout-redirect", "post-logout redirect URI (repeatable; replaces the list)")
 		f.StringVar(&claims, "claims", "", "new entitlements, e.g. name,id_number,picture?")
@@ -209,8 +218,10 @@ func rpUpdate(ctx context.Context, args []string) error {
 	var u oidc.ClientUpdate
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "name":
+		case "name-zh", "name-en":
 			u.Name = &name
+		case "purpose-zh", "purpose-en":
+			u.Purpose = &purpose
 		case "redirect":
 			r := []string(redirects)
 			u.RedirectURIs = &r
@@ -227,7 +238,7 @@ func rpUpdate(ctx context.Context, args []string) error {
 			return fmt.Errorf("rp update: %w", err)
 		}
 	}
-	if u.Name == nil && u.RedirectURIs == nil && u.PostLogoutRedirectURIs == nil && u.Claims == nil && len(u.JWKS) == 0 && !u.RotateSecret {
+	if u.Name == nil && u.Purpose == nil && u.RedirectURIs == nil && u.PostLogoutRedirectURIs == nil && u.Claims == nil && len(u.JWKS) == 0 && !u.RotateSecret {
 		return errors.New("rp update: nothing to change (see shenfen rp help)")
 	}
 	a, err := openApp(ctx, cfg)
@@ -239,7 +250,7 @@ func rpUpdate(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("rp update %s: %w", id, err)
 	}
-	fmt.Printf("updated %s: %s, claims %s, redirects %s\n", c.ID, c.Name, oidc.FormatEntitlements(c.Entitlements), strings.Join(c.RedirectURIs, " "))
+	fmt.Printf("updated %s: %s, claims %s, redirects %s\n", c.ID, c.Name.String(), oidc.FormatEntitlements(c.Entitlements), strings.Join(c.RedirectURIs, " "))
 	if secret != "" {
 		fmt.Printf("client_secret: %s\n(shown once: store it now; the old secret no longer works)\n", secret)
 	}

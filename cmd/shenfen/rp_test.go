@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/shenfen/shenfen/oidc"
+	"github.com/shenfen/shenfen/verifier"
 )
 
 // TestRPCommands registers relying parties and changes them with
@@ -23,9 +24,9 @@ func TestRPCommands(t *testing.T) {
 		return p
 	}
 	for _, args := range [][]string{
-		{"add", "--data", data, "--id", "hotel", "--name", "Grand Hotel", "--redirect", "https://hotel.example/cb", "--claims", "name,id_number"},
-		{"add", "--data", data, "--id", "bank", "--name", "Bank", "--redirect", "https://bank.example/cb", "--claims", "name", "--jwks", jwks("k1")},
-		{"update", "hotel", "--data", data, "--name", "Grand Hotel Nansha", "--claims", "name,id_number,picture?"},
+		{"add", "--data", data, "--id", "hotel", "--name-zh", "大酒店", "--name-en", "Grand Hotel", "--redirect", "https://hotel.example/cb", "--claims", "name,id_number"},
+		{"add", "--data", data, "--id", "bank", "--name-zh", "银行", "--name-en", "Bank", "--redirect", "https://bank.example/cb", "--claims", "name", "--jwks", jwks("k1")},
+		{"update", "hotel", "--data", data, "--name-zh", "南沙大酒店", "--name-en", "Grand Hotel Nansha", "--purpose-zh", "在线入住", "--purpose-en", "Online check-in", "--claims", "name,id_number,picture?"},
 		{"update", "--data", data, "--redirect", "https://hotel.example/cb", "--redirect", "https://m.hotel.example/cb", "hotel"},
 		{"update", "bank", "--data", data, "--jwks", jwks("k2")},
 	} {
@@ -51,7 +52,7 @@ func TestRPCommands(t *testing.T) {
 		return &c
 	}
 	c := st()
-	if c.Name != "Grand Hotel Nansha" || oidc.FormatEntitlements(c.Entitlements) != "name,id_number,picture?" ||
+	if c.Name != (verifier.Text{Zh: "南沙大酒店", En: "Grand Hotel Nansha"}) || c.Purpose != (verifier.Text{Zh: "在线入住", En: "Online check-in"}) || oidc.FormatEntitlements(c.Entitlements) != "name,id_number,picture?" ||
 		strings.Join(c.RedirectURIs, " ") != "https://hotel.example/cb https://m.hotel.example/cb" || c.Sector != "hotel.example" {
 		t.Fatalf("hotel after updates: %+v", c)
 	}
@@ -66,9 +67,12 @@ func TestRPCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"update", "--data", data, "--name", "X"}, "exactly one client_id"},
+		{[]string{"update", "--data", data, "--name-en", "X"}, "exactly one client_id"},
 		{[]string{"update", "hotel", "--data", data}, "nothing to change"},
-		{[]string{"update", "nope", "--data", data, "--name", "X"}, "not found"},
+		{[]string{"update", "nope", "--data", data, "--name-zh", "某", "--name-en", "X"}, "not found"},
+		{[]string{"update", "hotel", "--data", data, "--name-en", "X"}, "both zh and en"},
+		{[]string{"update", "hotel", "--data", data, "--purpose-zh", "入住"}, "purpose: give both"},
+		{[]string{"add", "--data", data, "--id", "bar", "--name-en", "Bar", "--redirect", "https://bar.example/cb", "--claims", "age_over_18"}, "both zh and en"},
 		{[]string{"update", "hotel", "--data", data, "--claims", "password"}, "unknown claim"},
 		{[]string{"update", "hotel", "--data", data, "--jwks", jwks("k3")}, "only for private_key_jwt"},
 		{[]string{"update", "bank", "--data", data, "--rotate-secret"}, "only for client_secret_basic"},
@@ -79,7 +83,7 @@ func TestRPCommands(t *testing.T) {
 			t.Errorf("rp %v: %v, want an error with %q", tt.args, err, tt.want)
 		}
 	}
-	if err := runRP(ctx, []string{"update", "nope", "--data", data, "--name", "X"}); !errors.Is(err, oidc.ErrNotFound) {
+	if err := runRP(ctx, []string{"update", "nope", "--data", data, "--name-zh", "某", "--name-en", "X"}); !errors.Is(err, oidc.ErrNotFound) {
 		t.Fatalf("unknown client: %v", err)
 	}
 }

@@ -5,7 +5,7 @@
 //
 // Register it with the authority, then run it:
 //
-//	shenfen rp add --id hotel --name "Grand Hotel" \
+//	shenfen rp add --id hotel --name-zh 大酒店 --name-en "Grand Hotel" \
 //	    --redirect http://127.0.0.1:8090/callback --claims name,id_number,picture?
 //	HOTEL_ISSUER=http://127.0.0.1:8080/oidc HOTEL_CLIENT_ID=hotel HOTEL_CLIENT_SECRET=... go run ./examples/hotel
 //

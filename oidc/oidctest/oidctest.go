@@ -281,7 +281,9 @@ func (r recorder) RecordDisclosure(_ context.Context, d oidc.Disclosure) error {
 	return nil
 }
 
-// SecretClient registers a client_secret_basic client and returns its secret.
+// SecretClient registers a client_secret_basic client and returns its
+// secret. The client has an English name only, as a registration made
+// before names had two languages (oidc.Update gives it both).
 func (e *Env) SecretClient(ctx context.Context, id, name, redirect, claims string) (string, error) {
 	ents, err := oidc.ParseEntitlements(claims)
 	if err != nil {
@@ -289,12 +291,13 @@ func (e *Env) SecretClient(ctx context.Context, id, name, redirect, claims strin
 	}
 	secret := "secret-" + id
 	h := sha256.Sum256([]byte(secret))
-	return secret, e.Store.PutClient(ctx, oidc.Client{ID: id, Name: name, RedirectURIs: []string{redirect},
+	return secret, e.Store.PutClient(ctx, oidc.Client{ID: id, Name: verifier.Text{En: name}, RedirectURIs: []string{redirect},
 		PostLogoutRedirectURIs: []string{redirect}, AuthMethod: oidc.AuthSecretBasic, SecretHash: h[:],
 		Sector: hostOf(redirect), Entitlements: ents, Created: time.Now()})
 }
 
-// KeyClient registers a private_key_jwt client with a new P-256 key.
+// KeyClient registers a private_key_jwt client with a new P-256 key and,
+// like SecretClient, an English name only.
 func (e *Env) KeyClient(ctx context.Context, id, name, redirect, claims string) (*ecdsa.PrivateKey, error) {
 	ents, err := oidc.ParseEntitlements(claims)
 	if err != nil {
@@ -312,7 +315,7 @@ func (e *Env) KeyClient(ctx context.Context, id, name, redirect, claims string) 
 	if err != nil {
 		return nil, err
 	}
-	return k, e.Store.PutClient(ctx, oidc.Client{ID: id, Name: name, RedirectURIs: []string{redirect},
+	return k, e.Store.PutClient(ctx, oidc.Client{ID: id, Name: verifier.Text{En: name}, RedirectURIs: []string{redirect},
 		AuthMethod: oidc.AuthPrivateKeyJWT, JWKS: jwks, Sector: hostOf(redirect), Entitlements: ents, Created: time.Now()})
 }
 

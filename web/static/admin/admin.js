@@ -342,7 +342,7 @@ async function loadRPs() {
   const list = (await resp.json()).rps || [];
   $("rps").replaceChildren(...list.map((rp) => {
     const tr = document.createElement("tr");
-    for (const v of [rp.client_id, rp.name, rp.claims]) {
+    for (const v of [rp.client_id, rpText(rp.name), rp.claims]) {
       const td = document.createElement("td");
       td.textContent = v || "";
       tr.appendChild(td);
@@ -351,14 +351,23 @@ async function loadRPs() {
   }));
 }
 
+// rpText is a registration's text in the console's language, else the
+// other (a relying party registered when names had one language).
+function rpText(t) {
+  if (!t || typeof t !== "object") return t || "";
+  return (i18n.current() === "zh" ? t.zh || t.en : t.en || t.zh) || "";
+}
+
 async function addRP(ev) {
   ev.preventDefault();
   const spec = {
-    name: $("rp-name").value.trim(),
+    name: { zh: $("rp-name-zh").value.trim(), en: $("rp-name-en").value.trim() },
     redirect_uris: $("rp-redirect").value.split(/\s+/).filter(Boolean),
     claims: $("rp-claims").value.trim(),
   };
   if ($("rp-id").value.trim()) spec.client_id = $("rp-id").value.trim();
+  const purpose = { zh: $("rp-purpose-zh").value.trim(), en: $("rp-purpose-en").value.trim() };
+  if (purpose.zh || purpose.en) spec.purpose = purpose;
   const resp = await call("rps", { method: "POST", json: spec });
   if (!resp.ok) { $("rp-msg").textContent = await detail(resp); return; }
   const rp = await resp.json();
