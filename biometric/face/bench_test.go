@@ -2,6 +2,7 @@ package face
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"path/filepath"
 	"testing"
@@ -91,4 +92,40 @@ func BenchmarkAnalyzeDetectors(b *testing.B) {
 			}
 		})
 	}
+}
+
+// analyze finds the one face of img with pigo's cascades (the video
+// frames' detector), whose luminance is g (looking for faces with a box side
+// of at least minSide pixels when minSide > 0), and computes its
+// descriptor, as Analyze does with the mesh: BenchmarkAnalyzeDetectors
+// compares the two.
+func (e *Engine) analyze(ctx context.Context, img image.Image, g grayImage, minSide int) (Face, error) {
+	dets := e.det.detect(g, minSide)
+	switch {
+	case len(dets) == 0:
+		return Face{}, ErrNoFace
+	case len(dets) > 1:
+		return Face{}, fmt.Errorf("%w: %d faces", ErrManyFaces, len(dets))
+	}
+	d := dets[0]
+	if !d.ok {
+		return Face{}, fmt.Errorf("%w: eyes and mouth not found", ErrLowQuality)
+	}
+	f := Face{Box: d.box, Landmarks: d.lm}
+	f.Crop = alignedRect(d.lm, g.w, g.h)
+	if f.Crop.Dx() < 8 || f.Crop.Dy() < 8 {
+		return Face{}, fmt.Errorf("%w: face too small", ErrLowQuality)
+	}
+	crop := toRGB(img, f.Crop.Add(img.Bounds().Min))
+	f.Quality = measure(crop)
+	f.Quality.Score = d.score
+	f.Quality.EyeDist = d.lm.LeftEye.dist(d.lm.RightEye)
+	if p := f.Quality.Problems(); len(p) > 0 {
+		return Face{}, fmt.Errorf("%w: %s", ErrLowQuality, p[0])
+	}
+	if err := ctx.Err(); err != nil {
+		return Face{}, err
+	}
+	f.Descriptor = e.describe(crop)
+	return f, nil
 }

@@ -1,6 +1,6 @@
 // Package face finds, checks and compares faces on the CPU in pure Go: the
-// enrollment selfie against the registry portrait, and the liveness check on
-// video frames.
+// enrollment selfie against the registry portrait, and the face in every
+// frame of the enrollment video.
 //
 // The descriptor is the face recognition network of @vladmandic/face-api
 // (a port of dlib's ResNet face model): a 150x150 RGB face in, 128 numbers
@@ -17,7 +17,7 @@
 // For the selfie and the portrait (Analyze), faces are found with BlazeFace
 // and confirmed by FaceMesh (package mesh: MediaPipe's models run in pure
 // Go); the eyes' centres and four mouth points come from the 468 mesh
-// landmarks. For the video frames of the liveness check, faces are found
+// landmarks. For the video frames (Track), faces are found
 // with pigo's cascades (github.com/esimov/pigo, embedded), which also give
 // the pupils and four mouth points (the localiser cascades run by this
 // package's own code with fixed perturbations, so that the same image always
@@ -29,6 +29,8 @@
 // Entry points: Load an Engine once; Analyze an image for exactly one face
 // of sufficient quality (ErrNoFace, ErrManyFaces, ErrLowQuality); compare
 // descriptors with Distance and Threshold; store them with
-// Descriptor.MarshalBinary; check liveness on frames with Engine.Liveness;
-// decode uploads within bounds with DecodeImage.
+// Descriptor.MarshalBinary; follow the face through the enrollment video
+// with Engine.Track (mouth opening and skin colour per frame, for the
+// presence checks of package presence); decode uploads within bounds with
+// DecodeImage.
 package face

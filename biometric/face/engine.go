@@ -15,7 +15,7 @@ import (
 // is safe for concurrent use; load it once per process.
 type Engine struct {
 	net  *recognitionNet
-	det  *detector    // pigo's cascades: the video frames (Liveness, Track)
+	det  *detector    // pigo's cascades: the video frames (Track)
 	mesh *mesh.Engine // BlazeFace and FaceMesh: the selfie and portrait (Analyze)
 	pool sync.Pool    // *workspace
 }

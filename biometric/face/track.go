@@ -31,8 +31,13 @@ type TrackResult struct {
 	Described   []int
 }
 
-// skin regions, in the eye-relative coordinates of samplePatch: the two
-// cheeks and the forehead.
+// region of the face in eye-relative coordinates: the origin between the
+// pupils, x along the eye line, y down, unit = the distance between the
+// pupils.
+type region struct{ x0, x1, y0, y1 float64 }
+
+// skin regions, in eye-relative coordinates: the two cheeks and the
+// forehead.
 var skinRegions = []region{{-0.8, -0.3, 0.35, 0.75}, {0.3, 0.8, 0.35, 0.75}, {-0.5, 0.5, -0.7, -0.35}}
 
 // Tracking settings.
@@ -48,6 +53,9 @@ const (
 	// confirmEvery: every so many tracked frames the detector confirms the
 	// face around the tracked landmarks (faceNear).
 	confirmEvery = 4
+	// trackedScale: frames after one with a face are searched for faces
+	// of at least this share of that face's box side.
+	trackedScale = 0.6
 )
 
 // Track follows the face through the frames of a short video. The first

@@ -3,6 +3,7 @@ package face
 import (
 	"context"
 	"image"
+	"math"
 	"path/filepath"
 	"testing"
 
@@ -100,4 +101,33 @@ func TestTrack(t *testing.T) {
 		}
 	}
 	t.Logf("mouth opening: %.3f open, %.3f closed", open, closed)
+}
+
+// openMouth warps the region below the mouth centre downwards by up to
+// open pixels (a smooth bump), as a jaw dropping while speaking does.
+func openMouth(img image.Image, lm Landmarks, open float64) *image.RGBA {
+	b := img.Bounds()
+	src := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(src, src.Bounds(), img, b.Min, draw.Src)
+	out := image.NewRGBA(src.Bounds())
+	copy(out.Pix, src.Pix)
+	mc := lm.MouthCenter()
+	w := lm.MouthLeft.dist(lm.MouthRight)
+	for y := 0; y < b.Dy(); y++ {
+		for x := 0; x < b.Dx(); x++ {
+			nx := (float64(x) - mc.X) / (0.9 * w)
+			ny := (float64(y) - (mc.Y + 0.3*w)) / (0.9 * w)
+			r2 := nx*nx + ny*ny
+			if r2 >= 1 || float64(y) < mc.Y {
+				continue
+			}
+			k := open * (1 - r2) * (1 - r2) * math.Min(1, (float64(y)-mc.Y)/(0.15*w))
+			sy := int(math.Round(float64(y) - k))
+			if sy < 0 {
+				sy = 0
+			}
+			copy(out.Pix[out.PixOffset(x, y):out.PixOffset(x, y)+4], src.Pix[src.PixOffset(x, sy):src.PixOffset(x, sy)+4])
+		}
+	}
+	return out
 }
