@@ -14,7 +14,8 @@ import (
 
 // TestOID4VCIInterop lets an independent OpenID4VCI client (the OpenWallet
 // Foundation's @openid4vc/openid4vci, interop/oid4vci/collect.mjs) collect a
-// card enrolled here. It runs from scripts/test.d/interop-oid4vci.sh
+// card enrolled here, and the wallet's own module (web/static/wallet/collect.js)
+// collect and verify a second one. It runs from scripts/test.d/interop-oid4vci.sh
 // (SHENFEN_INTEROP_OID4VCI=1, after the npm packages are installed).
 func TestOID4VCIInterop(t *testing.T) {
 	if os.Getenv("SHENFEN_INTEROP_OID4VCI") == "" {
@@ -27,7 +28,7 @@ func TestOID4VCIInterop(t *testing.T) {
 	pub, _ := key.PublicKey.Bytes()
 	priv, _ := key.Bytes()
 	settings, _ := json.Marshal(map[string]any{
-		"offer": offer, "server": e.srv.URL, "issuer": credtest.IssuerURL, "vct": credential.ProfileCN.VCT,
+		"offer": offer, "root": e.root, "server": e.srv.URL, "issuer": credtest.IssuerURL, "vct": credential.ProfileCN.VCT,
 		"device_jwk": map[string]string{"kty": "EC", "crv": "P-256", "x": b64(pub[1:33]), "y": b64(pub[33:65]), "d": b64(priv)},
 	})
 	f := filepath.Join(t.TempDir(), "settings.json")
@@ -39,5 +40,19 @@ func TestOID4VCIInterop(t *testing.T) {
 	t.Logf("%s", out)
 	if err != nil {
 		t.Fatalf("the independent OpenID4VCI client failed: %v", err)
+	}
+
+	// Re-enrollment (which revokes the card above) gives a second offer.
+	settings, _ = json.Marshal(map[string]any{
+		"offer": e.enroll(t, key), "root": e.root, "server": e.srv.URL, "issuer": credtest.IssuerURL, "vct": credential.ProfileCN.VCT,
+		"device_jwk": map[string]string{"kty": "EC", "crv": "P-256", "x": b64(pub[1:33]), "y": b64(pub[33:65]), "d": b64(priv)},
+	})
+	if err := os.WriteFile(f, settings, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command("node", filepath.Join("..", "interop", "oid4vci", "wallet.mjs"), f).CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("shenfen's wallet module failed to collect: %v", err)
 	}
 }

@@ -75,6 +75,7 @@ type env struct {
 	// claims only.
 	desks      *verifier.Registry
 	ring       *keys.Ring
+	root       []byte // the card issuer's root certificate (DER)
 	desk, bar  string
 	deskClient string
 	db         *store.DB
@@ -96,7 +97,7 @@ func newEnv(t testing.TB, face proofing.FaceChecker, speech proofing.DigitRecogn
 	}
 	db := storetest.SQLite(t)
 	e := &env{store: db.Proofing(), checker: &credtest.Status{}, disclosures: &disclosures{}, person: person,
-		db: db, lists: status.NewService(db.Status(), nil, credtest.IssuerURL+"/status")}
+		db: db, lists: status.NewService(db.Status(), nil, credtest.IssuerURL+"/status"), root: iss.Root.Raw}
 	status := &proofingtest.Status{OnRevoke: func(ref proofing.StatusRef) { e.checker.Set(ref.URI, ref.Index, credential.StatusInvalid) }}
 	svc, err := proofing.New(proofing.Config{Store: e.store, Records: recs, Face: face, Speech: speech, Status: status, Sealer: sealer,
 		Clock: func() time.Time { return time.Now().Add(time.Duration(e.ahead.Load())) }})

@@ -2,7 +2,7 @@
 // card itself lives in IndexedDB). Network first, cache as fallback, so a
 // new release takes effect at once when online.
 const CACHE = "shenfen-wallet-v3";
-const SHELL = ["/wallet/", "/wallet/wallet.js", "/wallet/logcheck.js", "/wallet/batch.js", "/wallet/qrview.js", "/wallet/gate.js", "/wallet/status.js", "/wallet/manifest.webmanifest", "/wallet/icon.svg",
+const SHELL = ["/wallet/", "/wallet/wallet.js", "/wallet/logcheck.js", "/wallet/batch.js", "/wallet/qrview.js", "/wallet/gate.js", "/wallet/status.js", "/wallet/collect.js", "/wallet/manifest.webmanifest", "/wallet/icon.svg",
   "/web/app.css", "/web/i18n.js", "/web/idb.js", "/web/jws.js", "/web/b64.js", "/web/media.js",
   "/web/pcm-worklet.js", "/web/qr.js", "/web/focus.js", "/web/idnumber.js", "/web/sdjwt.js", "/web/cbor.js", "/web/der.js", "/web/mdocqr.js", "/web/tlog.js", "/web/vendor/qrcode.mjs", "/web/vendor/jsQR.js"];
 

@@ -267,36 +267,23 @@ function setLight(color) {
 }
 
 // ---------- OpenID4VCI: collect the card ----------
+// /wallet/collect.js runs the flow and verifies each SD-JWT VC (issuer
+// chain to the trust list, signature, iss, vct, disclosures, cnf = the
+// device key) before anything is kept.
 async function collect(offer) {
-  const issuer = offer.credential_issuer;
-  const meta = await (await api(wellKnown(issuer, "openid-credential-issuer"))).json();
-  const as = await (await api(wellKnown(issuer, "oauth-authorization-server"))).json();
-  const code = offer.grants["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["pre-authorized_code"];
-  const tok = await (await api(sameOrigin(as.token_endpoint), {
-    method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:pre-authorized_code", "pre-authorized_code": code }),
-  })).json();
-  await batch.keep(tok);
+  const vci = await import("/wallet/collect.js");
   const key = await deviceKey();
-  const jwk = await publicJwk(key);
-  const card = { issuer };
-  for (const cfg of offer.credential_configuration_ids) {
-    const nonce = (await (await api(sameOrigin(meta.nonce_endpoint), { method: "POST" })).json()).c_nonce;
-    const proof = await sign(key, { typ: "openid4vci-proof+jwt", jwk }, { aud: issuer, iat: Math.floor(Date.now() / 1000), nonce });
-    const conf = meta.credential_configurations_supported[cfg] || {};
-    let resp;
-    try {
-      resp = await api(sameOrigin(meta.credential_endpoint), {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Authorization: "Bearer " + tok.access_token },
-        body: JSON.stringify({ credential_configuration_id: cfg, proofs: { jwt: [proof] } }),
-      });
-    } catch (e) {
-      if (conf.doctype === mdocqr.DOCTYPE) continue; // the card works without its offline code
-      throw e;
-    }
-    const got = await resp.json();
-    const c = got.credentials[0].credential;
+  const got = await vci.collect(offer, {
+    key, roots: await vci.loadRoots(await (await api("/trust-list")).json()),
+    fetch: async (url, opts) => {
+      try { return await fetch(sameOrigin(url), { credentials: "same-origin", cache: "no-store", ...opts }); } catch (e) { throw new Error(t("err.network")); }
+    },
+    problem, optional: (id, conf) => conf.doctype === mdocqr.DOCTYPE, // the card works without its offline code
+  }).catch((e) => { throw e instanceof vci.Refused ? new Error(t("err.generic", { m: e.message })) : e; });
+  await batch.keep(got.token);
+  const card = { issuer: got.issuer };
+  for (const [cfg, c] of Object.entries(got.credentials)) {
+    const conf = got.metadata.credential_configurations_supported[cfg];
     if (conf.format === "dc+sd-jwt") card.sdjwt = c;
     else if (conf.doctype === mdocqr.DOCTYPE) card.qr = c; // the compact card behind the offline QR
     else card.mdoc = c;
@@ -304,12 +291,6 @@ async function collect(offer) {
   if (!card.sdjwt) throw new Error(t("err.generic", { m: "no SD-JWT card" }));
   await kv.set("card", card);
   await batch.refillSoon(); // the single-use credentials verifiers see
-}
-
-function wellKnown(issuer, name) {
-  const u = new URL(issuer);
-  const p = u.pathname.replace(/\/$/, "");
-  return sameOrigin(`${u.origin}/.well-known/${name}${p}`);
 }
 
 // sameOrigin keeps calls on this server: the wallet is served by the issuer.

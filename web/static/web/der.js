@@ -86,7 +86,7 @@ export function parseCertificate(der) {
     der, tbs: whole(der, tbs), sigAlg: algOID, signature: sigBits.subarray(1),
     issuer: whole(der, issuer), subject: whole(der, subject), spki: whole(der, spki),
     notBefore: time(der, nb), notAfter: time(der, na),
-    isCA: false, keyUsage: 0, eku: [], dnsNames: [],
+    isCA: false, keyUsage: 0, eku: [], dnsNames: [], uris: [],
   };
   const ext = f.find((e) => e.tag === 0xa3);
   if (ext) {
@@ -105,6 +105,7 @@ export function parseCertificate(der) {
         out.eku = children(val, v).map((e) => oid(content(val, e)));
       } else if (id === OID_SAN) { // dNSName is [2] IMPLICIT IA5String
         out.dnsNames = children(val, v).filter((e) => e.tag === 0x82).map((e) => new TextDecoder().decode(content(val, e)));
+        out.uris = children(val, v).filter((e) => e.tag === 0x86).map((e) => new TextDecoder().decode(content(val, e))); // [6] URI
       }
     }
   }

@@ -1,0 +1,35 @@
+// shenfen's own wallet module (web/static/wallet/collect.js, as the browser
+// wallet runs it) collects a card from shenfen's issuer and verifies each
+// SD-JWT VC before keeping it: x5c chain to the issuer's root, signature,
+// iss, vct, disclosures, cnf = the device key. Driven by TestOID4VCIInterop
+// after the independent client's run (collect.mjs):
+//   node wallet.mjs SETTINGS.json  (offer, server URL, issuer URL, root, device JWK)
+import { readFileSync } from "node:fs";
+import * as vci from "../../web/static/wallet/collect.js";
+
+const s = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const fetchLocal = (url, init) => fetch(String(url).replace(s.issuer, s.server), init);
+const EC = { name: "ECDSA", namedCurve: "P-256" };
+const { d, ...pub } = s.device_jwk;
+const device = {
+  privateKey: await crypto.subtle.importKey("jwk", s.device_jwk, EC, false, ["sign"]),
+  publicKey: await crypto.subtle.importKey("jwk", pub, EC, true, ["verify"]),
+};
+const roots = await vci.loadRoots([new Uint8Array(Buffer.from(s.root, "base64"))]);
+const before = vci.stats.verifications;
+const got = await vci.collect(s.offer, { fetch: fetchLocal, roots, key: device });
+const n = vci.stats.verifications - before;
+if (Object.keys(got.credentials).length !== 3 || n !== 2) {
+  console.error(`FAIL: collected ${Object.keys(got.credentials)}, ${n} verifications`);
+  process.exit(1);
+}
+// The same card with one byte of the issuer's signature changed is refused.
+const sd = got.credentials.pid_sd_jwt;
+const i = sd.indexOf("~") - 5;
+const bad = sd.slice(0, i) + (sd[i] === "A" ? "B" : "A") + sd.slice(i + 1);
+let code = "accepted";
+try {
+  await vci.verifyIssued(bad, { roots, issuer: got.issuer, vct: s.vct, jwk: pub });
+} catch (e) { code = e.code; }
+if (code !== "signature") { console.error("FAIL: a card with an altered signature: " + code); process.exit(1); }
+console.log("ok   shenfen's wallet module collected all three configurations and verified the SD-JWT VC (chain + signature: 2 verifications); an altered signature is refused");
