@@ -137,9 +137,24 @@ func (a *API) Mount(m Mux) {
 
 	m.Handle("POST /api/verifier/requests", server.SameOrigin(server.RequireJSON(http.HandlerFunc(a.createRequest))))
 	m.Handle("GET /api/verifier/requests/{id}", http.HandlerFunc(a.result))
-	m.Handle("GET /oid4vp/requests/{id}", http.HandlerFunc(a.requestObject))
-	m.Handle("POST /oid4vp/responses/{id}", http.HandlerFunc(a.response))
-	m.Handle("GET /api/verifiers/{cert}", http.HandlerFunc(a.registration))
+	// A wallet on another origin (a browser wallet served elsewhere)
+	// fetches the request object, posts the response and looks up the
+	// registration: these answer any origin (CORS, no credentials). Both
+	// calls are CORS-simple (a GET with Accept, a form POST), so no
+	// preflight is needed.
+	m.Handle("GET /oid4vp/requests/{id}", anyOrigin(a.requestObject))
+	m.Handle("POST /oid4vp/responses/{id}", anyOrigin(a.response))
+	m.Handle("GET /api/verifiers/{cert}", anyOrigin(a.registration))
+}
+
+// anyOrigin lets scripts of any origin read h's answers (errors included):
+// Access-Control-Allow-Origin "*", never with credentials, so a browser
+// sends no cookies along and no session of the reader's is ever in play.
+func anyOrigin(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		h(w, r)
+	})
 }
 
 // registration is the public registry entry of the verifier a

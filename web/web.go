@@ -24,6 +24,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"io/fs"
+	"net"
 	"net/http"
 	"path"
 	"strconv"
@@ -136,12 +137,39 @@ func Handler() http.Handler {
 		h.Set("Cache-Control", "no-cache")
 		// Camera and microphone for this origin's pages only.
 		h.Set("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()")
+		if p == "wallet/index.html" {
+			h.Set("Content-Security-Policy", WalletCSP(r.Host))
+		}
 		if strings.HasSuffix(p, "sw.js") {
 			// A service worker at /wallet/sw.js controls /wallet/ only.
 			h.Set("Service-Worker-Allowed", "/"+path.Dir(p)+"/")
 		}
 		http.ServeContent(w, r, p, time.Time{}, bytes.NewReader(b))
 	})
+}
+
+// WalletCSP is the wallet page's Content-Security-Policy: server.DefaultCSP
+// with connect-src opened to https origins, since the wallet fetches
+// request objects from, and posts responses to, verifiers on their own
+// hosts (OpenID4VP request_uri and response_uri; the verifiers answer with
+// CORS). A wallet served on a loopback host (development, tests) may also
+// reach http verifiers on loopback, which is where the wallet's request
+// check (request.js) accepts http response URIs. Scripts, styles, frames
+// and forms stay 'self'.
+func WalletCSP(host string) string {
+	src := "connect-src 'self' https:"
+	if h, _, err := net.SplitHostPort(host); err == nil && loopback(h) || loopback(host) {
+		src += " http://127.0.0.1:* http://localhost:*"
+	}
+	return strings.Replace(server.DefaultCSP, "connect-src 'self'", src, 1)
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // gz holds the gzip copy of each compressible file served, made on its
