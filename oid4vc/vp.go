@@ -23,6 +23,8 @@ import (
 	"github.com/shenfen/shenfen/problem"
 	"github.com/shenfen/shenfen/proofing"
 	"github.com/shenfen/shenfen/verifier"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // PresentationVerifier checks presentations with the credential library.
@@ -76,6 +78,10 @@ type vpQuery struct {
 	// Optional lists the claims the citizen may leave out (the desk's
 	// registration marks them optional).
 	Optional []string `json:"optional,omitempty"`
+	// ResponseMode is direct_post (the default) or direct_post.jwt
+	// (encrypted); ResponseKey is then the request's sealed ECDH-ES key.
+	ResponseMode string `json:"response_mode,omitempty"`
+	ResponseKey  []byte `json:"response_key,omitempty"`
 }
 
 // DeskRegistry finds the registered desk a verifier page signs in as, and
@@ -148,7 +154,15 @@ func (a *API) createRequest(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.BadRequest(`body must be {"claims": [...], "format": "dc+sd-jwt"|"mso_mdoc"}`))
 		return
 	}
-	q.Desk, q.ClientID, q.Name, q.Optional = desk.ID, desk.ClientID(), desk.Name.String(), nil
+	q.Desk, q.ClientID, q.Name, q.Optional, q.ResponseKey = desk.ID, desk.ClientID(), desk.Name.String(), nil, nil
+	switch q.ResponseMode {
+	case "":
+		q.ResponseMode = ResponseModePost
+	case ResponseModePost, ResponseModeJWT:
+	default:
+		problem.Write(w, r, problem.BadRequest("response_mode must be direct_post or direct_post.jwt"))
+		return
+	}
 	if q.Format == "" {
 		q.Format = "dc+sd-jwt"
 	}
@@ -195,10 +209,17 @@ func (a *API) createRequest(w http.ResponseWriter, r *http.Request) {
 			desk.Name.En+" is registered for "+verifier.FormatClaims(desk.Claims)+"; it may not ask for "+strings.Join(over, ", ")))
 		return
 	}
-	qb, _ := json.Marshal(q)
 	now := a.now()
-	req := proofing.VerifierRequest{ID: proofing.RandomID(16), Nonce: proofing.RandomID(16), Query: qb,
+	req := proofing.VerifierRequest{ID: proofing.RandomID(16), Nonce: proofing.RandomID(16),
 		State: proofing.VerifierPending, CreatedAt: now, ExpiresAt: now.Add(requestTTL)}
+	if q.ResponseMode == ResponseModeJWT {
+		if q.ResponseKey, err = a.newResponseKey(req.ID); err != nil {
+			a.log().Error("oid4vp: create request", "err", err)
+			problem.Write(w, r, problem.Internal())
+			return
+		}
+	}
+	req.Query, _ = json.Marshal(q)
 	token := proofing.RandomID(32)
 	req.TokenHash = proofing.Hash(token)
 	if err := a.Requests.PutVerifierRequest(r.Context(), req); err != nil {
@@ -245,7 +266,19 @@ func (a *API) requestObject(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.Internal())
 		return
 	}
-	jwt, err := verifier.Sign(key, desk.Cert, a.requestPayload(req, q))
+	var encKey map[string]any
+	if q.ResponseMode == ResponseModeJWT {
+		k, err := a.responseKey(req.ID, q.ResponseKey)
+		if err == nil {
+			encKey, err = responseJWK(k, responseKID(req.ID))
+		}
+		if err != nil {
+			a.log().Error("oid4vp: response key", "err", err)
+			problem.Write(w, r, problem.Internal())
+			return
+		}
+	}
+	jwt, err := verifier.Sign(key, desk.Cert, a.requestPayload(req, q, encKey))
 	if err != nil {
 		a.log().Error("oid4vp: sign request", "desk", desk.ID, "err", err)
 		problem.Write(w, r, problem.Internal())
@@ -258,8 +291,9 @@ func (a *API) requestObject(w http.ResponseWriter, r *http.Request) {
 
 // requestPayload is the request object of a desk's request: DCQL with one
 // credential query, the claims the registration marks optional left out
-// of the second claim set, direct_post to this server.
-func (a *API) requestPayload(req proofing.VerifierRequest, q vpQuery) map[string]any {
+// of the second claim set, direct_post to this server (direct_post.jwt
+// with encKey, the request's public encryption key, in client_metadata).
+func (a *API) requestPayload(req proofing.VerifierRequest, q vpQuery, encKey map[string]any) map[string]any {
 	entry := map[string]any{"id": "pid", "format": q.Format}
 	var claims []map[string]any
 	var all, required []string
@@ -286,16 +320,23 @@ func (a *API) requestPayload(req proofing.VerifierRequest, q vpQuery) map[string
 		entry["meta"] = map[string]any{"vct_values": []string{a.VCT}}
 		formats["dc+sd-jwt"] = map[string]any{"sd-jwt_alg_values": []string{"ES256"}, "kb-jwt_alg_values": []string{"ES256"}}
 	}
+	meta := map[string]any{"vp_formats_supported": formats}
+	mode := ResponseModePost
+	if encKey != nil {
+		mode = ResponseModeJWT
+		meta["jwks"] = map[string]any{"keys": []any{encKey}}
+		meta["encrypted_response_enc_values_supported"] = []string{string(jose.A128GCM), string(jose.A256GCM)}
+	}
 	return map[string]any{
 		"client_id":       q.ClientID,
 		"response_type":   "vp_token",
-		"response_mode":   "direct_post",
+		"response_mode":   mode,
 		"response_uri":    a.responseURI(req.ID),
 		"nonce":           req.Nonce,
 		"state":           req.ID,
 		"aud":             verifier.StaticAudience,
 		"dcql_query":      map[string]any{"credentials": []any{entry}},
-		"client_metadata": map[string]any{"vp_formats_supported": formats},
+		"client_metadata": meta,
 		"iat":             req.CreatedAt.Unix(),
 		"exp":             req.ExpiresAt.Unix(),
 	}
@@ -340,11 +381,39 @@ func (a *API) response(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, q, ok := a.pendingRequest(ctx, id)
-	if !ok || subtle.ConstantTimeCompare([]byte(r.PostForm.Get("state")), []byte(req.ID)) != 1 {
+	if !ok {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "unknown, expired or answered request")
 		return
 	}
-	res := a.verify(ctx, req, q, r.PostForm.Get("vp_token"))
+	vpToken, state := r.PostForm.Get("vp_token"), r.PostForm.Get("state")
+	var thumb []byte
+	if q.ResponseMode == ResponseModeJWT && r.PostForm.Get("error") == "" {
+		// An error (the citizen declined) may come in the clear; a
+		// presentation must come encrypted to this request's key.
+		jwe := r.PostForm.Get("response")
+		if jwe == "" || vpToken != "" {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "this request's response must be encrypted (direct_post.jwt: response=<JWE>)")
+			return
+		}
+		k, err := a.responseKey(req.ID, q.ResponseKey)
+		if err == nil {
+			thumb, err = jwkThumbprint(k)
+		}
+		if err != nil {
+			a.log().ErrorContext(ctx, "oid4vp: response key", "err", err)
+			oauthError(w, http.StatusInternalServerError, "server_error", "")
+			return
+		}
+		if vpToken, state, err = decryptResponse(k, responseKID(req.ID), jwe); err != nil {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "the response does not decrypt with this request's key")
+			return
+		}
+	}
+	if subtle.ConstantTimeCompare([]byte(state), []byte(req.ID)) != 1 {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "unknown, expired or answered request")
+		return
+	}
+	res := a.verify(ctx, req, q, vpToken, thumb)
 	sealed, _ := json.Marshal(res)
 	if err := a.Requests.AnswerVerifierRequest(ctx, req.ID, res.Status, a.Sealer.Seal(sealed, []byte("oid4vp/result "+req.ID)), a.now()); err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "unknown, expired or answered request")
@@ -359,7 +428,9 @@ func (a *API) response(w http.ResponseWriter, r *http.Request) {
 }
 
 // verify checks one vp_token against a request and records the disclosure.
-func (a *API) verify(ctx context.Context, req proofing.VerifierRequest, q vpQuery, vpToken string) vpResult {
+// thumb is the JWK thumbprint of the request's encryption key when the
+// response came encrypted (the mdoc session transcript binds it).
+func (a *API) verify(ctx context.Context, req proofing.VerifierRequest, q vpQuery, vpToken string, thumb []byte) vpResult {
 	failed := func(word string) vpResult { return vpResult{Status: proofing.VerifierFailed, Error: word} }
 	var tok map[string]json.RawMessage
 	if json.Unmarshal([]byte(vpToken), &tok) != nil || len(tok) != 1 || tok["pid"] == nil {
@@ -384,7 +455,7 @@ func (a *API) verify(ctx context.Context, req proofing.VerifierRequest, q vpQuer
 		if derr != nil {
 			return failed("malformed")
 		}
-		st, terr := mdoc.OID4VPSessionTranscript(q.ClientID, req.Nonce, nil, a.responseURI(req.ID))
+		st, terr := mdoc.OID4VPSessionTranscript(q.ClientID, req.Nonce, thumb, a.responseURI(req.ID))
 		if terr != nil {
 			return failed("malformed")
 		}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -158,6 +160,69 @@ type Checked struct {
 	// Optional lists the claims (top-level names) the request lets the
 	// citizen leave out (absent from some claim set).
 	Optional []string
+	// Encryption is where an encrypted response goes (response mode
+	// direct_post.jwt); nil for direct_post.
+	Encryption *Encryption
+}
+
+// Encryption is the verifier's key for an encrypted response (OpenID4VP
+// 1.0 §8.3, direct_post.jwt): a P-256 key of client_metadata.jwks for
+// ECDH-ES, and the content encryption to use.
+type Encryption struct {
+	Key   *ecdsa.PublicKey
+	KeyID string
+	// Enc is A128GCM (the default) or A256GCM.
+	Enc string
+}
+
+// responseEncryption reads the key of a direct_post.jwt request: the first
+// EC P-256 key of client_metadata.jwks for encryption (use "enc" or none,
+// alg "ECDH-ES" or none), and A128GCM unless
+// encrypted_response_enc_values_supported lists only A256GCM. A published
+// private key is malformed.
+func responseEncryption(meta map[string]any) (*Encryption, error) {
+	raw, _ := json.Marshal(meta)
+	var m struct {
+		JWKS struct {
+			Keys []struct {
+				Kty, Crv, X, Y, D, Use, Alg, Kid string
+			} `json:"keys"`
+		} `json:"jwks"`
+		Enc []string `json:"encrypted_response_enc_values_supported"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, refuse(RefuseUnsupported, "client_metadata: %v", err)
+	}
+	e := &Encryption{Enc: "A128GCM"}
+	if m.Enc != nil {
+		switch {
+		case slices.Contains(m.Enc, "A128GCM"):
+		case slices.Contains(m.Enc, "A256GCM"):
+			e.Enc = "A256GCM"
+		default:
+			return nil, refuse(RefuseUnsupported, "encrypted_response_enc_values_supported %v: A128GCM or A256GCM needed", m.Enc)
+		}
+	}
+	for _, k := range m.JWKS.Keys {
+		if k.D != "" {
+			return nil, refuse(RefuseMalformed, "client_metadata.jwks publishes a private key")
+		}
+		if k.Kty != "EC" || k.Crv != "P-256" || (k.Use != "" && k.Use != "enc") || (k.Alg != "" && k.Alg != "ECDH-ES") {
+			continue
+		}
+		x, errX := base64.RawURLEncoding.DecodeString(k.X)
+		y, errY := base64.RawURLEncoding.DecodeString(k.Y)
+		if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
+			continue
+		}
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+		if err != nil {
+			continue
+		}
+		e.Key, e.KeyID = pub, k.Kid
+		return e, nil
+	}
+	return nil, refuse(RefuseUnsupported, "direct_post.jwt without a P-256 ECDH-ES key in client_metadata.jwks")
 }
 
 const maxRequest = 64 << 10
@@ -213,8 +278,14 @@ func (c *Checker) Check(ctx context.Context, object, outerClientID string) (*Che
 	default:
 		return nil, refuse(RefuseClientID, "client_id %q: x509_san_dns or x509_hash prefix required", r.ClientID)
 	}
-	if r.ResponseType != "vp_token" || r.ResponseMode != "direct_post" {
+	if r.ResponseType != "vp_token" || (r.ResponseMode != "direct_post" && r.ResponseMode != "direct_post.jwt") {
 		return nil, refuse(RefuseUnsupported, "response_type %q, response_mode %q", r.ResponseType, r.ResponseMode)
+	}
+	var enc *Encryption
+	if r.ResponseMode == "direct_post.jwt" {
+		if enc, err = responseEncryption(r.Metadata); err != nil {
+			return nil, err
+		}
 	}
 	u, err := url.Parse(r.ResponseURI)
 	if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname()))) || u.User != nil || u.Fragment != "" {
@@ -250,7 +321,7 @@ func (c *Checker) Check(ctx context.Context, object, outerClientID string) (*Che
 	if reg.CertHash != hash {
 		return nil, refuse(RefuseUnregistered, "the registration names another certificate")
 	}
-	ch := &Checked{Request: r, Verifier: reg, Query: q}
+	ch := &Checked{Request: r, Verifier: reg, Query: q, Encryption: enc}
 	var over []string
 	for _, cl := range q.Claims {
 		n := cl.Name(q.Format)

@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"path/filepath"
 	"strings"
@@ -286,12 +287,28 @@ func TestCheckRefusesAttacks(t *testing.T) {
 		"replay of an answered request":   {replayed, "", verifier.RefuseReplay},
 		"no nonce":                        {sign(deskKey, desk.Cert, with(good, "nonce", nil)), "", verifier.RefuseMalformed},
 		"fragment response mode":          {sign(deskKey, desk.Cert, with(good, "response_mode", "fragment")), "", verifier.RefuseUnsupported},
+		"direct_post.jwt without a key":   {sign(deskKey, desk.Cert, with(good, "response_mode", "direct_post.jwt")), "", verifier.RefuseUnsupported},
+		"direct_post.jwt, private key":    {sign(deskKey, desk.Cert, encrypted(with(good, "nonce", "n-d"), true, nil)), "", verifier.RefuseMalformed},
+		"direct_post.jwt, enc A192CBC":    {sign(deskKey, desk.Cert, encrypted(with(good, "nonce", "n-c"), false, []string{"A192CBC-HS384"})), "", verifier.RefuseUnsupported},
 	} {
 		_, err := c.Check(ctx, tc.object, tc.outer)
 		var r *verifier.Refusal
 		if !errors.As(err, &r) || r.Code != tc.code {
 			t.Errorf("%s: %v, want refusal %q", name, err, tc.code)
 		}
+	}
+	// An encrypted response: the key and the content encryption are read.
+	for i, tc := range []struct {
+		enc  []string
+		want string
+	}{{nil, "A128GCM"}, {[]string{"A256GCM", "A128GCM"}, "A128GCM"}, {[]string{"A256GCM"}, "A256GCM"}} {
+		ch, err := c.Check(ctx, sign(deskKey, desk.Cert, encrypted(with(good, "nonce", fmt.Sprint("n-enc-", i)), false, tc.enc)), "")
+		if err != nil || ch.Encryption == nil || ch.Encryption.Enc != tc.want || ch.Encryption.KeyID != "k1" || ch.Encryption.Key.X.Sign() == 0 {
+			t.Errorf("direct_post.jwt (enc %v): %+v, %v", tc.enc, ch, err)
+		}
+	}
+	if ch, err := c.Check(ctx, sign(deskKey, desk.Cert, with(good, "nonce", "n-plain")), ""); err != nil || ch.Encryption != nil {
+		t.Errorf("direct_post: encryption %+v, %v", ch, err)
 	}
 	// Optional claims: the ones absent from a claim set.
 	opt := with(good, "dcql_query", map[string]any{"credentials": []any{map[string]any{"id": "pid", "format": "dc+sd-jwt",
@@ -328,5 +345,30 @@ func signWithDS(t *testing.T, e *env, p map[string]any) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return out
+}
+
+// encrypted turns a request into a direct_post.jwt one with an ephemeral
+// P-256 key in client_metadata.jwks (its private part published when
+// leak), and enc as encrypted_response_enc_values_supported when not nil.
+func encrypted(r map[string]any, leak bool, enc []string) map[string]any {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub, _ := k.PublicKey.Bytes()
+	b64 := base64.RawURLEncoding.EncodeToString
+	jwk := map[string]any{"kty": "EC", "crv": "P-256", "x": b64(pub[1:33]), "y": b64(pub[33:65]), "use": "enc", "alg": "ECDH-ES", "kid": "k1"}
+	if leak {
+		d, _ := k.Bytes()
+		jwk["d"] = b64(d)
+	}
+	meta := map[string]any{"jwks": map[string]any{"keys": []any{map[string]any{"kty": "RSA", "n": "x", "e": "AQAB"}, jwk}}}
+	if enc != nil {
+		meta["encrypted_response_enc_values_supported"] = enc
+	}
+	out := map[string]any{}
+	for a, b := range r {
+		out[a] = b
+	}
+	out["response_mode"] = "direct_post.jwt"
+	out["client_metadata"] = meta
 	return out
 }

@@ -29,9 +29,10 @@ import { DcqlQuery, DcqlPresentationResult } from "dcql";
 import { SDJwtVcInstance } from "@sd-jwt/sd-jwt-vc";
 import { ES256, digest } from "@sd-jwt/crypto-nodejs";
 import { StatusList, createHeaderAndPayload } from "@sd-jwt/jwt-status-list";
-import { SignJWT, compactVerify, importJWK, importX509, decodeJwt } from "jose";
+import { SignJWT, CompactEncrypt, compactDecrypt, compactVerify, exportJWK, generateKeyPair, importJWK, importX509, decodeJwt, decodeProtectedHeader } from "jose";
 import * as rq from "../../web/static/wallet/request.js";
 import * as sdjwt from "../../web/static/web/sdjwt.js";
+import * as respond from "../../web/static/wallet/respond.js";
 
 const s = JSON.parse(readFileSync(process.argv[2], "utf8"));
 // The test servers listen on loopback http; the library insists on https
@@ -74,6 +75,28 @@ const callbacks = {
     return { jwt: out, signerJwk: { kty: "EC", crv: "P-256", x: s.desk.online.jwk.x, y: s.desk.online.jwk.y } };
   },
 };
+// Encrypted responses (direct_post.jwt): their wallet encrypts with jose
+// (ECDH-ES, the enc and apu/apv the library chooses); their verifier
+// decrypts with jose under its ephemeral key.
+const theirEncKey = await generateKeyPair("ECDH-ES", { crv: "P-256", extractable: true });
+const theirEncJwk = { ...(await exportJWK(theirEncKey.publicKey)), use: "enc", alg: "ECDH-ES", kid: "their-enc-1" };
+callbacks.encryptJwe = async (enc, data) => {
+  const h = { alg: enc.alg, enc: enc.enc };
+  if (enc.publicJwk.kid) h.kid = enc.publicJwk.kid;
+  const kmp = {};
+  if (enc.apu) kmp.apu = Buffer.from(enc.apu, "base64url");
+  if (enc.apv) kmp.apv = Buffer.from(enc.apv, "base64url");
+  const jwe = await new CompactEncrypt(new TextEncoder().encode(data)).setProtectedHeader(h).setKeyManagementParameters(kmp)
+    .encrypt(await importJWK(enc.publicJwk, "ECDH-ES"));
+  return { jwe, encryptionJwk: enc.publicJwk };
+};
+callbacks.decryptJwe = async (jwe) => {
+  try {
+    const { plaintext } = await compactDecrypt(jwe, theirEncKey.privateKey, { keyManagementAlgorithms: ["ECDH-ES"], contentEncryptionAlgorithms: ["A128GCM", "A256GCM"] });
+    return { decrypted: true, decryptionJwk: theirEncJwk, payload: new TextDecoder().decode(plaintext) };
+  } catch { return { decrypted: false }; }
+};
+const jarmServer = { authorization_encryption_alg_values_supported: ["ECDH-ES"], authorization_encryption_enc_values_supported: ["A128GCM", "A256GCM"] };
 const theirWallet = new Openid4vpClient({ callbacks });
 
 // The card for their wallet: the SD-JWT VC and its device key.
@@ -97,17 +120,19 @@ async function answerWith(link, frameFor = (q) => q) {
     c.path.forEach((p, i) => { if (i === c.path.length - 1) f[p] = true; else f = f[p] = f[p] || {}; });
   }
   const vp = await vcLib.present(s.card, frameFor(frame), { kb: { payload: { iat: Math.floor(Date.now() / 1000), aud: req.client_id, nonce: req.nonce } } });
-  const { authorizationResponsePayload } = await theirWallet.createOpenid4vpAuthorizationResponse({
+  const encrypted = req.response_mode === "direct_post.jwt";
+  const { authorizationResponsePayload, jarm } = await theirWallet.createOpenid4vpAuthorizationResponse({
     authorizationRequestPayload: req, authorizationResponsePayload: { vp_token: { [query.credentials[0].id]: [vp] } },
+    jarm: encrypted ? { encryption: {}, serverMetadata: jarmServer } : undefined,
   });
-  const { response } = await theirWallet.submitOpenid4vpAuthorizationResponse({ authorizationRequestPayload: req, authorizationResponsePayload });
-  return { response, resolved };
+  const { response } = await theirWallet.submitOpenid4vpAuthorizationResponse({ authorizationRequestPayload: req, authorizationResponsePayload, jarm });
+  return { response, resolved, jwe: jarm && jarm.responseJwt };
 }
 
 // ---------- 1. their wallet answers the desk ----------
-async function deskRequest() {
+async function deskRequest(body = {}) {
   const r = await fetch(s.desk.url + "/api/verifier/requests", {
-    method: "POST", headers: { "content-type": "application/json", authorization: "Bearer " + s.desk.token }, body: "{}",
+    method: "POST", headers: { "content-type": "application/json", authorization: "Bearer " + s.desk.token }, body: JSON.stringify(body),
   });
   ok(r.status === 201, "desk request created (" + r.status + ")");
   return r.json();
@@ -126,6 +151,16 @@ async function deskRequest() {
   const { response: r2 } = await answerWith(req2.qr, (f) => { delete f.picture; return f; });
   const res2 = await (await fetch(s.desk.url + "/api/verifier/requests/" + req2.id, { headers: { authorization: "Bearer " + req2.result_token } })).json();
   ok(r2.status === 200 && res2.status === "verified" && res2.claims.picture === undefined, "optional claim left out by oid4vc-ts: verified without it");
+
+  // An encrypted response (direct_post.jwt): their wallet encrypts to the
+  // desk's ephemeral key from the signed request, the desk decrypts.
+  const req4 = await deskRequest({ response_mode: "direct_post.jwt" });
+  const { response: r4, resolved: res4r, jwe } = await answerWith(req4.qr);
+  const jh = decodeProtectedHeader(jwe);
+  const res4 = await (await fetch(s.desk.url + "/api/verifier/requests/" + req4.id, { headers: { authorization: "Bearer " + req4.result_token } })).json();
+  ok(res4r.authorizationRequestPayload.client_metadata.jwks.keys[0].use === "enc" && jh.alg === "ECDH-ES" && jh.kid === res4r.authorizationRequestPayload.client_metadata.jwks.keys[0].kid &&
+    r4.status === 200 && res4.status === "verified" && res4.claims.family_name === cardClaims.family_name,
+    `desk decrypted and verified oid4vc-ts's direct_post.jwt response (${jh.alg}/${jh.enc}${jh.apv ? ", apv" : ""}): ${res4.status}`);
 
   // The link's client_id changed: their wallet refuses.
   const req3 = await deskRequest();
@@ -192,13 +227,14 @@ const registry = async (h) => {
   return r.status === 200 ? r.json() : null;
 };
 const root = await rq.loadRoot({ anchors: [{ pem: s.desk.root }] });
-async function theirRequest(claims, signerX5c = s.desk.online.x5c) {
+async function theirRequest(claims, signerX5c = s.desk.online.x5c, mode = "direct_post") {
   const dcql = { credentials: [{ id: "pid", format: "dc+sd-jwt", meta: { vct_values: [s.desk.vct] },
     claims: claims.map((c) => ({ id: c.join("_"), path: c })) }] };
   const nonce = randomBytes(16).toString("base64url");
   const { authorizationRequest, jar } = await theirVerifier.createOpenId4vpAuthorizationRequest({
-    authorizationRequestPayload: { response_type: "vp_token", client_id: s.desk.online.client_id, response_mode: "direct_post",
-      response_uri: s.desk.url + "/their-verifier/response", nonce, dcql_query: dcql, aud: rq.STATIC_AUDIENCE },
+    authorizationRequestPayload: { response_type: "vp_token", client_id: s.desk.online.client_id, response_mode: mode,
+      response_uri: s.desk.url + "/their-verifier/response", nonce, dcql_query: dcql, aud: rq.STATIC_AUDIENCE,
+      ...(mode === "direct_post.jwt" ? { client_metadata: { jwks: { keys: [theirEncJwk] }, encrypted_response_enc_values_supported: ["A256GCM"] } } : {}) },
     jar: { jwtSigner: { method: "x5c", x5c: signerX5c, alg: "ES256" }, requestUri: s.desk.url + "/their-verifier/request", expiresInSeconds: 300 },
   });
   return { object: jar.authorizationRequestJwt, link: authorizationRequest, dcql, nonce };
@@ -240,6 +276,31 @@ async function theirRequest(claims, signerX5c = s.desk.online.x5c) {
   const pres = DcqlPresentationResult.fromDcqlPresentation({ pid: [{ credential_format: "dc+sd-jwt", vct: res.payload.vct, claims: res.payload, cryptographic_holder_binding: true }] },
     { dcqlQuery: DcqlQuery.parse(dcql) });
   ok(pres.can_be_satisfied, "dcql: shenfen's wallet presentation satisfies their verifier's query");
+}
+{
+  // An encrypted response: their verifier asks for direct_post.jwt with
+  // its ephemeral key (A256GCM only); shenfen's wallet encrypts its answer
+  // (respond.js, WebCrypto ECDH-ES) and their verifier decrypts it.
+  const { object } = await theirRequest([["age_equal_or_over", "18"]], s.desk.online.x5c, "direct_post.jwt");
+  const checked = await rq.checkRequest(object, { root, lookup: registry, outerClientID: s.desk.online.client_id });
+  const key = { privateKey: await webcrypto.subtle.importKey("jwk", s.holder_jwk, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]) };
+  const vp = await sdjwt.present(await sdjwt.parse(s.card), checked.claims.map((c) => c.path.join(".")), checked.request.client_id, checked.request.nonce, key);
+  const body = await respond.responseBody(checked, { [checked.query.id]: [vp] });
+  const jh = decodeProtectedHeader(body.get("response"));
+  const parsed = await theirVerifier.parseOpenid4vpAuthorizationResponse({
+    authorizationResponse: Object.fromEntries(body), authorizationRequestPayload: checked.request, callbacks,
+  });
+  ok(checked.encryption.enc === "A256GCM" && !body.has("vp_token") && jh.alg === "ECDH-ES" && jh.enc === "A256GCM" && jh.kid === "their-enc-1" &&
+    parsed.type === "dcql" && parsed.authorizationResponsePayload.vp_token.pid[0] === vp,
+    "oid4vc-ts decrypted shenfen's wallet direct_post.jwt response (ECDH-ES/A256GCM, kid) and validated it as a DCQL response");
+  let refusedPlain = false;
+  try {
+    await theirVerifier.parseOpenid4vpAuthorizationResponse({ authorizationResponse: { vp_token: { pid: [vp] } }, authorizationRequestPayload: checked.request, callbacks });
+  } catch { refusedPlain = true; }
+  ok(refusedPlain, "oid4vc-ts refuses a plain response to its direct_post.jwt request (the control)");
+  const j128 = await respond.encrypt({ jwk: theirEncJwk, kid: "their-enc-1", enc: "A128GCM" }, { vp_token: { pid: [vp] }, state: "s" });
+  const { plaintext, protectedHeader: ph } = await compactDecrypt(j128, theirEncKey.privateKey);
+  ok(ph.enc === "A128GCM" && JSON.parse(new TextDecoder().decode(plaintext)).vp_token.pid[0] === vp, "jose decrypts shenfen's wallet ECDH-ES/A128GCM JWE too");
 }
 {
   // Over-asking: the bar is registered for age and given name only.

@@ -155,6 +155,11 @@ func run(ctx context.Context, dir string) error {
 		{Name: "expired", Object: sign(deskKey, desk.Cert, with(good, "exp", now.Add(-time.Second).Unix()))},
 		{Name: "no nonce", Object: sign(deskKey, desk.Cert, with(good, "nonce", nil))},
 		{Name: "replay of an answered request", Object: sign(deskKey, desk.Cert, answered)},
+		{Name: "encrypted response (direct_post.jwt)", Object: sign(deskKey, desk.Cert, encrypted(with(good, "nonce", "n-enc"), false, nil))},
+		{Name: "direct_post.jwt, A256GCM only", Object: sign(deskKey, desk.Cert, encrypted(with(good, "nonce", "n-enc-256"), false, []string{"A256GCM"}))},
+		{Name: "direct_post.jwt without a key", Object: sign(deskKey, desk.Cert, with(good, "response_mode", "direct_post.jwt"))},
+		{Name: "direct_post.jwt publishing a private key", Object: sign(deskKey, desk.Cert, encrypted(with(good, "nonce", "n-enc-d"), true, nil))},
+		{Name: "direct_post.jwt with an unknown enc", Object: sign(deskKey, desk.Cert, encrypted(with(good, "nonce", "n-enc-cbc"), false, []string{"A128CBC-HS256"}))},
 	}
 	seen := seenSet{v.Answered[0]: true}
 	c := &verifier.Checker{Root: ring.Root(), Lookup: reg.Lookup, Seen: seen}
@@ -245,4 +250,26 @@ func foreign(key crypto.Signer, dns string) []byte {
 		UnknownExtKeyUsage: []asn1.ObjectIdentifier{keys.OIDMdocReaderAuth}}
 	der, _ := x509.CreateCertificate(rand.Reader, leaf, caCert, key.Public(), caKey)
 	return der
+}
+
+// encrypted turns a request into a direct_post.jwt one with an ephemeral
+// P-256 key in client_metadata.jwks (after an RSA key the wallet skips),
+// its private part published when leak, and enc as
+// encrypted_response_enc_values_supported when not nil.
+func encrypted(r map[string]any, leak bool, enc []string) map[string]any {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub, _ := k.PublicKey.Bytes()
+	b64 := base64.RawURLEncoding.EncodeToString
+	jwk := map[string]any{"kty": "EC", "crv": "P-256", "x": b64(pub[1:33]), "y": b64(pub[33:65]), "use": "enc", "alg": "ECDH-ES", "kid": "k1"}
+	if leak {
+		d, _ := k.Bytes()
+		jwk["d"] = b64(d)
+	}
+	meta := map[string]any{"jwks": map[string]any{"keys": []any{map[string]any{"kty": "RSA", "n": "x", "e": "AQAB"}, jwk}}}
+	if enc != nil {
+		meta["encrypted_response_enc_values_supported"] = enc
+	}
+	out := with(r, "response_mode", "direct_post.jwt")
+	out["client_metadata"] = meta
+	return out
 }

@@ -149,9 +149,10 @@ export async function checkRequest(object, { root, lookup, seen = null, outerCli
   } else {
     refuse("client-id", "client_id " + cid + ": x509_san_dns or x509_hash prefix required");
   }
-  if (r.response_type !== "vp_token" || r.response_mode !== "direct_post") {
+  if (r.response_type !== "vp_token" || (r.response_mode !== "direct_post" && r.response_mode !== "direct_post.jwt")) {
     refuse("unsupported", "response_type " + r.response_type + ", response_mode " + r.response_mode);
   }
+  const encryption = r.response_mode === "direct_post.jwt" ? await responseEncryption(r.client_metadata) : null;
   let ru;
   try { ru = new URL(r.response_uri); } catch (e) { refuse("response-uri", "response_uri is not a URL"); }
   if (!(ru.protocol === "https:" || (ru.protocol === "http:" && loopback(ru.hostname))) || ru.username || ru.password || ru.hash) {
@@ -186,7 +187,38 @@ export async function checkRequest(object, { root, lookup, seen = null, outerCli
     refuse("over-asking", (reg.name && reg.name.en) + " is not entitled to " + over.join(", "));
   }
   if (seen && (await seen(cid + " " + r.nonce))) refuse("replay", "this request was answered already");
-  return { request: r, verifier: reg, query: q, claims, certHash: leaf.hash };
+  return { request: r, verifier: reg, query: q, claims, certHash: leaf.hash, encryption };
+}
+
+// responseEncryption reads the key of a direct_post.jwt request (as the Go
+// verifier's responseEncryption): the first EC P-256 key of
+// client_metadata.jwks for encryption (use "enc" or none, alg "ECDH-ES" or
+// none), A128GCM unless encrypted_response_enc_values_supported lists
+// only A256GCM; a published private key is malformed. It returns {jwk,
+// kid, enc}.
+async function responseEncryption(meta) {
+  const m = meta && typeof meta === "object" ? meta : {};
+  let enc = "A128GCM";
+  const encs = m.encrypted_response_enc_values_supported;
+  if (encs !== undefined) {
+    if (Array.isArray(encs) && encs.includes("A128GCM")) enc = "A128GCM";
+    else if (Array.isArray(encs) && encs.includes("A256GCM")) enc = "A256GCM";
+    else refuse("unsupported", "encrypted_response_enc_values_supported: A128GCM or A256GCM needed");
+  }
+  const keys = (m.jwks && Array.isArray(m.jwks.keys)) ? m.jwks.keys : [];
+  for (const k of keys) {
+    if (!k || typeof k !== "object") continue;
+    if (k.d) refuse("malformed", "client_metadata.jwks publishes a private key");
+    if (k.kty !== "EC" || k.crv !== "P-256" || (k.use && k.use !== "enc") || (k.alg && k.alg !== "ECDH-ES")) continue;
+    let x, y;
+    try { x = unb64u(k.x); y = unb64u(k.y); } catch (e) { continue; }
+    if (x.length !== 32 || y.length !== 32) continue;
+    try {
+      await crypto.subtle.importKey("jwk", { kty: "EC", crv: "P-256", x: k.x, y: k.y }, { name: "ECDH", namedCurve: "P-256" }, false, []);
+    } catch (e) { continue; } // not a point of the curve
+    return { jwk: { kty: "EC", crv: "P-256", x: k.x, y: k.y }, kid: typeof k.kid === "string" ? k.kid : "", enc };
+  }
+  refuse("unsupported", "direct_post.jwt without a P-256 ECDH-ES key in client_metadata.jwks");
 }
 
 // forget clears the remembered verifier certificates (tests).

@@ -493,9 +493,8 @@ async function approve() {
     const key = one ? one.key : await deviceKey();
     const pres = await sdjwt.present(one ? await sdjwt.parse(one.credential) : card.parsed, consent.chosen(req, $("consent-claims")),
       req.request.client_id, req.request.nonce, key);
-    const body = new URLSearchParams();
-    body.set("vp_token", JSON.stringify({ [req.query.id]: [pres] }));
-    if (req.request.state) body.set("state", req.request.state);
+    // direct_post, or direct_post.jwt: encrypted to the verifier's key.
+    const body = await (await import("/wallet/respond.js")).responseBody(req, { [req.query.id]: [pres] });
     const resp = await fetch(sameOrigin(req.request.response_uri), {
       method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body,
     });
