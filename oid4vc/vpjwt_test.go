@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -90,7 +89,11 @@ func TestEncryptedResponse(t *testing.T) {
 	pubOf := func(jwk map[string]any) *ecdsa.PublicKey {
 		x, _ := base64.RawURLEncoding.DecodeString(jwk["x"].(string))
 		y, _ := base64.RawURLEncoding.DecodeString(jwk["y"].(string))
-		return &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+		k, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
 	}
 	seal := func(to *ecdsa.PublicKey, kid string, enc jose.ContentEncryption, plain any) string {
 		t.Helper()
