@@ -1,4 +1,4 @@
-package card_test
+package credential_test
 
 import (
 	"context"
