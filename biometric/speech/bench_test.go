@@ -115,6 +115,9 @@ func render(t testing.TB, dir string, v voice, text string, speed float64) strin
 		}
 		run(t, "text2wave", "-eval", "(voice_"+v.name+")", "-eval",
 			fmt.Sprintf("(Parameter.set 'Duration_Stretch %.2f)", 1/speed), "-o", raw, txt)
+	case "gcin":
+		// Human recordings of syllables (gcin_test.go).
+		return gcinRender(t, dir, v.name, text, speed)
 	default:
 		t.Fatalf("unknown engine %s", v.engine)
 	}
