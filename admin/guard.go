@@ -101,6 +101,8 @@ var Routes = []Route{
 	{"POST /admin/api/verifiers", operator.ManageRPs, noSubject, nil},
 	{"GET /admin/api/verifiers", operator.ReadRPs, noSubject, nil},
 	{"GET /admin/api/verifiers/{id}", operator.ReadRPs, noSubject, nil},
+	{"PUT /admin/api/verifiers/{id}", operator.ManageRPs, noSubject, nil},
+	{"POST /admin/api/verifiers/{id}/certificate", operator.ManageRPs, noSubject, nil},
 	{"DELETE /admin/api/verifiers/{id}", operator.ManageRPs, noSubject, nil},
 	{"GET /admin/api/enrollments/stats", operator.ReadStats, noSubject, nil},
 	{"GET /admin/api/operators", operator.ReadOperators, noSubject, nil},

@@ -201,6 +201,8 @@ var routeCall = map[string]struct{ path, body string }{
 	"POST /admin/api/verifiers":                    {"/admin/api/verifiers", `{"kind":"desk"}`},
 	"GET /admin/api/verifiers":                     {"/admin/api/verifiers", ""},
 	"GET /admin/api/verifiers/{id}":                {"/admin/api/verifiers/none", ""},
+	"PUT /admin/api/verifiers/{id}":                {"/admin/api/verifiers/none", `{}`},
+	"POST /admin/api/verifiers/{id}/certificate":   {"/admin/api/verifiers/none/certificate", ""},
 	"DELETE /admin/api/verifiers/{id}":             {"/admin/api/verifiers/none", ""},
 	"GET /admin/api/enrollments/stats":             {"/admin/api/enrollments/stats", ""},
 	"GET /admin/api/operators":                     {"/admin/api/operators", ""},

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -16,7 +17,12 @@ import (
 //	                                   certificate chain and, for a desk, once, its desk token
 //	GET    /admin/api/verifiers        every registered verifier
 //	GET    /admin/api/verifiers/{id}   one verifier
-//	DELETE /admin/api/verifiers/{id}   remove a verifier: wallets refuse its requests from then on
+//	PUT    /admin/api/verifiers/{id}   change names, purpose, logo, entitlements (verifier.Spec JSON
+//	                                   with those fields); the certificate stays
+//	POST   /admin/api/verifiers/{id}/certificate
+//	                                   renew the certificate (before it expires): over the desk's
+//	                                   hosted key, or an online verifier's current key or {"jwk": new}
+//	DELETE /admin/api/verifiers/{id}   remove (retire) a verifier: wallets refuse its requests from then on
 //
 // The same operators who manage relying parties manage verifiers (rps.read,
 // rps.manage).
@@ -38,6 +44,8 @@ func (api *VerifierAPI) MountGate(m Mux, g Gate) {
 	handle(m, g, "POST /admin/api/verifiers", api.add)
 	handle(m, g, "GET /admin/api/verifiers", api.list)
 	handle(m, g, "GET /admin/api/verifiers/{id}", api.get)
+	handle(m, g, "PUT /admin/api/verifiers/{id}", api.update)
+	handle(m, g, "POST /admin/api/verifiers/{id}/certificate", api.renew)
 	handle(m, g, "DELETE /admin/api/verifiers/{id}", api.remove)
 }
 
@@ -67,6 +75,8 @@ func (api *VerifierAPI) fail(w http.ResponseWriter, r *http.Request, err error) 
 		problem.Write(w, r, problem.New(http.StatusConflict, "verifier-exists", "Verifier exists", "this id is taken"))
 	case errors.Is(err, verifier.ErrNotFound):
 		problem.Write(w, r, problem.NotFound("no verifier has this id"))
+	case errors.Is(err, verifier.ErrBuiltIn):
+		problem.Write(w, r, problem.New(http.StatusConflict, "verifier-builtin", "Built-in verifier", "the OpenID Provider's sign-in is kept by the provider"))
 	default:
 		api.log.ErrorContext(r.Context(), "admin verifier", "route", r.Pattern, "error", err.Error())
 		problem.Write(w, r, problem.Internal())
@@ -106,6 +116,35 @@ func (api *VerifierAPI) get(w http.ResponseWriter, r *http.Request) {
 		api.fail(w, r, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, api.doc(v, ""))
+}
+
+func (api *VerifierAPI) update(w http.ResponseWriter, r *http.Request) {
+	var spec verifier.Spec
+	if !decodeBody(w, r, &spec, "the verifier's names, purpose, logo and claims") {
+		return
+	}
+	v, err := api.reg.Update(r.Context(), r.PathValue("id"), spec)
+	if err != nil {
+		api.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.doc(v, ""))
+}
+
+func (api *VerifierAPI) renew(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		JWK json.RawMessage `json:"jwk,omitempty"`
+	}
+	if r.ContentLength != 0 && !decodeBody(w, r, &body, `{} or {"jwk": the online verifier's new public key}`) {
+		return
+	}
+	v, err := api.reg.Renew(r.Context(), r.PathValue("id"), body.JWK)
+	if err != nil {
+		api.fail(w, r, err)
+		return
+	}
+	api.log.InfoContext(r.Context(), "verifier certificate renewed", "verifier", v.ID, "cert_hash", v.CertHash)
 	writeJSON(w, http.StatusOK, api.doc(v, ""))
 }
 

@@ -74,6 +74,9 @@ var (
 	ErrNotFound = errors.New("verifier: not found")
 	// ErrConflict: the id (or certificate) is registered already.
 	ErrConflict = errors.New("verifier: already registered")
+	// ErrBuiltIn: the OpenID Provider's sign-in registration, which the
+	// provider keeps itself, cannot be edited, renewed or removed.
+	ErrBuiltIn = errors.New("verifier: built-in registration")
 )
 
 // Text is a text in Chinese and English.
@@ -389,6 +392,90 @@ func (g *Registry) Register(ctx context.Context, s Spec) (Verifier, string, erro
 		return v, "", err
 	}
 	return v, token, nil
+}
+
+// Update changes what a registration says of a desk or an online
+// verifier: its names, purpose, logo and entitlements (s.Name, s.Purpose,
+// s.Logo, s.Claims, validated as in Register). Its kind, host and key
+// stay: s.Kind, s.DNSName and s.JWK must be empty or the same (a verifier
+// that moves host registers anew). The certificate stays too, so wallets
+// see the change at their next look-up. The sign-in is not edited here
+// (EnsureSignIn keeps it).
+func (g *Registry) Update(ctx context.Context, id string, s Spec) (Verifier, error) {
+	v, err := g.Store.Verifier(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	if v.Kind == SignIn {
+		return v, fmt.Errorf("verifier %q: %w: the sign-in is kept by the OpenID Provider", id, ErrBuiltIn)
+	}
+	if (s.ID != "" && s.ID != v.ID) || (s.Kind != "" && s.Kind != v.Kind) || len(s.JWK) > 0 ||
+		(s.DNSName != "" && !slices.Equal([]string{strings.ToLower(s.DNSName)}, v.DNSNames)) {
+		return v, invalid("id, kind, dns_name and jwk cannot change: register a new verifier (a new key: renew the certificate)")
+	}
+	name, purpose := trim(s.Name), trim(s.Purpose)
+	if err := checkText("name", name, true); err != nil {
+		return v, err
+	}
+	if err := checkText("purpose", purpose, true); err != nil {
+		return v, err
+	}
+	if s.Logo != "" && (len(s.Logo) > maxLogo || !logoRE.MatchString(s.Logo)) {
+		return v, invalid("logo: a data: URL of a PNG, JPEG or WebP image, at most %d bytes", maxLogo)
+	}
+	claims, err := ParseClaims(s.Claims, g.Claims)
+	if err != nil {
+		return v, err
+	}
+	v.Name, v.Purpose, v.Logo, v.Claims = name, purpose, s.Logo, claims
+	return v, g.Store.PutVerifier(ctx, v)
+}
+
+// Renew has the authority issue a new certificate to a desk or an online
+// verifier, before the one it has expires (or at any time): for a desk
+// over its hosted key, for an online verifier over jwk when given (a new
+// key), else over the key of its current certificate. The registration
+// then names the new certificate only: a desk's requests carry it at once
+// (shenfen signs them); an online verifier puts it in its requests' x5c
+// from then on, since wallets refuse the old one as unregistered. The
+// sign-in renews itself (EnsureSignIn).
+func (g *Registry) Renew(ctx context.Context, id string, jwk json.RawMessage) (Verifier, error) {
+	v, err := g.Store.Verifier(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	var pub crypto.PublicKey
+	switch v.Kind {
+	case Desk:
+		if len(jwk) > 0 {
+			return v, invalid("a desk has no jwk: shenfen keeps its key")
+		}
+		k, err := g.Signer(ctx, v)
+		if err != nil {
+			return v, fmt.Errorf("verifier: desk key: %w", err)
+		}
+		pub = k.Public()
+	case Online:
+		if len(jwk) > 0 {
+			if pub, err = parseJWK(jwk); err != nil {
+				return v, err
+			}
+		} else {
+			c, err := v.Certificate()
+			if err != nil {
+				return v, fmt.Errorf("verifier %q: stored certificate: %w", id, err)
+			}
+			pub = c.PublicKey
+		}
+	default:
+		return v, fmt.Errorf("verifier %q: %w: the sign-in renews its own certificate", id, ErrBuiltIn)
+	}
+	cert, err := g.CA.IssueReader(ctx, keys.Reader{Key: pub, Name: v.Name.En, DNSNames: v.DNSNames})
+	if err != nil {
+		return v, fmt.Errorf("verifier: certificate: %w", err)
+	}
+	v.Cert, v.CertHash = cert.Raw, CertHash(cert.Raw)
+	return v, g.Store.PutVerifier(ctx, v)
 }
 
 func trim(t Text) Text { return Text{Zh: strings.TrimSpace(t.Zh), En: strings.TrimSpace(t.En)} }

@@ -136,6 +136,7 @@ async function signedIn() {
   $("console").hidden = false;
   document.body.dataset.signedIn = "1";
   if (can("rps.read")) loadRPs();
+  if (can("rps.read")) import("/admin/console/verifiers.js").then((m) => m.load({ call, detail, can })); // the verifier registry
   if (can("stats.read")) loadStats();
   if (can("approvals.read")) loadApprovals();
 }
