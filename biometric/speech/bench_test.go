@@ -118,6 +118,9 @@ func render(t testing.TB, dir string, v voice, text string, speed float64) strin
 	case "gcin":
 		// Human recordings of syllables (gcin_test.go).
 		return gcinRender(t, dir, v.name, text, speed)
+	case "asterisk":
+		// Human recordings of digits and prompts (asterisk_test.go).
+		return asteriskRender(t, dir, text, speed)
 	default:
 		t.Fatalf("unknown engine %s", v.engine)
 	}

@@ -130,13 +130,6 @@ func gcinFolder(speaker, syl string) (string, error) {
 	return "", fmt.Errorf("gcin-voice has no %s (%s) by speaker %s", syl, z, speaker)
 }
 
-// gcinCache holds decoded syllables (16 kHz, silence trimmed) by speaker
-// and folder.
-var gcinCache = struct {
-	sync.Mutex
-	m map[string][]int16
-}{m: map[string][]int16{}}
-
 // gcinSyllable returns the speaker's recording of syl, at 16 kHz with the
 // silence before and after trimmed.
 func gcinSyllable(t testing.TB, speaker, syl string) []int16 {
@@ -145,28 +138,10 @@ func gcinSyllable(t testing.TB, speaker, syl string) []int16 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := speaker + "/" + folder
-	gcinCache.Lock()
-	s, ok := gcinCache.m[key]
-	gcinCache.Unlock()
-	if ok {
-		return s
-	}
-	out := filepath.Join(t.TempDir(), "syllable.wav")
-	run(t, "sox", "-R", filepath.Join(gcinDir(), folder, speaker+".ogg"), "-c", "1", "-b", "16", out, "rate", "-v", "16000")
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := Decode(b, Limits{MinDuration: 0.01})
-	if err != nil {
-		t.Fatalf("gcin-voice %s: %v", key, err)
-	}
-	s = trimSilence(a.Samples, 40)
-	gcinCache.Lock()
-	gcinCache.m[key] = s
-	gcinCache.Unlock()
-	return s
+	file := filepath.Join(gcinDir(), folder, speaker+".ogg")
+	return loadClip(t, file, func(out string) []string {
+		return []string{"sox", "-R", file, "-c", "1", "-b", "16", out, "rate", "-v", "16000"}
+	})
 }
 
 // trimSilence cuts the 5 ms blocks at both ends of s that are more than
@@ -198,21 +173,29 @@ func trimSilence(s []int16, db float64) []int16 {
 
 // gcinRender writes a reading of text (pinyin syllables with tone digits,
 // spaces and commas between them) by gcin-voice speaker to a 16 kHz WAV
-// file in dir and returns its path. It is drawn from a seed made of the
-// arguments, so that the same call gives the same clip: a pause of 40 to
-// 300 ms between syllables (100 to 450 ms at a comma), each syllable's
-// level within ±3 dB, and the whole reading's tempo (speed, then ±10%)
-// and pitch (±80 cents) changed by sox.
+// file in dir and returns its path (see [joinReading]).
 func gcinRender(t testing.TB, dir, speaker, text string, speed float64) string {
 	t.Helper()
+	words := strings.Fields(strings.ReplaceAll(text, ",", " , "))
+	return joinReading(t, dir, "gcin/"+speaker, words, speed, func(w string) []int16 { return gcinSyllable(t, speaker, w) })
+}
+
+// joinReading joins the recordings of words (clip gives each; "," is a
+// pause) into a reading, writes it to a 16 kHz WAV file in dir and
+// returns its path. It is drawn from a seed made of the arguments, so
+// that the same call gives the same clip: a pause of 40 to 300 ms between
+// words (100 to 450 ms at a comma), each word's level within ±3 dB, and
+// the whole reading's tempo (speed, then ±10%) and pitch (±80 cents)
+// changed by sox.
+func joinReading(t testing.TB, dir, who string, words []string, speed float64, clip func(string) []int16) string {
+	t.Helper()
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s|%s|%.4f", speaker, text, speed)
+	fmt.Fprintf(h, "%s|%s|%.4f", who, strings.Join(words, " "), speed)
 	r := rand.New(rand.NewPCG(h.Sum64(), 3))
 	var pcm []int16
 	gap := func(lo, hi float64) {
 		pcm = append(pcm, make([]int16, int((lo+(hi-lo)*r.Float64())*SampleRate))...)
 	}
-	words := strings.Fields(strings.ReplaceAll(text, ",", " , "))
 	for i, w := range words {
 		if w == "," {
 			gap(0.06, 0.15)
@@ -222,11 +205,11 @@ func gcinRender(t testing.TB, dir, speaker, text string, speed float64) string {
 			gap(0.04, 0.3)
 		}
 		g := math.Pow(10, (6*r.Float64()-3)/20)
-		for _, v := range gcinSyllable(t, speaker, w) {
+		for _, v := range clip(w) {
 			pcm = append(pcm, toInt16(float64(v)*g))
 		}
 	}
-	joined := filepath.Join(dir, "gcin-joined.wav")
+	joined := filepath.Join(dir, "joined.wav")
 	if err := os.WriteFile(joined, EncodeWAV(Audio{Samples: pcm, Rate: SampleRate}), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -235,6 +218,41 @@ func gcinRender(t testing.TB, dir, speaker, text string, speed float64) string {
 	cents := -80 + r.IntN(161)
 	run(t, "sox", "-R", joined, raw, "tempo", "-s", fmt.Sprintf("%.3f", tempo), "pitch", fmt.Sprint(cents), "rate", "-v", "16000")
 	return raw
+}
+
+// clipCache holds decoded recordings (16 kHz, silence trimmed) by file.
+var clipCache = struct {
+	sync.Mutex
+	m map[string][]int16
+}{m: map[string][]int16{}}
+
+// loadClip decodes a recording with the command that writes it as a WAV
+// file at 16 kHz (decode gets the output path), trims the silence around
+// it and keeps it in clipCache.
+func loadClip(t testing.TB, file string, decode func(out string) []string) []int16 {
+	t.Helper()
+	clipCache.Lock()
+	s, ok := clipCache.m[file]
+	clipCache.Unlock()
+	if ok {
+		return s
+	}
+	out := filepath.Join(t.TempDir(), "clip.wav")
+	cmd := decode(out)
+	run(t, cmd[0], cmd[1:]...)
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Decode(b, Limits{MinDuration: 0.01})
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	s = trimSilence(Resample(a, SampleRate).Samples, 40)
+	clipCache.Lock()
+	clipCache.m[file] = s
+	clipCache.Unlock()
+	return s
 }
 
 // TestZhuyin checks the pinyin to zhuyin conversion on the digits and
@@ -275,32 +293,48 @@ func TestZhuyin(t *testing.T) {
 	}
 }
 
-// TestBenchHumanMandarin measures the Mandarin verification on human
-// readings (gcin-voice, both speakers), with the benchmark's variants and
-// impostors (runSet): SHENFEN_SPEECH_HUMAN=N readings per speaker,
-// SHENFEN_SPEECH_IMPOSTORS_zh and SHENFEN_SPEECH_TRIALS as for
-// TestBenchSpeech. It prints one table per speaker and one for both.
-func TestBenchHumanMandarin(t *testing.T) {
+// humanVoices are the recorded human voices of the tests: gcin-voice's
+// two Mandarin speakers and Asterisk's English prompts.
+var humanVoices = []voice{{"gcin", "3", Mandarin}, {"gcin", "5", Mandarin}, {"asterisk", "allison", English}}
+
+// TestBenchHuman measures the spoken-digit check on human readings
+// (humanVoices; SHENFEN_SPEECH_LANG=zh or en keeps one language), with the
+// benchmark's variants and impostors (runSet): SHENFEN_SPEECH_HUMAN=N
+// readings per voice, SHENFEN_SPEECH_IMPOSTORS_zh and
+// SHENFEN_SPEECH_TRIALS as for TestBenchSpeech. It prints one table per
+// voice and, for Mandarin, one for both speakers.
+func TestBenchHuman(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("SHENFEN_SPEECH_HUMAN"))
 	if n <= 0 {
-		t.Skip("set SHENFEN_SPEECH_HUMAN=N to measure the Mandarin check on N human readings per gcin-voice speaker")
+		t.Skip("set SHENFEN_SPEECH_HUMAN=N to measure the spoken-digit check on N human readings per recorded voice")
 	}
 	needTools(t)
-	needGcin(t)
-	t.Setenv("SHENFEN_SPEECH_LANG", string(Mandarin))
+	only := Lang(os.Getenv("SHENFEN_SPEECH_LANG"))
 	rec := recognizer(t)
 	var sets [][]trial
-	var both []trial
-	for i, spk := range gcinSpeakers {
-		set := runSet(t, rec, "gcin:"+spk, []voice{{"gcin", spk, Mandarin}}, n, uint64(300+i))
+	var both, all []trial
+	for i, v := range humanVoices {
+		if only != "" && v.lang != only {
+			continue
+		}
+		if v.engine == "gcin" {
+			needGcin(t)
+		} else {
+			needAsterisk(t)
+		}
+		t.Setenv("SHENFEN_SPEECH_LANG", string(v.lang))
+		set := runSet(t, rec, v.String(), []voice{v}, n, uint64(300+i))
 		sets = append(sets, set)
+		all = append(all, set...)
 		for _, x := range set {
-			x.set = "gcin:3+5"
-			both = append(both, x)
+			if v.engine == "gcin" {
+				x.set = "gcin:3+5"
+				both = append(both, x)
+			}
 		}
 	}
 	if f := os.Getenv("SHENFEN_SPEECH_TRIALS"); f != "" {
-		writeTrials(t, f, both)
+		writeTrials(t, f, all)
 	}
 	fmt.Println(benchTable(append(sets, both)...))
 }
