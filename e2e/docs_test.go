@@ -17,6 +17,7 @@ var docShots = []string{
 	"verifier", "verifier-request", "wallet-consent-front-desk", "verifier-result", "verifier-checkin",
 	"verifier-offline", "verifier-offline-result", "verifier-offline-replay",
 	"hotel-login", "wallet-consent-hotel", "hotel-consent", "hotel-signed-in",
+	"hotel-login-zh", "hotel-consent-zh", "oidc-error-zh", "oidc-rate-limited-zh",
 	"history", "admin-record",
 }
 

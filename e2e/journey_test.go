@@ -79,7 +79,11 @@ func startHotel(t *testing.T, s *server) *httptest.Server {
 		mu.Lock()
 		pkce[state] = v
 		mu.Unlock()
-		http.Redirect(w, r, cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(v)), http.StatusFound)
+		opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(v)}
+		if lang := r.URL.Query().Get("lang"); lang != "" {
+			opts = append(opts, oauth2.SetAuthURLParam("ui_locales", lang))
+		}
+		http.Redirect(w, r, cfg.AuthCodeURL(state, opts...), http.StatusFound)
 	})
 	mux.HandleFunc("GET /callback", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -356,6 +360,7 @@ func TestJourney(t *testing.T) {
 	if !strings.Contains(welcome, who.Name) {
 		t.Errorf("e2e: the hotel greets %q, want the citizen's name %q", welcome, who.Name)
 	}
+	signInZH(t, j, h, hotel.URL, s.URL)
 
 	// 7. The citizen's history shows both disclosures.
 	j.run(w, "history", 60*time.Second, chromedp.Navigate(s.URL+"/wallet/"),

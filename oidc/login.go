@@ -150,8 +150,12 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := decodeAR(row)
-	if err != nil || p.expired(a) {
+	if err != nil {
 		p.errorPage(w, r, "", http.StatusGone, "request_expired")
+		return
+	}
+	if p.expired(a) {
+		p.requestError(w, r, a, http.StatusGone, "request_expired")
 		return
 	}
 	if has(a.d.Prompt, oidc.PromptNone) {
@@ -163,13 +167,13 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		secret := randomID(24)
 		a.d.Browser = hashHex(secret)
 		if err := p.cfg.Store.UpdateAuthRequest(r.Context(), a.encode(), a.row.State); err != nil {
-			p.errorPage(w, r, a.d.UILocales, http.StatusConflict, "request_in_use")
+			p.requestError(w, r, a, http.StatusConflict, "request_in_use")
 			return
 		}
 		http.SetCookie(w, &http.Cookie{Name: cookieName(id), Value: secret, Path: p.path + "/",
 			HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: int(p.cfg.LoginTTL / time.Second)})
 	} else if _, err := p.session(r, id); err != nil {
-		p.errorPage(w, r, a.d.UILocales, http.StatusForbidden, "other_browser")
+		p.requestError(w, r, a, http.StatusForbidden, "other_browser")
 		return
 	}
 	if a.row.State == StatePresented {
@@ -180,32 +184,32 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		// Once: the request is finished by telling the RP.
 		a.row.State = StateDenied
 		if err := p.cfg.Store.UpdateAuthRequest(r.Context(), a.encode(), StateRefused); err != nil {
-			p.errorPage(w, r, a.d.UILocales, http.StatusGone, "finished")
+			p.requestError(w, r, a, http.StatusGone, "finished")
 			return
 		}
 		op.AuthRequestError(w, r, a, errUnmetAuthentication(a.d.ACR, a.d.ACRValues), p.op)
 		return
 	}
 	if a.row.State != StatePending {
-		p.errorPage(w, r, a.d.UILocales, http.StatusGone, "finished")
+		p.requestError(w, r, a, http.StatusGone, "finished")
 		return
 	}
 	c, err := p.client(r.Context(), a.row.ClientID)
 	if err != nil {
-		p.errorPage(w, r, a.d.UILocales, http.StatusNotFound, "client_unknown")
+		p.requestError(w, r, a, http.StatusNotFound, "client_unknown")
 		return
 	}
 	reqURI := p.cfg.Issuer + "/wallet/request/" + a.row.Txn
 	rk, err := p.cfg.RequestKey(r.Context())
 	if err != nil {
 		p.cfg.Log.ErrorContext(r.Context(), "oidc: sign-in request key", "err", err)
-		p.errorPage(w, r, a.d.UILocales, http.StatusInternalServerError, "unavailable")
+		p.requestError(w, r, a, http.StatusInternalServerError, "unavailable")
 		return
 	}
 	deep := "openid4vp://?client_id=" + url.QueryEscape(rk.ClientID) + "&request_uri=" + url.QueryEscape(reqURI)
 	qr, err := qrSVG(deep)
 	if err != nil {
-		p.errorPage(w, r, a.d.UILocales, http.StatusInternalServerError, "qr")
+		p.requestError(w, r, a, http.StatusInternalServerError, "qr")
 		return
 	}
 	lang := pageLang(a.d.UILocales, r)
@@ -538,18 +542,18 @@ func (p *Provider) consentSession(w http.ResponseWriter, r *http.Request, id str
 		return nil, nil, nil, false
 	}
 	if a.row.State != StatePresented || p.expired(a) {
-		p.errorPage(w, r, a.d.UILocales, http.StatusConflict, "not_consenting")
+		p.requestError(w, r, a, http.StatusConflict, "not_consenting")
 		return nil, nil, nil, false
 	}
 	c, err := p.client(r.Context(), a.row.ClientID)
 	if err != nil {
-		p.errorPage(w, r, a.d.UILocales, http.StatusNotFound, "client_unknown")
+		p.requestError(w, r, a, http.StatusNotFound, "client_unknown")
 		return nil, nil, nil, false
 	}
 	values, err := p.disclosed(a)
 	if err != nil {
 		p.cfg.Log.ErrorContext(r.Context(), "oidc: consent", "err", err)
-		p.errorPage(w, r, a.d.UILocales, http.StatusInternalServerError, "unreadable")
+		p.requestError(w, r, a, http.StatusInternalServerError, "unreadable")
 		return nil, nil, nil, false
 	}
 	return a, &c, values, true
@@ -597,14 +601,14 @@ func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(p.csrf(a))) != 1 {
-		p.errorPage(w, r, a.d.UILocales, http.StatusForbidden, "form_expired")
+		p.requestError(w, r, a, http.StatusForbidden, "form_expired")
 		return
 	}
 	if r.PostForm.Get("action") != "approve" {
 		a.row.State = StateDenied
 		a.d.Sealed, a.d.CitizenKey = nil, nil
 		if err := p.cfg.Store.UpdateAuthRequest(r.Context(), a.encode(), StatePresented); err != nil {
-			p.errorPage(w, r, a.d.UILocales, http.StatusConflict, "finished")
+			p.requestError(w, r, a, http.StatusConflict, "finished")
 			return
 		}
 		op.AuthRequestError(w, r, a, oidc.ErrAccessDenied().WithDescription("the citizen declined"), p.op)
@@ -631,19 +635,19 @@ func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	citizenKey, err := p.cfg.Sealer.Open(a.d.CitizenKey, []byte("oidc-citizen|"+a.row.ID))
 	if err != nil {
 		p.cfg.Log.ErrorContext(r.Context(), "oidc: open citizen key", "err", err)
-		p.errorPage(w, r, a.d.UILocales, http.StatusInternalServerError, "unreadable")
+		p.requestError(w, r, a, http.StatusInternalServerError, "unreadable")
 		return
 	}
 	a.d.CitizenKey = nil
 	a.row.State = StateDone
 	if err := p.cfg.Store.UpdateAuthRequest(r.Context(), a.encode(), StatePresented); err != nil {
-		p.errorPage(w, r, a.d.UILocales, http.StatusConflict, "finished")
+		p.requestError(w, r, a, http.StatusConflict, "finished")
 		return
 	}
 	now := p.cfg.Now()
 	if err := p.cfg.Store.RecordGrant(r.Context(), Grant{Citizen: a.d.Citizen, ClientID: c.ID, Subject: a.d.Subject, Claims: names, ACR: a.d.ACR, At: now}); err != nil {
 		p.cfg.Log.ErrorContext(r.Context(), "oidc: record grant", "err", err)
-		p.errorPage(w, r, a.d.UILocales, http.StatusInternalServerError, "grant")
+		p.requestError(w, r, a, http.StatusInternalServerError, "grant")
 		return
 	}
 	if p.cfg.Recorder != nil {
@@ -652,7 +656,7 @@ func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
 			Subject: a.d.Subject, Claims: names, ACR: a.d.ACR, At: now,
 		}); err != nil {
 			p.cfg.Log.ErrorContext(r.Context(), "oidc: record disclosure", "err", err)
-			p.errorPage(w, r, a.d.UILocales, http.StatusInternalServerError, "grant")
+			p.requestError(w, r, a, http.StatusInternalServerError, "grant")
 			return
 		}
 	}

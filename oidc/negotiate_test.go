@@ -250,3 +250,21 @@ func TestUILocales(t *testing.T) {
 		}
 	})
 }
+
+// TestLogoutEndsOnAPage: a logout without post_logout_redirect_uri ends on
+// the provider's own page, in the browser's language, not on the server's
+// root.
+func TestLogoutEndsOnAPage(t *testing.T) {
+	h := newHostile(t)
+	b := oidctest.NewBrowser()
+	res, _ := fetch(t, b, http.MethodGet, h.e.Issuer+"/end_session?client_id=hotel", nil, "Accept", acceptChrome)
+	loc, err := res.Location()
+	if res.StatusCode != http.StatusFound || err != nil || loc.Path != "/oidc/logged-out" {
+		t.Fatalf("logout: %d %v %v", res.StatusCode, loc, err)
+	}
+	res, body := fetch(t, b, http.MethodGet, loc.String(), nil, "Accept", acceptChrome, "Accept-Language", "zh-CN")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("logged-out page: %d", res.StatusCode)
+	}
+	wantAll(t, "logged-out page", body, `<html lang="zh">`, "<title>已退出登录</title>", "下次登录仍需在钱包中确认")
+}

@@ -246,12 +246,15 @@ func New(cfg Config) (*Provider, error) {
 		opts = append(opts, op.WithAllowInsecure())
 	}
 	p.op, err = op.NewProvider(&op.Config{
-		CryptoKey:               cryptoKey,
-		CodeMethodS256:          true,
-		AuthMethodPrivateKeyJWT: true,
-		GrantTypeRefreshToken:   true,
-		SupportedScopes:         Scopes,
-		SupportedClaims:         append([]string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "at_hash", "c_hash", "azp"}, ClaimNames()...),
+		CryptoKey:      cryptoKey,
+		CodeMethodS256: true,
+		// A logout without post_logout_redirect_uri ends on the provider's
+		// own page rather than on the server's root.
+		DefaultLogoutRedirectURI: p.path + "/logged-out",
+		AuthMethodPrivateKeyJWT:  true,
+		GrantTypeRefreshToken:    true,
+		SupportedScopes:          Scopes,
+		SupportedClaims:          append([]string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "at_hash", "c_hash", "azp"}, ClaimNames()...),
 	}, &storage{p: p}, op.StaticIssuer(cfg.Issuer), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: provider: %w", err)
@@ -289,6 +292,7 @@ func (p *Provider) patterns() map[string]http.HandlerFunc {
 		"GET /wallet/request/{txn}":   p.walletRequest,
 		"POST /wallet/response/{txn}": p.walletResponse,
 		"/end_session":                p.endSession,
+		"GET /logged-out":             p.loggedOut,
 		"GET /static/login.js":        serveJS,
 		"GET /static/oidc.css":        serveCSS,
 	}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -174,5 +175,39 @@ func TestErrorPages(t *testing.T) {
 			}
 			wantAll(t, tc.name, body, append(tc.want, `class="problem"`, "/static/oidc.css")...)
 		})
+	}
+}
+
+// TestErrorPageWayBack: an error on a sign-in whose request is known (an
+// expired login, a login opened in another browser, a consent page after
+// the answer) links back to the site, named in the page's language; an
+// unknown request has no site to link to.
+func TestErrorPageWayBack(t *testing.T) {
+	h := newHostile(t)
+	b := oidctest.NewBrowser()
+	ui := oauth2.SetAuthURLParam("ui_locales", "zh-CN")
+	res, _ := getLang(t, b, h.hotelRP.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), ui), "en")
+	login := res.Header.Get("Location")
+	if res, _ := getLang(t, b, login, "en"); res.StatusCode != http.StatusOK {
+		t.Fatalf("login page: %d", res.StatusCode)
+	}
+	back := `<a class="button primary" href="http://hotel.example/">返回大酒店</a>`
+	res, body := getLang(t, oidctest.NewBrowser(), login, "en")
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("another browser: %d", res.StatusCode)
+	}
+	wantAll(t, "another browser", body, "<code>other_browser</code>", back, "请返回该网站，重新开始登录。")
+	h.skew.Store(int64((11 * time.Minute).Seconds()))
+	defer h.skew.Store(0)
+	res, body = getLang(t, b, login, "en")
+	if res.StatusCode != http.StatusGone {
+		t.Fatalf("expired login: %d", res.StatusCode)
+	}
+	wantAll(t, "expired login", body, "<code>request_expired</code>", back)
+	_, body = getLang(t, b, strings.Replace(login, "/login?", "/consent?", 1), "en")
+	wantAll(t, "consent of an expired login", body, "<code>not_consenting</code>", back)
+	_, body = getLang(t, b, h.e.Issuer+"/login?id=nope", "zh-CN")
+	if strings.Contains(body, "<a ") || !strings.Contains(body, "请返回您来自的网站，重新开始。") {
+		t.Errorf("unknown login: a link to a site, or no advice:\n%s", body)
 	}
 }
