@@ -38,6 +38,7 @@ func signInZH(t *testing.T, j *journey, h context.Context, hotelURL, base string
 	  const btn = document.querySelector(".this-device a.button").getBoundingClientRect();
 	  return btn.top < document.querySelector(".other-device").getBoundingClientRect().top && btn.bottom <= window.innerHeight;
 	})()`)
+	loginURL, _ := chromedp.Run(h, chromedp.Evaluate[string](`location.href`))
 	// Same device: the guest follows the page's own link into the wallet.
 	same, _ := chromedp.Run(h, chromedp.Evaluate[string](`document.querySelector("a.button.primary").href`))
 	if !strings.Contains(same, "request_uri") {
@@ -53,11 +54,19 @@ func signInZH(t *testing.T, j *journey, h context.Context, hotelURL, base string
 	j.shot(h, "hotel-consent-zh")
 	j.shotWide(h, "hotel-consent-zh")
 	j.noOverflow(h, "hotel-consent-zh")
-	j.pageHas(h, "hotel-consent-zh", `document.documentElement.lang === "zh" && document.title === "是否向 `+hotelNameZH+` 提供信息？" && `+
+	j.pageHas(h, "hotel-consent-zh", `document.documentElement.lang === "zh" && document.title === "是否向`+hotelNameZH+`提供信息？" && `+
 		`document.querySelector("button[value=approve]").textContent === "同意提供" && document.querySelector("button[value=deny]").textContent === "拒绝" && `+
 		`document.querySelector(".purpose").textContent === "用途：在线办理入住"`)
 	j.run(h, "hotel zh: signed in", 60*time.Second, chromedp.Click(chromedp.CSS(`button[value=approve]`)),
 		chromedp.WaitVisible(chromedp.ID("welcome")))
+	// The finished sign-in opened again (the back button, an old tab): the
+	// error page in Chinese leads back to the hotel's site.
+	j.run(h, "oidc finished zh", 30*time.Second, chromedp.Navigate(loginURL), chromedp.WaitVisible(chromedp.CSS(`main.problem`)))
+	j.shot(h, "oidc-finished-zh")
+	j.noOverflow(h, "oidc-finished-zh")
+	j.pageHas(h, "oidc-finished-zh", `document.documentElement.lang === "zh" && document.querySelector("code").textContent === "finished" && `+
+		`document.querySelector("a.button").textContent === "返回`+hotelNameZH+`"`)
+	j.run(h, "oidc finished zh: back to the hotel", 30*time.Second, chromedp.Click(chromedp.CSS(`a.button`)), chromedp.WaitVisible(chromedp.ID("signin")))
 
 	// A phone set to Chinese: its Accept-Language picks the error pages'.
 	if _, err := chromedp.Call(h, network.Enable, network.EnableParams{}); err != nil {

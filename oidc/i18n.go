@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/shenfen/shenfen/verifier"
 )
@@ -100,12 +101,14 @@ var text = map[string]map[string]string{
 		"yes":                     "yes",
 		"no":                      "no",
 		"portrait":                "(your card's portrait)",
+		"portrait_alt":            "The portrait on your card",
 		"error_title":             "Sign-in problem",
 		"error_back":              "Go back to the site you came from and start again.",
 		"error_code":              "Error code:",
 		"logged_out_title":        "Signed out",
 		"logged_out":              "The sign-out is done. This service keeps no sign-in of its own: the next sign-in asks your wallet again. You can close this page.",
 		"error_back_link":         "Go back to the site and start the sign-in again.",
+		"try_again":               "Try again",
 		"back_to":                 "Back to ",
 		"err_request_unknown":     "This sign-in request is unknown or has expired.",
 		"err_request_expired":     "This sign-in request has expired.",
@@ -131,9 +134,9 @@ var text = map[string]map[string]string{
 	},
 	langZH: {
 		"login_title":             "使用虚拟身份证登录",
-		"login_h1_pre":            "使用虚拟身份证登录 ",
+		"login_h1_pre":            "使用虚拟身份证登录",
 		"login_h1_post":           "",
-		"asks_for":                " 请求获取：",
+		"asks_for":                "请求获取：",
 		"optional":                "（可选）",
 		"no_personal_data":        "仅确认您持有有效证件（不含个人信息）",
 		"refused_login":           "该网站还请求了以下信息，但无权获取，将不会得到：",
@@ -144,8 +147,8 @@ var text = map[string]map[string]string{
 		"open_wallet":             "在本设备上打开钱包",
 		"waiting":                 "正在等待钱包确认…",
 		"no_longer_valid":         "此次登录已失效。请返回原网站重新开始。",
-		"consent_title_pre":       "是否向 ",
-		"consent_title_post":      " 提供信息？",
+		"consent_title_pre":       "是否向",
+		"consent_title_post":      "提供信息？",
 		"required":                "（必需）",
 		"only_valid_card":         "仅确认您持有有效证件：该网站不会收到任何个人信息。",
 		"refused_consent":         "未提供（该网站无权获取）：",
@@ -155,12 +158,14 @@ var text = map[string]map[string]string{
 		"yes":                     "是",
 		"no":                      "否",
 		"portrait":                "（您证件上的照片）",
+		"portrait_alt":            "您证件上的照片",
 		"error_title":             "登录出现问题",
 		"error_back":              "请返回您来自的网站，重新开始。",
 		"error_code":              "错误代码：",
 		"logged_out_title":        "已退出登录",
 		"logged_out":              "退出登录已完成。本服务不保留登录状态：下次登录仍需在钱包中确认。您可以关闭此页面。",
 		"error_back_link":         "请返回该网站，重新开始登录。",
+		"try_again":               "重试",
 		"back_to":                 "返回",
 		"err_request_unknown":     "此登录请求不存在或已过期。",
 		"err_request_expired":     "此登录请求已过期。",
@@ -200,6 +205,17 @@ func claimLabel(lang, claim string) string {
 		return claimLabelsZH[claim]
 	}
 	return claimLabels[claim]
+}
+
+// rpName is a relying party's name as the pages put it in a sentence: in
+// the page's language, else the other; Chinese sentences have no spaces,
+// so a name without Chinese characters gets one on each side there.
+func rpName(lang string, t verifier.Text) string {
+	n := localized(lang, t)
+	if lang == langZH && !strings.ContainsFunc(n, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+		return " " + n + " "
+	}
+	return n
 }
 
 // localized is t in the page's language, else in the other one.

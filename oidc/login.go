@@ -111,7 +111,10 @@ func (p *Provider) expired(a *authRequest) bool { return !a.row.Expires.After(p.
 
 type claimView struct {
 	Name, Label, Value string
-	Optional           bool
+	// Image is the portrait shown on the consent page (a data: URL of the
+	// card's JPEG, PNG or WebP portrait), if the value is one.
+	Image    template.URL
+	Optional bool
 }
 
 func (p *Provider) claimViews(lang string, c *Client, claims []string, values map[string]any) []claimView {
@@ -124,6 +127,7 @@ func (p *Provider) claimViews(lang string, c *Client, claims []string, values ma
 			case string:
 				if cl == "picture" {
 					v.Value = text[lang]["portrait"]
+					v.Image = portraitURL(x)
 				} else {
 					v.Value = x
 				}
@@ -214,7 +218,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := pageLang(a.d.UILocales, r)
 	p.page(w, r, a.d.UILocales, http.StatusOK, "login.html", map[string]any{
-		"RPName":  localized(lang, c.Name),
+		"RPName":  rpName(lang, c.Name),
 		"Purpose": localized(lang, c.Purpose),
 		"Claims":  p.claimViews(lang, &c, a.d.Claims, nil),
 		"Refused": labels(lang, a.d.Refused),
@@ -224,6 +228,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 			[]byte(`<svg class="qr" role="img" aria-label="`+template.HTMLEscapeString(text[lang]["qr_label"])+`" `), 1)),
 		"SameDevice": p.cfg.WalletURL + "#/approve?client_id=" + url.QueryEscape(rk.ClientID) + "&request_uri=" + url.QueryEscape(reqURI),
 		"StatusURL":  p.path + "/login/status?id=" + url.QueryEscape(id),
+		"BackURL":    siteOrigin(a.d.RedirectURI),
 		"NextURL":    p.path + "/consent?id=" + url.QueryEscape(id),
 	}, pageCSP)
 }
@@ -584,7 +589,7 @@ func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := pageLang(a.d.UILocales, r)
 	p.page(w, r, a.d.UILocales, http.StatusOK, "consent.html", map[string]any{
-		"RPName": localized(lang, c.Name), "Purpose": localized(lang, c.Purpose), "ID": a.row.ID, "CSRF": p.csrf(a),
+		"RPName": rpName(lang, c.Name), "Purpose": localized(lang, c.Purpose), "ID": a.row.ID, "CSRF": p.csrf(a),
 		"Claims": p.claimViews(lang, c, shown, values), "Refused": labels(lang, a.d.Refused),
 	}, consentCSP(a.d.RedirectURI))
 }

@@ -60,10 +60,16 @@ func (p *Provider) refuse(w http.ResponseWriter, r *http.Request, uiLocales, cod
 	}
 	lang := pageLang(uiLocales, r)
 	msg := text[lang]["err_"+code]
+	data := map[string]any{"Code": code}
 	if d.RetryAfter > 0 {
-		msg += " " + waitText(lang, time.Duration(d.RetryAfter)*time.Second)
+		msg += waitText(lang, time.Duration(d.RetryAfter)*time.Second)
+		if r.Method == http.MethodGet {
+			// The same request again, once the wait is over.
+			data["RetryURL"] = r.URL.RequestURI()
+		}
 	}
-	p.page(w, r, uiLocales, d.Status, "error.html", map[string]any{"Code": code, "Message": msg}, pageCSP)
+	data["Message"] = msg
+	p.page(w, r, uiLocales, d.Status, "error.html", data, pageCSP)
 }
 
 // waitText says how long to wait before trying again.
@@ -73,9 +79,9 @@ func waitText(lang string, d time.Duration) string {
 		return "请在 " + strconv.Itoa(s) + " 秒后重试。"
 	}
 	if s == 1 {
-		return "Try again in 1 second."
+		return " Try again in 1 second."
 	}
-	return "Try again in " + strconv.Itoa(s) + " seconds."
+	return " Try again in " + strconv.Itoa(s) + " seconds."
 }
 
 // recordCause hands cause to the access log's recorder among w and the

@@ -77,7 +77,7 @@ func TestRefusedAuthorizeNegotiated(t *testing.T) {
 		zh, en string
 	}{
 		{"rate limited", limiter{after: 7 * time.Second}, http.StatusTooManyRequests, "rate_limited", "rate-limited", "7",
-			"您所在网络目前的登录尝试过多。 请在 7 秒后重试。", "Too many sign-in attempts come from your network right now. Try again in 7 seconds."},
+			"您所在网络目前的登录尝试过多。请在 7 秒后重试。", "Too many sign-in attempts come from your network right now. Try again in 7 seconds."},
 		{"limiter down", limiter{err: errors.New("database gone")}, http.StatusInternalServerError, "unavailable", "internal", "",
 			"登录服务暂时不可用。", "The sign-in is not available right now."},
 	} {
@@ -106,6 +106,10 @@ func TestRefusedAuthorizeNegotiated(t *testing.T) {
 				res, body := get(q, "Accept", accept, "Accept-Language", "zh-CN,zh;q=0.9")
 				check("browser zh", res, "text/html")
 				wantAll(t, "browser zh", body, `<html lang="zh">`, `class="problem"`, tc.zh, "<code>"+tc.code+"</code>")
+				// Waiting helps: the page offers the same request again.
+				if retry := `<a class="button primary" href="/oidc/authorize?`; strings.Contains(body, retry) != (tc.retry != "") {
+					t.Errorf("browser zh: retry link %q shown %v, want %v", retry, !(tc.retry != ""), tc.retry != "")
+				}
 			}
 			ui := url.Values{}
 			for k, v := range q {

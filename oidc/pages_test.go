@@ -49,9 +49,9 @@ func wantAll(t *testing.T, what, body string, parts ...string) {
 // chosen by ui_locales first, then Accept-Language.
 func TestPagesLanguage(t *testing.T) {
 	h := newHostile(t)
-	zhLogin := []string{`<html lang="zh">`, `<title>使用虚拟身份证登录 · 大酒店</title>`, "在本设备上打开钱包", "姓名", "大酒店 请求获取：", `<p class="purpose">用途：在线办理入住</p>`, "将不会得到：姓、名", `aria-label="钱包二维码"`}
+	zhLogin := []string{`<html lang="zh">`, `<title>使用虚拟身份证登录 · 大酒店</title>`, "在本设备上打开钱包", "姓名", "大酒店请求获取：", `<p class="purpose">用途：在线办理入住</p>`, "将不会得到：姓、名", `aria-label="钱包二维码"`}
 	enLogin := []string{`<html lang="en">`, `<title>Sign in with your virtual ID · Grand Hotel</title>`, "Open the wallet on this device", "Full name", "Grand Hotel asks for:", `<p class="purpose">Purpose: Online check-in</p>`, "will not get it: Family name, Given name"}
-	zhConsent := []string{`<html lang="zh">`, `<title>是否向 大酒店 提供信息？</title>`, "用途：在线办理入住", `value="approve" class="primary">同意提供</button>`, `value="deny" class="secondary">拒绝</button>`, "（必需）", "公民身份号码"}
+	zhConsent := []string{`<html lang="zh">`, `<title>是否向大酒店提供信息？</title>`, "用途：在线办理入住", `value="approve" class="primary">同意提供</button>`, `value="deny" class="secondary">拒绝</button>`, "（必需）", "公民身份号码"}
 	enConsent := []string{`<html lang="en">`, `<title>Share with Grand Hotel?</title>`, "Purpose: Online check-in", `value="approve" class="primary">Share</button>`, `value="deny" class="secondary">Decline</button>`, "(required)", "ID number"}
 	for _, tc := range []struct {
 		name, ui, accept, lang string
@@ -109,7 +109,8 @@ func TestRPNameFallback(t *testing.T) {
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("%s: login page %d", accept, res.StatusCode)
 		}
-		wantAll(t, accept, body, `<span class="rp">Corner Bar</span>`)
+		// In a Chinese sentence, spaces set the Latin name apart.
+		wantAll(t, accept, body, map[string]string{"zh-CN": `使用虚拟身份证登录<span class="rp"> Corner Bar </span>`, "en": `Sign in to <span class="rp">Corner Bar</span>`}[accept])
 		if strings.Contains(body, `class="purpose"`) {
 			t.Errorf("%s: a purpose line for an RP without a purpose", accept)
 		}
@@ -209,5 +210,24 @@ func TestErrorPageWayBack(t *testing.T) {
 	_, body = getLang(t, b, h.e.Issuer+"/login?id=nope", "zh-CN")
 	if strings.Contains(body, "<a ") || !strings.Contains(body, "请返回您来自的网站，重新开始。") {
 		t.Errorf("unknown login: a link to a site, or no advice:\n%s", body)
+	}
+}
+
+// TestConsentShowsPortrait: the consent page shows the portrait the site
+// would receive (the card's own image), with a text alternative, instead
+// of a placeholder.
+func TestConsentShowsPortrait(t *testing.T) {
+	h := newHostile(t)
+	b := oidctest.NewBrowser()
+	rp := h.hotelRP
+	rp.Scopes = []string{"openid", "profile", "picture"}
+	login, ru := h.startLogin(t, b, rp)
+	if _, err := h.wallet.Approve(h.ctx, ru); err != nil {
+		t.Fatal(err)
+	}
+	_, body := getLang(t, b, strings.Replace(login, "/login?", "/consent?", 1), "zh-CN")
+	wantAll(t, "consent page", body, `<input type="checkbox" name="claim" value="picture" checked> 证件照片</label><img class="portrait" src="data:image/`, `alt="您证件上的照片">`)
+	if strings.Contains(body, "（您证件上的照片）") {
+		t.Error("the placeholder is shown next to the portrait")
 	}
 }

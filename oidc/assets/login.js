@@ -16,7 +16,11 @@
         // The card did not meet the site's requirement: reloading the login
         // page sends the browser back to the site with the error.
         if (s.state === "refused") { window.location.reload(); return; }
-        if (msg) { msg.textContent = (el.getAttribute("data-invalid") || "This sign-in is no longer valid.") + " (" + s.state + ")"; }
+        // Expired or finished elsewhere: say so in the page's language and
+        // offer the way back to the site.
+        if (msg) { msg.textContent = el.getAttribute("data-invalid") || "This sign-in is no longer valid."; }
+        var back = document.getElementById("login-back");
+        if (back) { back.hidden = false; }
       })
       .catch(function () { setTimeout(poll, 3000); });
   }
