@@ -12,7 +12,7 @@ import (
 // MandarinModelVersion names the Mandarin digit verification: the digit
 // model (trained here on generated speech, see zh-digits.gob) and the
 // decision. [Verification.Model] carries it for Mandarin readings.
-const MandarinModelVersion = "shenfen-zh-digits/hmm-espeak-ng-trained/forced-vs-loop/v1"
+const MandarinModelVersion = "shenfen-zh-digits/hmm-espeak-ng-trained/forced-vs-loop/v2"
 
 // zhModelFile is the Mandarin digit model: whole-word HMMs of 零 一 幺 二
 // 三 四 五 六 七 八 九, silence and other speech, trained by
@@ -49,6 +49,7 @@ const zhWordPenalty = -5
 // hmmScores are the parts of a digit-model decision.
 type hmmScores struct {
 	digits, word, fit float64
+	region            float64 // the worst word's ratio over it and the pauses around it
 	heard             string
 }
 
@@ -101,14 +102,30 @@ func (h *hmmVerifier) verify(ctx context.Context, speech []int16, from int, chal
 	}
 	var digitFrames int
 	var digitScore float64
+	var digits []wordSeg
 	for _, w := range forced.words {
-		if m.Words[w.word].Digit == 0 {
-			continue
+		if m.Words[w.word].Digit != 0 {
+			digits = append(digits, w)
 		}
+	}
+	sc.region = math.Inf(1)
+	for i, w := range digits {
 		n := w.ef - w.sf + 1
 		digitFrames += n
 		digitScore += w.score
 		sc.word = math.Min(sc.word, (w.score-loop.span(w.sf, w.ef))/float64(n))
+		// The word with the pauses around it, up to the neighbouring
+		// digits: a wrong digit that the forced path squeezes into a few
+		// frames, leaving the said digit's frames to the pauses, still
+		// scores the whole gap.
+		from, to := 0, len(forced.frame)-1
+		if i > 0 {
+			from = digits[i-1].ef + 1
+		}
+		if i+1 < len(digits) {
+			to = digits[i+1].sf - 1
+		}
+		sc.region = math.Min(sc.region, (forced.span(from, to)-loop.span(from, to))/float64(n))
 	}
 	if digitFrames == 0 {
 		res.Reason = "rejected"

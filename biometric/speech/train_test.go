@@ -9,32 +9,82 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// The training of the Mandarin digit model (zh-digits.gob). It runs only
-// with SHENFEN_SPEECH_TRAIN=1 (scripts/train-speech-zh.sh) and needs
-// espeak-ng. The voices are espeak-ng's pinyin Mandarin voice with
-// variants that neither the calibration set nor the test set of the
-// benchmark (bench_test.go) uses; other texts than the benchmark's
-// sentences train the "other speech" model.
+// The training of the digit models: zh-digits.gob (Mandarin) and
+// en-digits.gob (English), by one trainer with a specification per
+// language (trainSpecs). It runs only with SHENFEN_SPEECH_TRAIN=zh or
+// SHENFEN_SPEECH_TRAIN=en (scripts/train-speech-zh.sh,
+// scripts/train-speech-en.sh) and needs the speech tools of
+// scripts/setup.d/speech.debs. Every training voice is outside the
+// benchmark's calibration and test sets (bench_test.go; a speaker that two
+// engines share is noted there), and other texts than the benchmark's
+// sentences train the "other speech" model. Every clip is a voice's
+// reading at a random rate, then degraded at random as recordings are:
+// formant and pitch shift, tempo, the telephone band, level and white
+// noise up to -30 dBFS. Seeded: the same packages give the same model.
 
-var trainVariants = []string{
+// trainVoice is a training voice and the number of rounds of clips it
+// gives: the engines with few voices give more rounds, so that espeak-ng's
+// many variants do not outweigh them.
+type trainVoice struct {
+	voice
+	rounds int
+}
+
+// trainSpec is what one language's digit model is trained on.
+type trainSpec struct {
+	lang      Lang
+	version   string
+	voices    []trainVoice
+	words     []trainWord
+	sentences []string
+	seed      uint64
+	out       string
+	// comps are the mixture components of the word states in each round
+	// of re-estimation; otherComps those of the other-speech state.
+	comps      []int
+	otherComps int
+}
+
+type trainWord = struct {
+	name  string
+	digit byte
+}
+
+// zhTrainVariants are espeak-ng variants for Mandarin training that the
+// benchmark's Mandarin calibration and test sets do not use.
+var zhTrainVariants = []string{
 	"m2", "m4", "m5", "m7", "m8", "f2", "f5", "klatt2", "klatt4", "klatt5", "klatt6",
 	"adam", "Andy", "aunty", "benjamin", "david", "linda", "max", "paul", "robert", "steph", "quincy", "Annie", "Lee",
 }
 
-// zhWords are the model's digit pronunciations: pinyin and digit.
+// enTrainVariants are espeak-ng US English variants for English training
+// that the benchmark's English calibration set does not use.
+var enTrainVariants = []string{
+	"m1", "m2", "m4", "m5", "m7", "f1", "f3", "f4", "f5", "klatt", "klatt3", "klatt4",
+	"Andy", "aunty", "linda", "max", "steph", "Annie",
+}
+
+// zhWords are the Mandarin model's digit pronunciations: pinyin and digit.
 var zhWords = []trainWord{
 	{"ling2", '0'}, {"yi1", '1'}, {"yao1", '1'}, {"er4", '2'}, {"san1", '3'}, {"si4", '4'},
 	{"wu3", '5'}, {"liu4", '6'}, {"qi1", '7'}, {"ba1", '8'}, {"jiu3", '9'},
 }
 
-// trainSentences are Mandarin texts (pinyin) other than digits, for the
+// enWords are the English model's digit words.
+var enWords = []trainWord{{"zero", '0'}, {"oh", '0'}, {"one", '1'}, {"two", '2'}, {"three", '3'}, {"four", '4'},
+	{"five", '5'}, {"six", '6'}, {"seven", '7'}, {"eight", '8'}, {"nine", '9'}}
+
+// zhTrainSentences are Mandarin texts (pinyin) other than digits, for the
 // "other speech" model; none is a benchmark sentence.
-var trainSentences = []string{
+var zhTrainSentences = []string{
 	"wo3 men5 ming2 tian1 qu4 shang1 dian4 mai3 dong1 xi1", "zhe4 ge4 wen4 ti2 hen3 jian3 dan1",
 	"ta1 zai4 yin2 hang2 gong1 zuo4", "qing3 ba3 zhao4 pian4 fang4 zai4 zhuo1 shang4",
 	"ni3 jia1 li2 zhe4 li3 yuan3 bu4 yuan3", "wo3 xi3 huan1 he1 cha2", "kuai4 yao4 xia4 yu3 le5",
@@ -46,54 +96,8 @@ var trainSentences = []string{
 	"zhong1 guo2 ren2 min2", "ni3 men5 hao3", "shou3 ji1 mei2 dian4 le5", "shen1 fen4 zheng4 hao4 ma3",
 }
 
-// utterance is one training recording's features and, for readings, the
-// words it holds (model word indices), or nil for other speech.
-type utterance struct {
-	feats [][]float32
-	words []int
-	span  [2]int // the speech frames of a single word, for the flat start
-}
-
-func TestTrainMandarinModel(t *testing.T) {
-	if os.Getenv("SHENFEN_SPEECH_TRAIN") == "" {
-		t.Skip("set SHENFEN_SPEECH_TRAIN=1 (scripts/train-speech-zh.sh) to train the Mandarin digit model")
-	}
-	var voices []string
-	for _, v := range trainVariants {
-		voices = append(voices, "cmn-latn-pinyin+"+v)
-	}
-	trainModel(t, trainSpec{version: MandarinModelVersion, voices: voices, words: zhWords,
-		sentences: trainSentences, seed: 2026, out: "zh-digits.gob"})
-}
-
-// TestTrainEnglishModel trains an English digit model the same way, on
-// espeak-ng US English voices that the benchmark's calibration set does
-// not use (its test set has none): an experiment against PocketSphinx
-// (SHENFEN_SPEECH_TRAIN=en, writes en-digits.gob; TestBenchSpeech uses it
-// with SHENFEN_SPEECH_EN_MODEL=FILE).
-func TestTrainEnglishModel(t *testing.T) {
-	if os.Getenv("SHENFEN_SPEECH_TRAIN") != "en" {
-		t.Skip("set SHENFEN_SPEECH_TRAIN=en to train the experimental English digit model")
-	}
-	var voices []string
-	for _, v := range enTrainVariants {
-		voices = append(voices, "en-us+"+v)
-	}
-	// SHENFEN_SPEECH_TRAIN_MORE="flite:awb festival:kal_diphone": train on
-	// voices of other engines too (an experiment: the benchmark's test
-	// set must then leave them out).
-	voices = append(voices, strings.Fields(os.Getenv("SHENFEN_SPEECH_TRAIN_MORE"))...)
-	words := []trainWord{{"zero", '0'}, {"oh", '0'}, {"one", '1'}, {"two", '2'}, {"three", '3'}, {"four", '4'},
-		{"five", '5'}, {"six", '6'}, {"seven", '7'}, {"eight", '8'}, {"nine", '9'}}
-	trainModel(t, trainSpec{version: "shenfen-en-digits/hmm-espeak-ng-trained/forced-vs-loop/v0", voices: voices,
-		words: words, sentences: enTrainSentences, seed: 2027, out: "en-digits.gob"})
-}
-
-var enTrainVariants = []string{
-	"m1", "m2", "m4", "m5", "m7", "m8", "f1", "f3", "f4", "f5", "klatt", "klatt3", "klatt4", "klatt5", "klatt6",
-	"adam", "Andy", "aunty", "benjamin", "david", "linda", "max", "paul", "robert", "steph", "quincy", "Annie", "Lee",
-}
-
+// enTrainSentences are English texts other than digits; none is a
+// benchmark sentence.
 var enTrainSentences = []string{
 	"we are going to the market tomorrow", "this question is very simple", "she works at the bank",
 	"put the pictures on the table", "is your house far from here", "I like to drink tea", "it is going to rain",
@@ -104,65 +108,199 @@ var enTrainSentences = []string{
 	"my phone battery is empty", "where is the station", "let me think about it",
 }
 
-// trainSpec is what one language's digit model is trained on.
-type trainSpec struct {
-	version   string
-	voices    []string // espeak-ng voices, or engine:voice of another engine
-	words     []trainWord
-	sentences []string
-	seed      uint64
-	out       string
+// trainSpecs are the digit models trained here.
+var trainSpecs = map[Lang]func() trainSpec{
+	Mandarin: func() trainSpec {
+		var vs []trainVoice
+		for _, v := range zhTrainVariants {
+			vs = append(vs, trainVoice{voice{"espeak-ng", "cmn-latn-pinyin+" + v, Mandarin}, 1})
+		}
+		return trainSpec{lang: Mandarin, version: MandarinModelVersion, voices: vs, words: zhWords,
+			sentences: zhTrainSentences, seed: 2026, out: "zh-digits.gob",
+			comps: []int{1, 1, 2, 2, 4, 4, 4}, otherComps: 16}
+	},
+	English: func() trainSpec {
+		var vs []trainVoice
+		for _, v := range enTrainVariants {
+			vs = append(vs, trainVoice{voice{"espeak-ng", "en-us+" + v, English}, 1})
+		}
+		for _, v := range []string{"en-gb-x-rp", "en-029", "en-gb-scotland"} {
+			vs = append(vs, trainVoice{voice{"espeak-ng", v, English}, 1})
+		}
+		// Voices of the other engines: flite's awb (Scottish English,
+		// male) and rms (US, male), FreeTTS's kevin16 and festival's
+		// kal_diphone (US, male: both Kevin Lenzo, the speaker of flite's
+		// kal and kal16, which the calibration set holds).
+		for _, v := range []voice{{"flite", "awb", English}, {"flite", "rms", English}, {"freetts", "kevin16", English}, {"festival", "kal_diphone", English}} {
+			vs = append(vs, trainVoice{v, trainRounds(8)})
+		}
+		return trainSpec{lang: English, version: englishDigitModelVersion, voices: vs, words: enWords,
+			sentences: enTrainSentences, seed: 2027, out: "en-digits.gob",
+			comps: []int{1, 1, 2, 2, 4, 4, 8, 8, 16, 16}, otherComps: 32}
+	},
 }
 
-type trainWord = struct {
-	name  string
-	digit byte
+// trainRounds is n, or SHENFEN_SPEECH_TRAIN_ROUNDS (a smaller
+// configuration to try the trainer quickly).
+func trainRounds(n int) int {
+	if v, err := strconv.Atoi(os.Getenv("SHENFEN_SPEECH_TRAIN_ROUNDS")); err == nil && v > 0 {
+		return v
+	}
+	return n
+}
+
+// TestTrainDigitModel trains the digit model of the language
+// SHENFEN_SPEECH_TRAIN names and writes it to the package directory.
+func TestTrainDigitModel(t *testing.T) {
+	lang := Lang(os.Getenv("SHENFEN_SPEECH_TRAIN"))
+	spec, ok := trainSpecs[lang]
+	if !ok {
+		t.Skip("set SHENFEN_SPEECH_TRAIN=zh or en (scripts/train-speech-zh.sh, train-speech-en.sh) to train a digit model")
+	}
+	trainModel(t, spec())
+}
+
+// utterance is one training recording's features and, for readings, the
+// words it holds (model word indices), or nil for other speech.
+type utterance struct {
+	feats [][]float32
+	words []int
+	span  [2]int // the speech frames of a single word, for the flat start
+}
+
+// trainJob is one training clip: what is read, by whom, and how the
+// recording is degraded.
+type trainJob struct {
+	v        voice
+	text     string
+	words    []int
+	isolated bool
+	speed    float64 // the engine's speaking rate, ×
+	espeakP  int     // espeak-ng pitch, 0..99
+	cents    int     // formant and pitch shift (sox pitch), 0 for none
+	tempo    float64 // sox tempo, 1 for none
+	band     bool    // 300-3400 Hz at 8 kHz
+	gainDB   float64 // level below -3 dBFS peak
+	noiseDB  float64 // white noise RMS, 0 for none
+	seed     uint64
+	raw      string // pre-rendered file (FreeTTS)
+}
+
+// trainJobs draws the clips of spec from r: for every voice and round,
+// each word alone twice, 12 four-digit readings (with and without commas)
+// and 4 other sentences.
+func trainJobs(spec trainSpec, r *rand.Rand) []trainJob {
+	wordIndex := func(name string) int {
+		return slices.IndexFunc(spec.words, func(w trainWord) bool { return w.name == name })
+	}
+	var jobs []trainJob
+	add := func(v voice, text string, words []int, isolated bool) {
+		j := trainJob{v: v, text: text, words: words, isolated: isolated,
+			speed: 0.7 + 0.75*r.Float64(), espeakP: 20 + r.IntN(60), tempo: 1, seed: r.Uint64()}
+		if v.engine != "espeak-ng" || r.IntN(3) == 0 {
+			j.cents = -300 + r.IntN(800)
+		}
+		if r.IntN(4) == 0 {
+			j.tempo = 0.8 + 0.45*r.Float64()
+		}
+		j.band = r.IntN(4) == 0
+		j.gainDB = -12 * r.Float64()
+		j.noiseDB = []float64{0, 0, -55, -50, -45, -40, -35, -32, -30}[r.IntN(9)]
+		jobs = append(jobs, j)
+	}
+	for _, tv := range spec.voices {
+		for range tv.rounds {
+			for _, w := range spec.words {
+				for range 2 {
+					add(tv.voice, w.name, []int{wordIndex(w.name)}, true)
+				}
+			}
+			for range 12 {
+				var names []string
+				var words []int
+				for range 4 {
+					w := spec.words[r.IntN(len(spec.words))]
+					names = append(names, w.name)
+					words = append(words, wordIndex(w.name))
+				}
+				sep := " "
+				if r.IntN(2) == 0 {
+					sep = ", "
+				}
+				add(tv.voice, strings.Join(names, sep), words, false)
+			}
+			for range 4 {
+				add(tv.voice, spec.sentences[r.IntN(len(spec.sentences))], nil, false)
+			}
+		}
+	}
+	return jobs
 }
 
 func trainModel(t *testing.T, spec trainSpec) {
-	if _, err := exec.LookPath("espeak-ng"); err != nil {
-		t.Fatal(err)
+	for _, tool := range []string{"espeak-ng", "sox", "flite", "java"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is needed (scripts/setup.d/speech.debs): %v", tool, err)
+		}
 	}
 	r := rand.New(rand.NewPCG(spec.seed, 12))
 	dir := t.TempDir()
+	jobs := trainJobs(spec, r)
+	// FreeTTS starts a Java machine per call: each of its voices renders
+	// all its texts in one.
+	byVoice := map[voice][]int{}
+	for i, j := range jobs {
+		if j.v.engine == "freetts" {
+			byVoice[j.v] = append(byVoice[j.v], i)
+		}
+	}
+	for v, idx := range byVoice {
+		var texts []string
+		for _, i := range idx {
+			texts = append(texts, jobs[i].text)
+		}
+		paths := freettsBatch(t, filepath.Join(dir, "freetts-"+v.name), v.name, texts)
+		for k, i := range idx {
+			jobs[i].raw = paths[k]
+		}
+	}
+	utts := make([]utterance, len(jobs))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := range runtime.GOMAXPROCS(0) {
+		wdir := filepath.Join(dir, fmt.Sprint("w", w))
+		if err := os.MkdirAll(wdir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			for i := range next {
+				utts[i] = trainClip(t, wdir, jobs[i])
+				utts[i].words = jobs[i].words
+			}
+		})
+	}
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var isolated, readings, other []utterance
+	for i, j := range jobs {
+		switch {
+		case j.isolated:
+			isolated = append(isolated, utts[i])
+		case j.words != nil:
+			readings = append(readings, utts[i])
+		default:
+			other = append(other, utts[i])
+		}
+	}
+	t.Logf("%d voices, %d isolated words, %d readings, %d other sentences", len(spec.voices), len(isolated), len(readings), len(other))
+
 	m := &digitModel{Version: spec.version}
 	for _, w := range spec.words {
 		m.Words = append(m.Words, wordHMM{Name: w.name, Digit: w.digit})
 	}
-	wordIndex := func(name string) int {
-		return slices.IndexFunc(spec.words, func(w trainWord) bool { return w.name == name })
-	}
-	var isolated, readings, other []utterance
-	for _, voice := range spec.voices {
-		for _, w := range spec.words {
-			for range 2 {
-				u := trainClip(t, dir, voice, w.name, r)
-				u.words = []int{wordIndex(w.name)}
-				isolated = append(isolated, u)
-			}
-		}
-		for range 12 {
-			var names []string
-			var words []int
-			for range 4 {
-				w := spec.words[r.IntN(len(spec.words))]
-				names = append(names, w.name)
-				words = append(words, wordIndex(w.name))
-			}
-			sep := " "
-			if r.IntN(2) == 0 {
-				sep = ", "
-			}
-			u := trainClip(t, dir, voice, strings.Join(names, sep), r)
-			u.words = words
-			readings = append(readings, u)
-		}
-		for range 4 {
-			other = append(other, trainClip(t, dir, voice, spec.sentences[r.IntN(len(spec.sentences))], r))
-		}
-	}
-	t.Logf("%d isolated words, %d readings, %d other sentences", len(isolated), len(readings), len(other))
-
 	// Flat start: each word's speech frames cut evenly into its states.
 	lengths := make([][]int, len(spec.words))
 	for _, u := range isolated {
@@ -203,44 +341,58 @@ func trainModel(t *testing.T, spec trainSpec) {
 		garbage = append(garbage, u.feats...)
 	}
 	g := len(m.States)
-	m.States = append(m.States, fitMixture(garbage, 16))
+	m.States = append(m.States, fitMixture(garbage, spec.otherComps))
 	m.Words = append(m.Words, wordHMM{Name: "other", States: []int{g, g, g}})
 
 	// Embedded re-estimation: align every reading and word with its
 	// words, re-fit every state on its frames; grow the mixtures.
 	all := append(slices.Clone(isolated), readings...)
-	for iter, comps := range []int{1, 1, 2, 2, 4, 4, 4} {
-		frames := map[int][][]float32{}
-		var total float64
-		for _, u := range all {
+	for iter, comps := range spec.comps {
+		frames := make([]map[int][][]float32, len(all))
+		totals := make([]float64, len(all))
+		parallel(len(all), func(i int) {
+			u := all[i]
 			alts := make([][]int, len(u.words))
-			for i, w := range u.words {
-				alts[i] = []int{w}
+			for k, w := range u.words {
+				alts[k] = []int{w}
 			}
 			p, ok := m.sequenceNetwork(alts, 0).viterbi(m, m.stateScores(u.feats))
 			if !ok {
-				continue
+				return
 			}
-			total += p.total
+			totals[i] = p.total
+			frames[i] = map[int][][]float32{}
 			for _, ws := range p.words {
-				st := m.Words[ws.word].States
-				// Recover the state of each frame: re-align the word alone.
 				seg := u.feats[ws.sf : ws.ef+1]
-				for t, s := range alignWord(m, st, seg) {
-					frames[s] = append(frames[s], seg[t])
+				for k, s := range alignWord(m, m.Words[ws.word].States, seg) {
+					frames[i][s] = append(frames[i][s], seg[k])
 				}
+			}
+		})
+		merged := map[int][][]float32{}
+		var total float64
+		for i := range all {
+			total += totals[i]
+			for s, fs := range frames[i] {
+				merged[s] = append(merged[s], fs...)
 			}
 		}
 		t.Logf("iteration %d: %d components, mean log density per utterance %.1f", iter, comps, total/float64(len(all)))
+		states := make([]int, 0, len(m.States))
 		for s := range m.States {
 			if s == g {
 				continue
 			}
-			if len(frames[s]) < 8*comps {
-				t.Logf("state %d: %d frames", s, len(frames[s]))
+			if len(merged[s]) < 8*comps {
+				t.Logf("state %d: %d frames", s, len(merged[s]))
 				continue
 			}
-			m.States[s] = fitMixture(frames[s], comps)
+			states = append(states, s)
+		}
+		fitted := make([]mixture, len(states))
+		parallel(len(states), func(i int) { fitted[i] = fitMixture(merged[states[i]], comps) })
+		for i, s := range states {
+			m.States[s] = fitted[i]
 		}
 	}
 	b, err := m.encode()
@@ -251,6 +403,46 @@ func trainModel(t *testing.T, spec trainSpec) {
 		t.Fatal(err)
 	}
 	t.Logf("%s: %d bytes, %d states", spec.out, len(b), len(m.States))
+}
+
+// parallel calls f(0..n-1) on GOMAXPROCS goroutines.
+func parallel(n int, f func(int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := range next {
+				f(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// freettsBatch renders texts with a FreeTTS voice in one run and returns
+// the files, in order.
+func freettsBatch(t *testing.T, dir, name string, texts []string) []string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lines := filepath.Join(dir, "lines.txt")
+	if err := os.WriteFile(lines, []byte(strings.Join(texts, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "java", "-jar", freettsJar, "-voice", name, "-dumpMultiAudio", filepath.Join(dir, "u.wav"), "-lines", lines)
+	out := make([]string, len(texts))
+	for i := range texts {
+		out[i] = filepath.Join(dir, fmt.Sprintf("u%d.wav", i))
+		if _, err := os.Stat(out[i]); err != nil {
+			t.Fatalf("freetts rendered fewer files than lines: %v", err)
+		}
+	}
+	return out
 }
 
 // alignWord assigns each frame of seg to one of the word's states in
@@ -367,21 +559,42 @@ func fitMixture(frames [][]float32, comps int) mixture {
 	return mx
 }
 
-// trainClip renders text with an espeak-ng voice at a random rate and
-// pitch, adds noise at a random level (or none), and returns its features
-// as the verifier computes them (trimmed, conditioned).
-func trainClip(t *testing.T, dir, vname, text string, r *rand.Rand) utterance {
+// freettsJar is FreeTTS's command-line synthesiser (Debian freetts).
+const freettsJar = "/usr/share/java/freetts.jar"
+
+// trainClip renders and degrades j and returns its features as the
+// verifier computes them (trimmed, conditioned), with the span of its
+// speech frames for a single word.
+func trainClip(t *testing.T, dir string, j trainJob) utterance {
 	t.Helper()
-	raw := filepath.Join(dir, "train.wav")
-	speed := 100 + r.IntN(120)
-	pitch := 20 + r.IntN(60)
-	if engine, name, ok := strings.Cut(vname, ":"); ok {
-		// Another engine ("flite:awb"): its own rate, no pitch.
-		raw = render(t, dir, voice{engine, name, English}, text, float64(speed)/150)
-	} else {
-		run(t, "espeak-ng", "-v", vname, "-s", fmt.Sprint(speed), "-p", fmt.Sprint(pitch), "-w", raw, text)
+	raw := j.raw
+	tempo := j.tempo
+	switch {
+	case raw != "":
+		// Pre-rendered (FreeTTS, no rate setting): the rate by tempo.
+		tempo *= j.speed
+	case j.v.engine == "espeak-ng":
+		raw = filepath.Join(dir, "raw.wav")
+		run(t, "espeak-ng", "-v", j.v.name, "-s", fmt.Sprint(int(150*j.speed)), "-p", fmt.Sprint(j.espeakP), "-w", raw, j.text)
+	default:
+		raw = render(t, dir, j.v, j.text, j.speed)
 	}
-	b, err := os.ReadFile(raw)
+	out := filepath.Join(dir, "train.wav")
+	args := []string{"-R", raw, "-c", "1", "-b", "16", out}
+	if j.cents != 0 {
+		args = append(args, "pitch", fmt.Sprint(j.cents))
+	}
+	if tempo != 1 {
+		args = append(args, "tempo", "-s", fmt.Sprintf("%.3f", tempo))
+	}
+	rate := SampleRate
+	if j.band {
+		args = append(args, "sinc", "300-3400")
+		rate = 8000
+	}
+	args = append(args, "rate", "-v", fmt.Sprint(rate))
+	run(t, "sox", args...)
+	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,14 +607,19 @@ func trainClip(t *testing.T, dir, vname, text string, r *rand.Rand) utterance {
 	pad := make([]int16, SampleRate/2)
 	pcm := append(append(slices.Clone(pad), a.Samples...), pad...)
 	peakNormalise(pcm)
+	g := math.Pow(10, j.gainDB/20)
+	for i, v := range pcm {
+		pcm[i] = toInt16(float64(v) * g)
+	}
 	clean := slices.Clone(pcm)
-	if lvl := []float64{0, -55, -50, -45, -40, -35, -32}[r.IntN(7)]; lvl != 0 {
-		addNoise(pcm, lvl, r)
+	if j.noiseDB != 0 {
+		addNoise(pcm, j.noiseDB, rand.New(rand.NewPCG(j.seed, 13)))
 	}
 	from, to := voicedSpan(pcm, SampleRate)
 	sp := condition(pcm[from:to])
 	u := utterance{feats: features(sp)}
-	// The speech frames: 10 ms frames within 35 dB of the loudest.
+	// The speech frames: 10 ms frames of the clean clip within 35 dB of
+	// the loudest.
 	e := make([]float64, len(u.feats))
 	top := math.Inf(-1)
 	for i := range e {
