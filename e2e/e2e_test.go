@@ -262,6 +262,8 @@ type journey struct {
 
 	axeStates int // page states (× widths) axe-core checked
 
+	keyboardStates int // page states swept with Tab and Shift+Tab (keyboard_test.go)
+
 	mu       sync.Mutex
 	problems []string // console errors, exceptions, CSP violations
 }

@@ -179,6 +179,7 @@ func TestJourney(t *testing.T) {
 	keepForm(t, w)
 	j.run(w, "open wallet", 30*time.Second, chromedp.Navigate(s.URL+"/wallet/"), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
 	j.shot(w, "wallet-home")
+	j.keyboardSweep(w, "wallet home")
 
 	// 2. Enrollment: ID number and name, then the challenge digits. The
 	// spoken-digit recogniser can mishear espeak-ng: then the wallet says
@@ -189,6 +190,8 @@ func TestJourney(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("id-number"), who.ID),
 		chromedp.SendKeys(chromedp.ID("name"), who.Name))
 	j.shot(w, "enroll-form")
+	j.keyboardSweep(w, "enroll form")
+	refusedTry(t, j, w, who) // desk_test.go: a refused try says how many are left
 	for try := 1; ; try++ {
 		j.run(w, "challenge", 30*time.Second,
 			chromedp.Click(chromedp.ID("enroll-start")),
@@ -334,6 +337,7 @@ func TestJourney(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#checkin-form button[type=submit]`)),
 		chromedp.Poll[chromedp.Void](`document.getElementById("checkins").rows.length > 0`))
 	j.shot(v, "verifier-checkin")
+	deskDeclineCancel(t, j, w, v) // desk_test.go
 
 	// 5. In person without network: the front desk's page checks the
 	// wallet's offline code on the device.
@@ -387,14 +391,17 @@ func TestJourney(t *testing.T) {
 	if !strings.Contains(rows, "E2E office") || !strings.Contains(rows, "E2E-1") || !strings.Contains(rows, hotelName) {
 		t.Errorf("e2e: history lacks the operator's access or the disclosures:\n%s", rows)
 	}
-	// 9. The card's status on the card, read from its status-list entry.
+	walletTabs(j, w) // desk_test.go: the tabs from the keyboard
+	// 9. The card's status on the card, read from its status-list entry;
+	// a suspension shows within seconds.
 	j.run(w, "card status valid", 60*time.Second, chromedp.Click(chromedp.CSS(`#tabs button[data-view=card]`)),
 		chromedp.Poll[chromedp.Void](`document.getElementById("card-status").dataset.status === "valid"`))
+	suspendShowsPromptly(t, j, w, s)
 	j.checkConsole()
 	if j.axeStates < 2*len(j.shots) {
 		t.Errorf("e2e: axe-core checked %d page states × widths for %d screenshots", j.axeStates, len(j.shots))
 	}
-	t.Logf("axe-core: %d checks (%d page states at %d and 1440 px)", j.axeStates, len(j.shots), phoneW)
+	t.Logf("axe-core: %d checks (%d page states at %d and 1440 px); keyboard: %d page states swept", j.axeStates, len(j.shots), phoneW, j.keyboardStates)
 	if os.Getenv("SHENFEN_E2E_DOCS") == "1" && !t.Failed() {
 		publishDocs(t, j)
 	}

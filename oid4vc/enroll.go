@@ -192,6 +192,17 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// attemptsLeft adds to a refusal of the enrollment {id} how many tries the
+// device has left before its rate limit (proofing.Service.AttemptsLeft).
+func (a *API) attemptsLeft(r *http.Request, d *problem.Details) *problem.Details {
+	if id := r.PathValue("id"); id != "" {
+		if n, ok := a.Proofing.AttemptsLeft(r.Context(), id); ok {
+			d.AttemptsLeft = &n
+		}
+	}
+	return d
+}
+
 // enrollError maps proofing's errors to problem documents.
 func (a *API) enrollError(w http.ResponseWriter, r *http.Request, err error) {
 	var rl *proofing.RateLimitError
@@ -201,10 +212,10 @@ func (a *API) enrollError(w http.ResponseWriter, r *http.Request, err error) {
 		// only: the answer is the same for every limit.
 		problem.Write(w, r, problem.TooManyRequests("too many attempts; retry later", rl.RetryAfter).WithCause(err))
 	case err == proofing.ErrRefused:
-		problem.Write(w, r, problem.New(http.StatusForbidden, "enrollment-refused", "Enrollment refused", RefusedDetail))
+		problem.Write(w, r, a.attemptsLeft(r, problem.New(http.StatusForbidden, "enrollment-refused", "Enrollment refused", RefusedDetail)))
 	case errors.Is(err, proofing.ErrSpeech):
-		problem.Write(w, r, problem.New(http.StatusUnprocessableEntity, "speech-mismatch", "Spoken digits not recognised",
-			"The recording did not clearly say the challenge digits. Start again and read the new digits aloud."))
+		problem.Write(w, r, a.attemptsLeft(r, problem.New(http.StatusUnprocessableEntity, "speech-mismatch", "Spoken digits not recognised",
+			"The recording did not clearly say the challenge digits. Start again and read the new digits aloud.")))
 	case errors.Is(err, proofing.ErrNotFound):
 		problem.Write(w, r, problem.New(http.StatusNotFound, "enrollment-not-found", "No such enrollment", "start a new enrollment"))
 	case errors.Is(err, proofing.ErrExpired):

@@ -137,6 +137,7 @@ func (a *API) Mount(m Mux) {
 
 	m.Handle("POST /api/verifier/requests", server.SameOrigin(server.RequireJSON(http.HandlerFunc(a.createRequest))))
 	m.Handle("GET /api/verifier/requests/{id}", http.HandlerFunc(a.result))
+	m.Handle("DELETE /api/verifier/requests/{id}", server.SameOrigin(http.HandlerFunc(a.cancelRequest)))
 	// A wallet on another origin (a browser wallet served elsewhere)
 	// fetches the request object, posts the response and looks up the
 	// registration: these answer any origin (CORS, no credentials). Both

@@ -413,9 +413,12 @@ func (a *API) response(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "unknown, expired or answered request")
 		return
 	}
+	if e := r.PostForm.Get("error"); e != "" && vpToken == "" {
+		a.walletError(w, r, req, e)
+		return
+	}
 	res := a.verify(ctx, req, q, vpToken, thumb)
-	sealed, _ := json.Marshal(res)
-	if err := a.Requests.AnswerVerifierRequest(ctx, req.ID, res.Status, a.Sealer.Seal(sealed, []byte("oid4vp/result "+req.ID)), a.now()); err != nil {
+	if err := a.answer(ctx, req.ID, res); err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "unknown, expired or answered request")
 		return
 	}
@@ -425,6 +428,69 @@ func (a *API) response(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+// walletError records the wallet's OpenID4VP error response (OpenID4VP
+// 1.0 §8.5: error and state posted to the response URI): access_denied,
+// the holder declined, ends the request as declined; any other error as
+// failed with the word "wallet-refused". The page waiting on the request
+// learns it at its next poll instead of waiting until it expires. The
+// wallet gets 200 {} either way.
+func (a *API) walletError(w http.ResponseWriter, r *http.Request, req proofing.VerifierRequest, code string) {
+	res := vpResult{Status: proofing.VerifierDeclined}
+	if code != "access_denied" {
+		res = vpResult{Status: proofing.VerifierFailed, Error: "wallet-refused"}
+	}
+	if err := a.answer(r.Context(), req.ID, res); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "unknown, expired or answered request")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+// answer seals a request's outcome and records it (proofing.ErrConflict
+// when the request is no longer pending).
+func (a *API) answer(ctx context.Context, id string, res vpResult) error {
+	sealed, _ := json.Marshal(res)
+	return a.Requests.AnswerVerifierRequest(ctx, id, res.Status, a.Sealer.Seal(sealed, []byte("oid4vp/result "+id)), a.now())
+}
+
+// cancelRequest is DELETE /api/verifier/requests/{id} with the request's
+// result token: the page that made the request gives it up. The request
+// object is then gone (404) and a wallet's answer is refused; the result
+// reads {"status": "cancelled"}. 204 on success, 409 when the request was
+// answered, declined or cancelled already, or has expired.
+func (a *API) cancelRequest(w http.ResponseWriter, r *http.Request) {
+	if !a.verifierReady(w, r) {
+		return
+	}
+	req, err := a.Requests.VerifierRequest(r.Context(), r.PathValue("id"))
+	if errors.Is(err, proofing.ErrNotFound) {
+		problem.Write(w, r, problem.NotFound("no such presentation request"))
+		return
+	}
+	if err != nil {
+		a.log().Error("oid4vp: cancel", "err", err)
+		problem.Write(w, r, problem.Internal())
+		return
+	}
+	tok := bearer(r)
+	if tok == "" || subtle.ConstantTimeCompare(proofing.Hash(tok), req.TokenHash) != 1 {
+		problem.Write(w, r, problem.Unauthorized("the result token of this request is required"))
+		return
+	}
+	err = a.answer(r.Context(), req.ID, vpResult{Status: proofing.VerifierCancelled})
+	if errors.Is(err, proofing.ErrConflict) {
+		problem.Write(w, r, problem.New(http.StatusConflict, "request-closed", "Request closed",
+			"the request was answered, declined, cancelled or has expired"))
+		return
+	}
+	if err != nil {
+		a.log().Error("oid4vp: cancel", "err", err)
+		problem.Write(w, r, problem.Internal())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // verify checks one vp_token against a request and records the disclosure.

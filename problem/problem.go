@@ -31,6 +31,9 @@ type Details struct {
 	Errors []string `json:"errors,omitempty"`
 	// RetryAfter, in seconds, is also sent as the Retry-After header.
 	RetryAfter int `json:"retry_after,omitempty"`
+	// AttemptsLeft, when set, is how many more tries the client has
+	// before a rate limit makes it wait (a refused enrollment).
+	AttemptsLeft *int `json:"attempts_left,omitempty"`
 	// Cause is the internal error behind the problem: logged, never sent.
 	// It must not carry personal data (the log has none).
 	Cause error `json:"-"`

@@ -19,6 +19,12 @@ type RateLimiter interface {
 	Take(ctx context.Context, key string, now time.Time) (bool, time.Duration, error)
 }
 
+// Remainer is a RateLimiter that can say how many events a key has left
+// at now, without taking one.
+type Remainer interface {
+	Remaining(ctx context.Context, key string, now time.Time) (int, error)
+}
+
 // take is l.Take for a limiter that may be nil (no limit).
 func take(ctx context.Context, l RateLimiter, key string, now time.Time) (bool, time.Duration, error) {
 	if l == nil {
@@ -96,6 +102,18 @@ func (l *Limiter) Allow(key string, now time.Time) (bool, time.Duration) {
 func (l *Limiter) Take(_ context.Context, key string, now time.Time) (bool, time.Duration, error) {
 	ok, after := l.Allow(key, now)
 	return ok, after, nil
+}
+
+// Remaining implements [Remainer]: the whole events key may take at now
+// (a key the limiter does not remember has its full burst).
+func (l *Limiter) Remaining(_ context.Context, key string, now time.Time) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	el, ok := l.keys[key]
+	if !ok {
+		return l.burst, nil
+	}
+	return max(int(el.Value.(*limEntry).lim.TokensAt(now)), 0), nil
 }
 
 // Len is how many keys the limiter remembers.

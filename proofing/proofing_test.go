@@ -716,3 +716,35 @@ func testSealer(t *testing.T) *seal.Sealer {
 	}
 	return s
 }
+
+// TestAttemptsLeft: a refused try says how many tries (a challenge and a
+// submission each) the device has left under its limit, the same whether
+// the face matched or not; without a limiter that can count, nothing.
+func TestAttemptsLeft(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, proofing.Limits{Device: proofing.NewLimiter(time.Hour, 10, 100),
+		IDDevice: proofing.NewLimiter(time.Hour, 3, 100)})
+	key := newKey(t)
+	wrongName := honest(zhang)
+	wrongName.name = "李四"
+	stranger := honest(zhang)
+	stranger.selfie, stranger.person = honest(li).selfie, honest(li).person
+	for i, a := range []attempt{wrongName, stranger, wrongName} {
+		ch, sub := h.enroll(t, key, a)
+		if _, err := h.svc.Submit(ctx, ch.ID, sub); !errors.Is(err, proofing.ErrRefused) {
+			t.Fatalf("try %d: %v, want a refusal", i+1, err)
+		}
+		if n, ok := h.svc.AttemptsLeft(ctx, ch.ID); !ok || n != 4-i {
+			t.Fatalf("after try %d: %d attempts left (%v), want %d", i+1, n, ok, 4-i)
+		}
+	}
+	if _, ok := h.svc.AttemptsLeft(ctx, "no-such-enrollment"); ok {
+		t.Fatal("attempts left for an unknown enrollment")
+	}
+	u := newHarness(t, proofing.Limits{})
+	ch, sub := u.enroll(t, key, wrongName)
+	u.svc.Submit(ctx, ch.ID, sub)
+	if _, ok := u.svc.AttemptsLeft(ctx, ch.ID); ok {
+		t.Fatal("attempts left without a device limiter")
+	}
+}

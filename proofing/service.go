@@ -186,6 +186,30 @@ func (s *Service) limit(ctx context.Context, l RateLimiter, scope, key string) e
 	return nil
 }
 
+// AttemptsLeft is how many more enrollment tries (a challenge and a
+// submission each) the device key of enrollment id may make before the
+// per-device limit makes it wait; ok is false when the device limiter
+// cannot tell (none, or not a [Remainer]). Only the device limit is
+// counted: the per-ID-number limits are spent only by a selfie that
+// matched the citizen's portrait, so their count would tell whoever tries
+// that the face matched.
+func (s *Service) AttemptsLeft(ctx context.Context, id string) (n int, ok bool) {
+	rem, isRem := s.cfg.Limits.Device.(Remainer)
+	if l, isLim := rem.(*Limiter); !isRem || (isLim && l == nil) {
+		return 0, false
+	}
+	sess, err := s.cfg.Store.Session(ctx, id)
+	if err != nil {
+		return 0, false
+	}
+	left, err := rem.Remaining(ctx, "device\x00"+sess.DeviceThumb, s.now())
+	if err != nil {
+		s.cfg.Log.Error("proofing: attempts left", "err", err)
+		return 0, false
+	}
+	return left / 2, true
+}
+
 // Start makes a new enrollment bound to a device key (a public P-256 JWK)
 // in a language and returns its challenge: four digits and a light
 // challenge, both from the configured random source.

@@ -15,7 +15,8 @@ type VerifierRequest struct {
 	Nonce     string
 	// Query is the request as JSON (claims, format, verifier label).
 	Query []byte
-	// State is pending, verified, failed.
+	// State is pending, verified, failed, declined (the holder said no)
+	// or cancelled (the page that made it gave it up).
 	State string
 	// Result is the sealed outcome (claims or failure), nil while pending.
 	Result    []byte
@@ -28,6 +29,11 @@ const (
 	VerifierPending  = "pending"
 	VerifierVerified = "verified"
 	VerifierFailed   = "failed"
+	// VerifierDeclined is a request the holder declined in the wallet (an
+	// OpenID4VP error response access_denied).
+	VerifierDeclined = "declined"
+	// VerifierCancelled is a request the page that made it cancelled.
+	VerifierCancelled = "cancelled"
 )
 
 // VerifierStore keeps verifier requests. Errors: ErrNotFound, ErrConflict.

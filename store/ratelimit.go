@@ -81,6 +81,29 @@ func (l *RateLimiter) Take(ctx context.Context, key string, now time.Time) (bool
 	return false, max(time.Duration(wait)*time.Microsecond, time.Microsecond), nil
 }
 
+// Remaining implements proofing.Remainer: how many events key may take at
+// now, without taking one (a key without a row has its full burst).
+func (l *RateLimiter) Remaining(ctx context.Context, key string, now time.Time) (int, error) {
+	k := l.hash(l.name + "\x00" + key)
+	burst := int(l.tolerance/l.every) + 1
+	var tat int64
+	err := l.db.QueryRow(ctx, `SELECT tat FROM rate_limits WHERE key = ?`, k).Scan(&tat)
+	if errors.Is(err, sql.ErrNoRows) {
+		return burst, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: rate limit: %w", err)
+	}
+	// An event is allowed while max(tat, now) - now <= tolerance, and each
+	// one moves tat by every.
+	n := now.UnixMicro()
+	slack := l.tolerance.Microseconds() - (max(tat, n) - n)
+	if slack < 0 {
+		return 0, nil
+	}
+	return min(int(slack/l.every.Microseconds())+1, burst), nil
+}
+
 // Sweep deletes the rows of keys whose bucket is full again at now (they
 // are the same as no row) and reports how many.
 func (l *RateLimiter) Sweep(ctx context.Context, now time.Time) (int64, error) {

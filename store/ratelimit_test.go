@@ -95,3 +95,36 @@ func TestRateLimiter(t *testing.T) {
 		}
 	})
 }
+
+// TestRateLimiterRemaining: Remaining counts what Take would still allow,
+// spends nothing, refills with time and never exceeds the burst.
+func TestRateLimiterRemaining(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		hash := func(k string) []byte { s := sha256.Sum256([]byte("key " + k)); return s[:] }
+		now := time.Unix(1_800_000_000, 0)
+		l := db.RateLimiter("remaining", time.Minute, 3, hash)
+		for _, tc := range []struct {
+			take bool
+			at   time.Duration
+			want int
+		}{
+			{false, 0, 3},
+			{true, 0, 2},
+			{false, 0, 2},
+			{true, 0, 1},
+			{true, 0, 0},
+			{true, 0, 0},
+			{false, 59 * time.Second, 0},
+			{false, time.Minute, 1},
+			{false, 10 * time.Minute, 3},
+		} {
+			if tc.take {
+				l.Take(ctx, "k", now.Add(tc.at))
+			}
+			if got, err := l.Remaining(ctx, "k", now.Add(tc.at)); err != nil || got != tc.want {
+				t.Fatalf("after take=%v at +%v: %d, %v; want %d", tc.take, tc.at, got, err, tc.want)
+			}
+		}
+	})
+}

@@ -51,9 +51,11 @@ func TestWalletCSP(t *testing.T) {
 		})
 	}
 
-	// The wallet page carries it; other pages keep their own.
+	// The wallet page carries it; other pages keep their own (each with the
+	// hash of the inline style sheet, TestStyleInline).
 	h := Handler()
-	for path, want := range map[string]string{"/wallet/": WalletCSP("id.shenfen.cn"), "/verifier/": ""} {
+	hash := inlineStyle(Assets()).hash
+	for path, want := range map[string]string{"/wallet/": withStyle(WalletCSP("id.shenfen.cn"), hash), "/verifier/": withStyle(server.DefaultCSP, hash)} {
 		r := httptest.NewRequest(http.MethodGet, "https://id.shenfen.cn"+path, nil)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)

@@ -29,12 +29,20 @@ i18n.add({
   "verifier.left": "The request expires in {m}:{s}.",
   "verifier.cancel": "Cancel",
   "reason.declined": "the guest declined",
+  "verifier.declined": "Declined by the holder",
+  "verifier.declined.how": "The guest declined on their phone: nothing was shared. Ask again, or check the ID card another way.",
+  "verifier.cancelled": "Request cancelled",
+  "verifier.cancelled.how": "This request was cancelled: the guest's wallet can no longer answer it.",
   "verifier.unread": "Could not read the code",
   "verifier.unread.how": "The scan was incomplete or blurred; this says nothing about the card. Ask the guest to turn the brightness up or show the code full screen, and scan again.",
 }, {
   "verifier.left": "请求将在 {m}:{s} 后失效。",
   "verifier.cancel": "取消",
   "reason.declined": "客人拒绝提供",
+  "verifier.declined": "持证人已拒绝",
+  "verifier.declined.how": "客人在手机上拒绝了请求，未提供任何信息。可再次请求，或以其他方式核验身份证。",
+  "verifier.cancelled": "请求已取消",
+  "verifier.cancelled.how": "此请求已取消，客人的钱包无法再回应。",
   "verifier.unread": "未能读取二维码",
   "verifier.unread.how": "扫描不完整或模糊，这并不表示证件有问题。请客人调高亮度或全屏显示二维码，然后重新扫描。",
 });
@@ -62,6 +70,7 @@ function showDeskForm(msgKey) {
   fail(t(msgKey));
 }
 let pollTimer = null;
+let current = null; // the request shown: {id, token}
 let scanAbort = null;
 let lastResult = null;
 let trust = null; // mdocqr.loadTrust of the cached trust list
@@ -118,14 +127,22 @@ async function showRequest() {
     $("request-link").href = link.href;
     $("request-link").textContent = req.request_uri;
     $("request-link").dataset.qr = req.qr;
+    current = { id: req.id, token: req.result_token };
     poll(req.id, req.result_token, new Date(req.expires_at));
   } catch (e) {
     fail(e instanceof TypeError ? t("err.network") : e.message); // fetch rejects with a TypeError when offline
   }
 }
 
+// countdown says how long the request shown stays valid.
+function countdown(expires) {
+  const left = Math.max(0, Math.round((expires - Date.now()) / 1000));
+  $("request-left").textContent = t("verifier.left", { m: Math.floor(left / 60), s: String(left % 60).padStart(2, "0") });
+}
+
 function poll(id, token, expires) {
   clearTimeout(pollTimer);
+  countdown(expires);
   const once = async () => {
     try {
       const r = await fetch(`/api/verifier/requests/${encodeURIComponent(id)}`, {
@@ -134,15 +151,14 @@ function poll(id, token, expires) {
       const s = await r.json();
       if (s.status === "pending") {
         if (new Date() > expires) return result({ status: "failed", error: "timeout" });
-        const left = Math.max(0, Math.round((expires - Date.now()) / 1000));
-        $("request-left").textContent = t("verifier.left", { m: Math.floor(left / 60), s: String(left % 60).padStart(2, "0") });
+        countdown(expires);
         pollTimer = setTimeout(once, 1000);
         return;
       }
-      // A guest who declines on the phone ends the wait (OpenID4VP error
-      // response access_denied, when the server reports it as "declined").
-      result(s.status === "expired" ? { status: "failed", error: "timeout" }
-        : s.status === "declined" ? { status: "failed", error: "declined" } : s);
+      current = null;
+      // A guest who declines on the phone ends the wait (the wallet's
+      // OpenID4VP error response access_denied: status "declined").
+      result(s.status === "expired" ? { status: "failed", error: "timeout" } : s);
     } catch (e) {
       pollTimer = setTimeout(once, 2000);
     }
@@ -150,9 +166,35 @@ function poll(id, token, expires) {
   pollTimer = setTimeout(once, 1000);
 }
 
+// cancelRequest gives the request shown up: the server closes it, so the
+// guest's wallet can no longer answer it.
+async function cancelRequest() {
+  clearTimeout(pollTimer);
+  const c = current;
+  current = null;
+  if (c) {
+    try {
+      await fetch(`/api/verifier/requests/${encodeURIComponent(c.id)}`, { method: "DELETE", headers: { Authorization: "Bearer " + c.token } });
+    } catch (e) { /* offline: the request expires by itself */ }
+  }
+  result({ status: "cancelled" });
+}
+
 function result(s) {
   show("result");
   lastResult = s;
+  // Declined or cancelled says nothing about the card: a neutral result.
+  const closed = s.status === "declined" || s.status === "cancelled";
+  if (closed) {
+    $("result").className = "result warn";
+    $("result").dataset.status = s.status;
+    $("result-title").textContent = t("verifier." + s.status);
+    $("result-reason").textContent = t("verifier." + s.status + ".how");
+    $("result-portrait").hidden = true;
+    $("result-claims").replaceChildren();
+    $("checkin-form").hidden = true;
+    return;
+  }
   const ok = s.status === "verified";
   // A code that does not decode (a damaged or partial scan) is not a
   // forgery: the clerk scans again.
@@ -392,7 +434,7 @@ function main() {
     if (text.trim()) check(text, n);
   });
   $("scan-answer").addEventListener("click", () => { const n = pendingNonce; pendingNonce = null; scan(n); });
-  $("request-cancel").addEventListener("click", () => { clearTimeout(pollTimer); fail(""); show("start"); });
+  $("request-cancel").addEventListener("click", () => { fail(""); cancelRequest(); });
   $("again").addEventListener("click", () => { clearTimeout(pollTimer); if (scanAbort) scanAbort.abort(); lastResult = null; pendingNonce = null; show("start"); });
   $("checkin-form").addEventListener("submit", checkin);
   // The registration link "/verifier/#desk=TOKEN" signs this page in as

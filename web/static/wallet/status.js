@@ -41,6 +41,10 @@ function local(url) {
   return u.origin === location.origin ? u.pathname + u.search : url;
 }
 
+// The trust list, checked once a while (it changes when signers rotate).
+const TRUST_MS = 5 * 60 * 1000;
+let trustCache = null; // { trust, at }
+
 // check returns the card's status word: "valid", "suspended", "revoked",
 // "expired", "expiring" or "unknown", and the expiry date.
 export async function check(parsed) {
@@ -51,12 +55,17 @@ export async function check(parsed) {
   let word = "unknown";
   if (ref && typeof ref.uri === "string") {
     try {
+      // "no-cache": the browser asks the server each time, with the ETag
+      // of the copy it has; an unchanged list costs a 304 and no body.
       const get = async (u, accept) => {
-        const r = await fetch(local(u), { cache: "no-store", headers: { Accept: accept } });
+        const r = await fetch(local(u), { cache: "no-cache", headers: { Accept: accept } });
         if (!r.ok || r.headers.get("X-Shenfen-Offline")) throw new Error(String(r.status));
         return r.text();
       };
-      const trust = await mdocqr.loadTrust(JSON.parse(await get("/trust-list", "application/json")));
+      if (!trustCache || Date.now() - trustCache.at > TRUST_MS) {
+        trustCache = { trust: await mdocqr.loadTrust(JSON.parse(await get("/trust-list", "application/json"))), at: Date.now() };
+      }
+      const trust = trustCache.trust;
       const sl = await mdocqr.loadStatusList(await get(ref.uri, "application/statuslist+jwt"), trust, ref.uri);
       const v = mdocqr.statusAt(sl, ref.idx);
       word = v === 0 ? "valid" : v === 2 ? "suspended" : "revoked";
@@ -66,6 +75,40 @@ export async function check(parsed) {
   }
   if (word === "valid" && exp && exp - Date.now() < SOON_MS) word = "expiring";
   return { word, exp };
+}
+
+// Promptness: while the card is on screen (and the page visible) the
+// wallet reads the whole status list again every WATCH_MS, so a
+// suspension shows within seconds. It asks for the whole list, as every
+// wallet and verifier does, never "what is the status of card N": a
+// per-card question would tell the issuer which card is being looked at,
+// when and from where (docs/privacy.md).
+const WATCH_MS = 5000;
+let watchTimer = null;
+let watchGen = 0;
+
+// watch re-checks the card's status every few seconds while the page is
+// visible and calls onStatus when the answer differs from shown(), the
+// word on screen; stop ends it.
+export function watch(parsed, onStatus, shown) {
+  stop();
+  const mine = watchGen;
+  const tick = async () => {
+    if (document.visibilityState === "visible") {
+      const st = await check(parsed);
+      if (mine !== watchGen) return;
+      if (st.word !== shown()) onStatus(st);
+    }
+    watchTimer = setTimeout(tick, WATCH_MS);
+  };
+  watchTimer = setTimeout(tick, WATCH_MS);
+}
+
+// stop ends the watch.
+export function stop() {
+  watchGen++;
+  clearTimeout(watchTimer);
+  watchTimer = null;
 }
 
 // render shows the status in el (a badge) and what to do in note.

@@ -16,7 +16,9 @@ import * as qrview from "/wallet/qrview.js";
 import * as idnumber from "/web/idnumber.js";
 import * as gate from "/wallet/gate.js";
 import * as cardstatus from "/wallet/status.js";
+import * as reqwatch from "/wallet/reqwatch.js";
 import { focusHeading } from "/web/focus.js";
+import { showLight, hideLight, setLight } from "/wallet/light.js";
 
 const t = i18n.t;
 i18n.add({
@@ -30,6 +32,9 @@ i18n.add({
   "enroll.challenge": "Read four digits aloud",
   "consent.return": "Continue to {rp}",
   "card.qr.locked": "Your code is shown after you confirm it's you.",
+  "enroll.attempts": "{n} attempts left on this phone before a wait.",
+  "enroll.attempts.one": "1 attempt left on this phone before a wait.",
+  "enroll.attempts.none": "No attempts left on this phone for now: wait a few minutes, then try again.",
 }, {
   "enroll.id.format": "公民身份号码为 18 位：17 位数字加 1 位数字或 X。",
   "enroll.id.check": "身份号码的最后一位与前面不符，请核对身份证上的号码。",
@@ -41,6 +46,9 @@ i18n.add({
   "enroll.challenge": "朗读四位数字",
   "consent.return": "返回 {rp} 继续",
   "card.qr.locked": "确认是您本人后显示二维码。",
+  "enroll.attempts": "本机还可尝试 {n} 次，之后需等待。",
+  "enroll.attempts.one": "本机还可尝试 1 次，之后需等待。",
+  "enroll.attempts.none": "本机暂时不能再尝试：请等几分钟后再试。",
 });
 const $ = (id) => document.getElementById(id);
 const ORIGIN = location.origin;
@@ -61,7 +69,8 @@ function show(name) {
   document.body.dataset.view = name;
   if (name !== "challenge") { closeMedia(media); media = null; }
   if (name !== "scan" && scanAbort) { scanAbort.abort(); scanAbort = null; }
-  if (name !== "card") { stopQR(); qrview.leave($("qrbox"), $("qr-close")); }
+  if (name !== "card") { stopQR(); qrview.leave($("qrbox"), $("qr-close")); cardstatus.stop(); }
+  if (name !== "consent") reqwatch.stop();
   // Every view after the first: focus its heading (not at start-up, where
   // the page's own order applies).
   if (shownViews++ && !$("gate").open) focusHeading($("view-" + name));
@@ -156,6 +165,7 @@ async function showChallenge() {
   $("record").hidden = false;
   $("record").disabled = false;
   $("retry").hidden = true;
+  $("attempts-left").hidden = true;
   try {
     media = await openMedia($("preview"));
   } catch (e) {
@@ -219,6 +229,7 @@ async function recordAndSubmit() {
     if (!resp.ok) {
       // Any decided or expired challenge is spent: start again with new digits.
       await kv.del("pending");
+      showAttempts((await resp.clone().json().catch(() => ({}))).attempts_left);
       throw new Error(await problem(resp));
     }
     const decision = await resp.json();
@@ -236,34 +247,14 @@ async function recordAndSubmit() {
   }
 }
 
-// The light: while the reading is recorded the whole screen shows the
-// server's colours (they light the face), with the digits still on it and
-// a small mirror of the camera. The colours change no faster than the
-// server's steps (at least half a second each).
-function showLight(digits) {
-  $("light-digits").textContent = digits;
-  $("light").hidden = false;
-  document.body.dataset.light = "1";
-  const el = document.documentElement;
-  if (el.requestFullscreen && !document.fullscreenElement) el.requestFullscreen({ navigationUI: "hide" }).catch(() => {});
-}
-
-function hideLight() {
-  $("light").hidden = true;
-  delete document.body.dataset.light;
-  $("light-video").srcObject = null;
-  if (document.fullscreenElement && document.exitFullscreen) document.exitFullscreen().catch(() => {});
-}
-
-// setLight paints the screen in color ("#rrggbb") with text that stays
-// readable on it (dark on light colours, white on dark ones).
-function setLight(color) {
-  const box = $("light");
-  box.style.backgroundColor = color;
-  const v = parseInt(color.slice(1), 16);
-  const lum = 0.2126 * ((v >> 16) & 255) + 0.7152 * ((v >> 8) & 255) + 0.0722 * (v & 255);
-  box.style.color = lum > 140 ? "#000" : "#fff";
-  box.dataset.color = color;
+// showAttempts says how many tries the server's limit leaves this phone
+// (a refusal's attempts_left; none shown when it does not say).
+function showAttempts(n) {
+  const el = $("attempts-left");
+  el.hidden = typeof n !== "number";
+  if (el.hidden) return;
+  el.dataset.n = String(n);
+  el.textContent = n === 0 ? t("enroll.attempts.none") : n === 1 ? t("enroll.attempts.one") : t("enroll.attempts", { n });
 }
 
 // ---------- OpenID4VCI: collect the card ----------
@@ -335,7 +326,9 @@ async function showCard() {
   showLogCheck($("card-log"), card.stored, card.parsed.payload); // not awaited: the card shows at once
   await showRemaining();
   // The status, without holding up the card: the status list may be slow.
-  cardstatus.check(card.parsed).then((st) => cardstatus.render($("card-status"), $("card-status-note"), st));
+  const drawStatus = (st) => cardstatus.render($("card-status"), $("card-status-note"), st);
+  cardstatus.check(card.parsed).then(drawStatus);
+  cardstatus.watch(card.parsed, drawStatus, () => $("card-status").dataset.status);
   if (qrUnlocked) return drawCardQR(card);
   // The code waits behind the gate.
   $("card-qr").replaceChildren();
@@ -463,22 +456,36 @@ async function openLink(text) {
     const card = await loadCard();
     if (!card) throw new Error(t("home.none"));
     const checked = await consent.open(sameOrigin(requestURI), u.searchParams.get("client_id") || "");
+    checked.uri = sameOrigin(requestURI);
     pendingRequest = checked;
     show("consent");
     consent.render(checked, card.parsed.claims, $("consent-who"), $("consent-claims"));
     $("consent-result").textContent = "";
     $("consent-return").hidden = true;
     $("consent-approve").disabled = false;
+    reqwatch.watch(checked.uri, () => requestGone(checked));
   } catch (e) {
     pendingRequest = null;
     fail(consent.message(e));
   }
 }
 
+// requestGone says the request on screen closed (cancelled by the desk,
+// expired, answered elsewhere): nothing to share any more.
+function requestGone(req) {
+  if (pendingRequest !== req) return;
+  pendingRequest = null;
+  reqwatch.stop();
+  $("consent-approve").disabled = true;
+  $("consent-result").className = "error";
+  $("consent-result").textContent = t("consent.gone");
+}
+
 async function approve() {
   const req = pendingRequest;
   if (!req) return;
   $("consent-approve").disabled = true;
+  if (!(await reqwatch.open(req.uri))) return requestGone(req);
   const consent = await consentModule();
   if (!(await gate.verify(t("gate.why.share", { rp: consent.who(req) })))) {
     $("consent-approve").disabled = false;
@@ -499,6 +506,9 @@ async function approve() {
       method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body,
     });
     await consent.remember(req);
+    // The desk cancelled meanwhile (the response endpoint's fixed sentence
+    // for a request that is no longer open, docs/api.md §3.3).
+    if (!resp.ok && reqwatch.watchable(req.uri) && (await resp.clone().json().catch(() => ({}))).error_description === "unknown, expired or answered request") return requestGone(req);
     if (!resp.ok) throw new Error(t("consent.failed", { m: await problem(resp) }));
     $("consent-result").className = "okmsg";
     $("consent-result").textContent = t("consent.done", { rp: consent.who(req) });
@@ -518,6 +528,7 @@ async function approve() {
 function declineRequest() {
   const req = pendingRequest;
   pendingRequest = null;
+  reqwatch.stop();
   const r = req && req.request;
   if (r && r.response_uri) {
     const body = new URLSearchParams({ error: "access_denied" });
@@ -644,7 +655,10 @@ async function openLinked() {
 
 async function main() {
   i18n.init();
-  i18n.onChange(() => { if (document.body.dataset.view === "card") showCard(); });
+  i18n.onChange(() => {
+    if (document.body.dataset.view === "card") showCard();
+    if (!$("attempts-left").hidden) showAttempts(Number($("attempts-left").dataset.n));
+  });
   $("go-enroll").addEventListener("click", () => show("enroll"));
   $("enroll-form").addEventListener("submit", startEnrollment);
   $("record").addEventListener("click", recordAndSubmit);
