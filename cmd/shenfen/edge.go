@@ -28,6 +28,7 @@ var bodyLimits = map[string]int64{
 	"POST /vci/nonce":                            1 << 10,
 	"POST /vci/credential":                       256 << 10, // 20 key proofs with their key attestation
 	"POST /api/verifier/requests":                4 << 10,
+	"DELETE /api/verifier/requests/{id}":         1 << 10,
 	"POST /oid4vp/responses/{id}":                1 << 20,
 	"POST /api/wallet/nonce":                     1 << 10,
 	"POST /api/wallet/suspend":                   1 << 10,
