@@ -162,12 +162,12 @@ func TestEncryptedResponse(t *testing.T) {
 		}
 	}
 
-	// A decline in the clear ends the request.
+	// A decline in the clear ends the request as declined.
 	s := open()
-	if st := post(s, url.Values{"error": {"access_denied"}, "state": {s.id}}); st != 400 {
+	if st := post(s, url.Values{"error": {"access_denied"}, "state": {s.id}}); st != 200 {
 		t.Fatalf("decline: %d", st)
 	}
-	if st, m := e.result(t, s.id, s.token); st != 200 || m["status"] != "failed" {
+	if st, m := e.result(t, s.id, s.token); st != 200 || m["status"] != "declined" {
 		t.Fatalf("after the decline: %d %v", st, m)
 	}
 }
