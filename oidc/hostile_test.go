@@ -311,9 +311,19 @@ func TestClientAssertionReplay(t *testing.T) {
 		t.Fatalf("reused jti accepted: %d %v", st, body)
 	}
 	// The rotated-away refresh token is dead.
+	third := h.assertion(t, claims("jti-3", now.Add(time.Minute)))
 	if st, body := h.token(t, withAssertion(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt + "x"}},
-		h.assertion(t, claims("jti-3", now.Add(time.Minute)))), "", ""); st == http.StatusOK {
+		third), "", ""); st == http.StatusOK {
 		t.Fatalf("unknown refresh token accepted: %d %v", st, body)
+	}
+	// An assertion is spent by a refresh that fails before the rotation
+	// (the rotation spends it otherwise): it does not work a second time
+	// with the live token, which a fresh one still refreshes.
+	if st, body := refresh(third); st == http.StatusOK {
+		t.Fatalf("assertion of a refused refresh accepted again: %d %v", st, body)
+	}
+	if st, body := refresh(h.assertion(t, claims("jti-4", now.Add(time.Minute)))); st != http.StatusOK {
+		t.Fatalf("refresh after the refused ones: %d %v", st, body)
 	}
 }
 

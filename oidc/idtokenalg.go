@@ -21,8 +21,13 @@ const (
 
 type tokenAlgKey struct{}
 
-// tokenAlg is the slot: the client's registered algorithm ("" = ES256).
-type tokenAlg struct{ alg string }
+// tokenAlg is the slot: the client's registered algorithm ("" = ES256),
+// and the access token stored with the code's consumption, if any
+// (AuthRequestByCode, for CreateAccessToken).
+type tokenAlg struct {
+	alg    string
+	access *Token
+}
 
 // withTokenAlg gives each request to op an empty slot.
 func withTokenAlg(h http.Handler) http.Handler {

@@ -17,9 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	qrdecoder "github.com/makiuchi-d/gozxing/qrcode/decoder"
-	qrencoder "github.com/makiuchi-d/gozxing/qrcode/encoder"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
@@ -87,6 +84,12 @@ const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-sr
 
 func cookieName(id string) string { return "sfo_" + id }
 
+// bindingCookie carries the secret that binds login id to a browser.
+func (p *Provider) bindingCookie(id, secret string) *http.Cookie {
+	return &http.Cookie{Name: cookieName(id), Value: secret, Path: p.path + "/",
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: int(p.cfg.LoginTTL / time.Second)}
+}
+
 // session loads a request and checks that this browser is the one that
 // opened it (the binding cookie set by the login page).
 func (p *Provider) session(r *http.Request, id string) (*authRequest, error) {
@@ -142,13 +145,22 @@ func (p *Provider) claimViews(lang string, c *Client, claims []string, values ma
 	return out
 }
 
-// login is the page the RP's redirect lands on: it binds the request to
-// this browser, then shows the QR (cross-device) and the wallet link (same
+// login is the page the RP's redirect lands on: it checks that the request
+// belongs to this browser, then shows the QR (cross-device) and the wallet link (same
 // device) and polls until the wallet has answered.
 func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	r = p.withIssuer(r)
 	id := r.URL.Query().Get("id")
+	// The request is bound to the browser that made the authorization
+	// request (CreateAuthRequest). One stored unbound is bound by the
+	// first browser to open this page, in the statement that reads it (an
+	// expired request is not bound).
+	secret, bound := "", false
 	row, err := p.cfg.Store.AuthRequest(r.Context(), id)
+	if err == nil && row.Browser == "" {
+		secret = randomID(24)
+		row, bound, err = p.cfg.Store.BindAuthRequest(r.Context(), id, hashHex(secret), p.cfg.Now())
+	}
 	if err != nil {
 		p.errorPage(w, r, "", http.StatusNotFound, "request_unknown")
 		return
@@ -167,15 +179,8 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		op.AuthRequestError(w, r, a, oidc.ErrLoginRequired(), p.op)
 		return
 	}
-	if a.d.Browser == "" {
-		secret := randomID(24)
-		a.d.Browser = hashHex(secret)
-		if err := p.cfg.Store.UpdateAuthRequest(r.Context(), a.encode(), a.row.State); err != nil {
-			p.requestError(w, r, a, http.StatusConflict, "request_in_use")
-			return
-		}
-		http.SetCookie(w, &http.Cookie{Name: cookieName(id), Value: secret, Path: p.path + "/",
-			HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: int(p.cfg.LoginTTL / time.Second)})
+	if bound && a.d.Browser == hashHex(secret) {
+		http.SetCookie(w, p.bindingCookie(id, secret))
 	} else if _, err := p.session(r, id); err != nil {
 		p.requestError(w, r, a, http.StatusForbidden, "other_browser")
 		return
@@ -233,39 +238,16 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	}, pageCSP)
 }
 
-// qrSVG draws a QR code (ECC level M, 4-module quiet zone) as an SVG path
-// of horizontal runs. The mask pattern is fixed instead of chosen by
-// evaluating all eight (ISO/IEC 18004 allows any; choosing was two thirds of
-// the encoding time, and encoding dominated a login's CPU time). An SVG is a
-// few kilobytes and far cheaper than a deflated PNG.
+// qrSVG draws a QR code (ECC level M, 4-module quiet zone, byte mode,
+// mask pattern 2) as an SVG path of horizontal runs (qr.go). The mask is
+// fixed instead of chosen by evaluating all eight (ISO/IEC 18004 allows
+// any). An SVG is a few kilobytes and far cheaper than a deflated PNG.
 func qrSVG(content string) ([]byte, error) {
-	q, err := qrencoder.Encoder_encode(content, qrdecoder.ErrorCorrectionLevel_M,
-		map[gozxing.EncodeHintType]any{gozxing.EncodeHintType_QR_MASK_PATTERN: 2})
+	q, err := encodeQR(content)
 	if err != nil {
 		return nil, err
 	}
-	m := q.GetMatrix()
-	const quiet = 4
-	n := m.GetWidth() + 2*quiet
-	var b bytes.Buffer
-	b.Grow(8192)
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges"><rect width="100%%" height="100%%" fill="#fff"/><path fill="#000" d="`, n, n)
-	w := m.GetWidth()
-	for y := 0; y < m.GetHeight(); y++ {
-		for x := 0; x < w; x++ {
-			if m.Get(x, y) != 1 {
-				continue
-			}
-			run := 1
-			for x+run < w && m.Get(x+run, y) == 1 {
-				run++
-			}
-			fmt.Fprintf(&b, "M%d %dh%dv1h-%dz", x+quiet, y+quiet, run, run)
-			x += run - 1
-		}
-	}
-	b.WriteString(`"/></svg>`)
-	return b.Bytes(), nil
+	return q.svg(), nil
 }
 
 func labels(lang string, claims []string) []string {
@@ -643,14 +625,33 @@ func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
 		p.requestError(w, r, a, http.StatusInternalServerError, "unreadable")
 		return
 	}
-	a.d.CitizenKey = nil
-	a.row.State = StateDone
-	if err := p.cfg.Store.UpdateAuthRequest(r.Context(), a.encode(), StatePresented); err != nil {
-		p.requestError(w, r, a, http.StatusConflict, "finished")
+	// The code is op's (its encrypted request id), recorded (its hash)
+	// with the request done and the grant, in one transaction: a second
+	// submission, or a request answered meanwhile, records nothing.
+	code, err := op.BuildAuthRequestCode(a, p.op.Crypto())
+	if err != nil {
+		p.cfg.Log.ErrorContext(r.Context(), "oidc: authorization code", "err", err)
+		p.requestError(w, r, a, http.StatusInternalServerError, "grant")
 		return
 	}
 	now := p.cfg.Now()
-	if err := p.cfg.Store.RecordGrant(r.Context(), Grant{Citizen: a.d.Citizen, ClientID: c.ID, Subject: a.d.Subject, Claims: names, ACR: a.d.ACR, At: now}); err != nil {
+	a.d.CitizenKey = nil
+	a.row.State = StateDone
+	a.row.CodeHash, a.row.Expires = hashHex(code), now.Add(p.cfg.CodeTTL)
+	// The access token's data, for the code exchange to store with the
+	// code's consumption (op issues a refresh token too for offline_access:
+	// that one goes through CreateAccessAndRefreshTokens).
+	a.row.Subject, a.row.Token = a.d.Subject, nil
+	if !has(a.d.Scopes, oidc.ScopeOfflineAccess) {
+		a.row.Token, _ = json.Marshal(a.grant())
+	}
+	err = p.cfg.Store.GrantAuthRequest(r.Context(), a.encode(), StatePresented,
+		Grant{Citizen: a.d.Citizen, ClientID: c.ID, Subject: a.d.Subject, Claims: names, ACR: a.d.ACR, At: now})
+	if errors.Is(err, ErrConflict) {
+		p.requestError(w, r, a, http.StatusConflict, "finished")
+		return
+	}
+	if err != nil {
 		p.cfg.Log.ErrorContext(r.Context(), "oidc: record grant", "err", err)
 		p.requestError(w, r, a, http.StatusInternalServerError, "grant")
 		return
@@ -666,5 +667,11 @@ func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Security-Policy", consentCSP(a.d.RedirectURI))
-	op.AuthResponse(a, p.op, w, r)
+	u, err := op.AuthResponseURL(a.GetRedirectURI(), a.GetResponseType(), a.GetResponseMode(),
+		&op.CodeResponseType{Code: code, State: a.GetState()}, p.op.Encoder())
+	if err != nil {
+		op.AuthRequestError(w, r, a, err, p.op)
+		return
+	}
+	http.Redirect(w, r, u, http.StatusFound)
 }

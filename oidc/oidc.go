@@ -333,7 +333,7 @@ func (p *Provider) routes() {
 		}
 		m.Handle(withPrefix(pat, p.path), handler)
 	}
-	p.opHandler = http.StripPrefix(p.path, withTokenAlg(p.op))
+	p.opHandler = http.StripPrefix(p.path, withTokenAlg(p.withAssertionSlot(p.op)))
 	m.Handle(p.path+"/", p.opHandler)
 	p.mux = m
 	p.handler = m

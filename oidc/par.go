@@ -128,6 +128,8 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, "", http.StatusBadRequest, "bad_form")
 		return
 	}
+	// The request op stores is bound to this browser (CreateAuthRequest).
+	r = r.WithContext(context.WithValue(r.Context(), browserSlotKey{}, browserSlot{w}))
 	ui := r.Form.Get("ui_locales")
 	ru := r.Form.Get("request_uri")
 	if ru == "" {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/makiuchi-d/gozxing"
 	gzqr "github.com/makiuchi-d/gozxing/qrcode"
+	qrdecoder "github.com/makiuchi-d/gozxing/qrcode/decoder"
+	qrencoder "github.com/makiuchi-d/gozxing/qrcode/encoder"
 )
 
 // TestQRSVGDecodes rasterises the login page's SVG QR code (its path is
@@ -63,5 +65,60 @@ func checkQR(t *testing.T, want string) {
 	}
 	if res.GetText() != want {
 		t.Fatalf("decoded %q", res.GetText())
+	}
+}
+
+// TestQRSameAsGozxing compares encodeQR's symbol with the general-purpose
+// encoder's (gozxing, byte mode, level M, mask 2) module by module, for
+// contents of every length that changes the version, 1 to 40.
+func TestQRSameAsGozxing(t *testing.T) {
+	lengths := []int{0, 1, 13, 14, 15}
+	for v := 1; v <= 40; v++ {
+		c := qrDataCodewords(v) - 2 // byte mode header: 4 + 8 bits
+		if v >= 10 {
+			c--
+		}
+		lengths = append(lengths, c-1, c, c+1)
+	}
+	for _, n := range lengths {
+		if n < 0 || n > 2331 {
+			continue
+		}
+		content := make([]byte, n)
+		for i := range content {
+			content[i] = "abcdefghijklmnopqrstuvwxyz%=&?:/._-0123456789"[(i*7+n)%45]
+		}
+		want, err := qrencoder.Encoder_encode(string(content), qrdecoder.ErrorCorrectionLevel_M,
+			map[gozxing.EncodeHintType]any{gozxing.EncodeHintType_QR_MASK_PATTERN: qrMask})
+		if err != nil {
+			t.Fatalf("gozxing, %d bytes: %v", n, err)
+		}
+		got, gerr := encodeQR(string(content))
+		if gerr != nil {
+			t.Fatalf("%d bytes: %v", n, gerr)
+		}
+		m := want.GetMatrix()
+		if m.GetWidth() != got.size {
+			t.Fatalf("%d bytes: size %d, gozxing %d", n, got.size, m.GetWidth())
+		}
+		for y := range got.size {
+			for x := range got.size {
+				if (m.Get(x, y) == 1) != got.dark[y*got.size+x] {
+					t.Fatalf("%d bytes (version %d): module (%d, %d) differs", n, (got.size-17)/4, x, y)
+				}
+			}
+		}
+	}
+	if _, err := encodeQR(string(make([]byte, 2332))); err == nil {
+		t.Fatal("2332 bytes: no error")
+	}
+}
+
+func BenchmarkQRSVG(b *testing.B) {
+	s := "openid4vp://?client_id=x509_san_dns%3A127.0.0.1&request_uri=http%3A%2F%2F127.0.0.1%3A40497%2Foidc%2Fwallet%2Frequest%2F" + randomID(16)
+	for b.Loop() {
+		if _, err := qrSVG(s); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
 	"strings"
 	"time"
 
@@ -28,6 +29,13 @@ import (
 // INSERT that does nothing on conflict), so that every provider process on
 // the database catches a replay, until the assertion has expired and Purge
 // removes them.
+//
+// On a refresh_token grant the jti is spent by the statement that rotates
+// the refresh token (Store.RotateRefreshToken: one round trip instead of
+// two): the verified assertion waits in the request's assertionSlot, and a
+// request that ends before the rotation (an unknown or reused refresh
+// token, a scope not granted) spends it as it ends, so that an assertion is
+// never accepted twice either way.
 
 // Errors of client assertion checks.
 var (
@@ -125,6 +133,12 @@ func (k assertionKey) spend(jti string, exp *int64) error {
 	if until.After(now.Add(maxAssertionLife)) {
 		return errAssertionTooLong
 	}
+	if slot, ok := k.ctx.Value(assertionSlotKey{}).(*assertionSlot); ok && slot.pending == nil {
+		// A refresh: spent by the rotation's statement, or at the end of
+		// the request (withTokenAlg) if it fails before.
+		slot.pending = &Assertion{ClientID: k.client, JTI: jti, Expires: until.Add(assertionSkew)}
+		return nil
+	}
 	err := k.p.cfg.Store.UseAssertion(k.ctx, k.client, jti, until.Add(assertionSkew))
 	if errors.Is(err, ErrConflict) {
 		return errAssertionReplayed
@@ -139,4 +153,43 @@ func (k assertionKey) spend(jti string, exp *int64) error {
 func (p *Provider) assertionKeyFor(ctx context.Context, key *jose.JSONWebKey, client string) *jose.JSONWebKey {
 	return &jose.JSONWebKey{Key: assertionKey{key: key, client: client, p: p, ctx: ctx},
 		KeyID: key.KeyID, Algorithm: key.Algorithm, Use: key.Use}
+}
+
+// assertionSlotKey carries a refresh request's assertionSlot.
+type assertionSlotKey struct{}
+
+// assertionSlot holds a refresh request's verified client assertion until
+// it is spent.
+type assertionSlot struct {
+	pending *Assertion
+	spent   bool
+}
+
+// withAssertionSlot gives a refresh_token grant request its assertion slot
+// and spends what is left in it when the request ends.
+func (p *Provider) withAssertionSlot(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/oauth/token" || r.PostFormValue("grant_type") != "refresh_token" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		slot := &assertionSlot{}
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), assertionSlotKey{}, slot)))
+		if a := slot.pending; a != nil && !slot.spent {
+			err := p.cfg.Store.UseAssertion(context.WithoutCancel(r.Context()), a.ClientID, a.JTI, a.Expires)
+			if err != nil && !errors.Is(err, ErrConflict) {
+				p.cfg.Log.ErrorContext(r.Context(), "oidc: spend client assertion", "client", a.ClientID, "err", err)
+			}
+		}
+	})
+}
+
+// takeAssertion hands a refresh's pending client assertion to the rotation
+// (nil when there is none).
+func takeAssertion(ctx context.Context) *assertionSlot {
+	slot, ok := ctx.Value(assertionSlotKey{}).(*assertionSlot)
+	if !ok || slot.pending == nil || slot.spent {
+		return nil
+	}
+	return slot
 }

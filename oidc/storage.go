@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +63,9 @@ func decodeAR(row AuthRequest) (*authRequest, error) {
 	a := &authRequest{row: row}
 	if err := json.Unmarshal(row.Data, &a.d); err != nil {
 		return nil, fmt.Errorf("oidc: auth request %s: %w", row.ID, err)
+	}
+	if a.d.Browser == "" { // bound by the column (a request bound before it existed keeps its own)
+		a.d.Browser = row.Browser
 	}
 	return a, nil
 }
@@ -255,11 +259,31 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 			Claims: claims, Refused: refused, WalletNonce: randomID(16), Created: now,
 		},
 	}
+	slot, bind := ctx.Value(browserSlotKey{}).(browserSlot)
+	secret := ""
+	if bind {
+		secret = randomID(24)
+		a.row.Browser = hashHex(secret)
+	}
 	if err := s.p.cfg.Store.CreateAuthRequest(ctx, a.encode()); err != nil {
 		return nil, err
 	}
+	if bind {
+		http.SetCookie(slot.w, s.p.bindingCookie(a.row.ID, secret))
+	}
 	return a, nil
 }
+
+// browserSlotKey carries the authorization response's writer (a
+// browserSlot) from the authorize handler to CreateAuthRequest.
+type browserSlotKey struct{}
+
+// browserSlot: the request stored is bound to the browser making the
+// authorization request, in the INSERT that stores it, by a cookie set on
+// the authorization response (the redirect to the login page), so that
+// the login page only reads the request. A request stored without one is
+// bound by the first browser that opens its login page.
+type browserSlot struct{ w http.ResponseWriter }
 
 // uiLocales keeps the request's ui_locales as the space-separated tags.
 func uiLocales(l oidc.Locales) string {
@@ -282,8 +306,18 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 // AuthRequestByCode implements op.AuthStorage. The code is consumed here,
 // atomically: a second use fails and revokes every token the first issued
 // (RFC 6749 section 4.1.2).
+//
+// The access token of a grant without a refresh token is stored by the
+// statement that spends the code (its data prepared at consent:
+// AuthRequest.Token); CreateAccessToken then hands it to op.
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	row, err := s.p.cfg.Store.ConsumeCode(ctx, hashHex(code), s.p.cfg.Now())
+	now := s.p.cfg.Now()
+	slot, _ := ctx.Value(tokenAlgKey{}).(*tokenAlg)
+	var access *Token
+	if slot != nil {
+		access = &Token{ID: randomID(16), Expires: now.Add(s.p.cfg.AccessTTL)}
+	}
+	row, err := s.p.cfg.Store.ConsumeCode(ctx, hashHex(code), now, access)
 	if errors.Is(err, ErrConflict) {
 		if derr := s.p.cfg.Store.DeleteTokens(ctx, "", "", row.ID); derr != nil {
 			s.p.cfg.Log.ErrorContext(ctx, "oidc: revoke tokens of replayed code", "err", derr)
@@ -299,6 +333,10 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	}
 	if err := s.p.setTokenAlg(ctx, a.GetClientID()); err != nil {
 		return nil, oidc.ErrInvalidClient().WithParent(err)
+	}
+	if access != nil && row.Token != nil && row.Subject != "" {
+		access.ClientID, access.Subject, access.AuthRequestID = row.ClientID, row.Subject, row.ID
+		slot.access = access
 	}
 	return a, nil
 }
@@ -317,10 +355,15 @@ func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 // used) until it expires, so that a replayed code is recognised.
 func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
+// grant is what an access or refresh token issued for a carries.
+func (a *authRequest) grant() grantData {
+	return grantData{Scopes: a.d.Scopes, AMR: a.d.AMR, ACR: a.d.ACR, AuthTime: a.d.AuthTime, Sealed: a.d.Sealed}
+}
+
 func (s *storage) grantOf(req op.TokenRequest) (grantData, string, error) {
 	switch r := req.(type) {
 	case *authRequest:
-		return grantData{Scopes: r.d.Scopes, AMR: r.d.AMR, ACR: r.d.ACR, AuthTime: r.d.AuthTime, Sealed: r.d.Sealed}, r.row.ID, nil
+		return r.grant(), r.row.ID, nil
 	case *refreshRequest:
 		return r.g, r.tok.AuthRequestID, nil
 	}
@@ -356,8 +399,16 @@ func (s *storage) newTokens(ctx context.Context, req op.TokenRequest, refresh bo
 	return at, rt, rtValue, nil
 }
 
-// CreateAccessToken implements op.AuthStorage.
+// CreateAccessToken implements op.AuthStorage: the token stored with the
+// code's consumption (AuthRequestByCode), or a new one.
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	if slot, ok := ctx.Value(tokenAlgKey{}).(*tokenAlg); ok && slot.access != nil {
+		if a, ok := req.(*authRequest); ok && a.row.ID == slot.access.AuthRequestID {
+			at := slot.access
+			slot.access = nil
+			return at.ID, at.Expires, nil
+		}
+	}
 	at, _, _, err := s.newTokens(ctx, req, false)
 	if err != nil {
 		return "", time.Time{}, err
@@ -385,7 +436,18 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	if current != "" {
 		replaces = hashHex(current)
 	}
-	if err := s.p.cfg.Store.PutTokens(ctx, replaces, rt); err != nil {
+	if slot := takeAssertion(ctx); slot != nil && replaces != "" {
+		// The client assertion of this refresh is spent by the rotation.
+		err = s.p.cfg.Store.RotateRefreshToken(ctx, slot.pending, replaces, rt)
+		slot.spent = err == nil || errors.Is(err, ErrConflict)
+	} else {
+		err = s.p.cfg.Store.PutTokens(ctx, replaces, rt)
+	}
+	if err != nil {
+		if errors.Is(err, ErrAssertionSpent) {
+			s.p.cfg.Log.InfoContext(ctx, "oidc: client assertion refused", "client", rt.ClientID, "err", errAssertionReplayed)
+			return "", "", time.Time{}, oidc.ErrInvalidClient().WithDescription("client assertion already used")
+		}
 		if errors.Is(err, ErrConflict) {
 			return "", "", time.Time{}, op.ErrInvalidRefreshToken
 		}

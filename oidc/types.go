@@ -78,7 +78,7 @@ const (
 )
 
 // AuthRequest is a stored authorization request and its login transaction.
-// Store persists ID, ClientID, Txn, State, CodeHash and Expires as columns
+// Store persists ID, ClientID, Txn, State, CodeHash, Expires, Browser, Subject and Token as columns
 // and the rest as the opaque Data blob.
 type AuthRequest struct {
 	ID, ClientID string
@@ -87,7 +87,15 @@ type AuthRequest struct {
 	State    string
 	CodeHash string
 	Expires  time.Time
-	Data     []byte
+	// Browser is the hash of the browser binding secret ("" while the
+	// request is not bound to a browser).
+	Browser string
+	// Subject and Token are written by GrantAuthRequest: the pairwise
+	// subject, and the data of the access token the code exchange stores
+	// with ConsumeCode (nil when the grant has a refresh token as well).
+	Subject string
+	Token   []byte
+	Data    []byte
 }
 
 // Token is an access or refresh token's server-side record.
@@ -122,6 +130,17 @@ type Grant struct {
 	At       time.Time
 }
 
+// Assertion is a client assertion (private_key_jwt) to spend: its jti is
+// single use for its client until Expires.
+type Assertion struct {
+	ClientID, JTI string
+	Expires       time.Time
+}
+
+// ErrAssertionSpent: the client assertion's jti was spent before (a
+// replay). Store wraps it together with ErrConflict.
+var ErrAssertionSpent = errors.New("oidc: client assertion already used")
+
 // Store is what the provider needs from storage (implemented by store.OIDC).
 type Store interface {
 	PutClient(ctx context.Context, c Client) error
@@ -136,21 +155,41 @@ type Store interface {
 	CreateAuthRequest(ctx context.Context, ar AuthRequest) error
 	AuthRequest(ctx context.Context, id string) (AuthRequest, error)
 	AuthRequestByTxn(ctx context.Context, txn string) (AuthRequest, error)
-	// UpdateAuthRequest writes ar if the stored state is still from
-	// (ErrConflict otherwise).
+	// BindAuthRequest binds request id to a browser (the hash of its
+	// binding secret) in one statement if it is not bound yet and has not
+	// expired at now, and returns the request and whether this call bound
+	// it (false: bound before, or expired; the request is returned as it
+	// is). ErrNotFound for an unknown id.
+	BindAuthRequest(ctx context.Context, id, browser string, now time.Time) (AuthRequest, bool, error)
+	// UpdateAuthRequest writes ar (all but its browser binding) if the
+	// stored state is still from (ErrConflict otherwise).
 	UpdateAuthRequest(ctx context.Context, ar AuthRequest, from string) error
+	// GrantAuthRequest ends a consent in one transaction: it writes ar (the
+	// request done, with its code's hash and expiry) if the stored state is
+	// still from and the request has no code yet, and records g; if not
+	// (ErrConflict), nothing is written.
+	GrantAuthRequest(ctx context.Context, ar AuthRequest, from string, g Grant) error
 	// SetCode records the authorization code (its hash) and the code's
 	// expiry on request id, in one statement, if the request is done and
 	// has no code yet (ErrConflict otherwise: one code per request).
 	SetCode(ctx context.Context, id, codeHash string, expires time.Time) error
 	// ConsumeCode moves the request holding codeHash from done to used and
 	// returns it. A code already used returns the request with ErrConflict
-	// (so the caller can revoke what it issued); an unknown code ErrNotFound.
-	ConsumeCode(ctx context.Context, codeHash string, now time.Time) (AuthRequest, error)
+	// (so the caller can revoke what it issued); an unknown or expired code
+	// ErrNotFound. If access is not nil and the request has a Token, the
+	// access token is stored in the same transaction, with access's ID and
+	// Expires and the request's client, Subject, ID and Token as its data.
+	ConsumeCode(ctx context.Context, codeHash string, now time.Time, access *Token) (AuthRequest, error)
 
 	// PutTokens stores toks in one transaction, first deleting the refresh
 	// token replaced (ErrConflict if it is already gone: a replay).
 	PutTokens(ctx context.Context, replaces string, toks ...Token) error
+	// RotateRefreshToken replaces the refresh token replaces by t in one
+	// transaction, first spending the client assertion spend if it is not
+	// nil: ErrAssertionSpent (with ErrConflict) if that was spent before,
+	// and then nothing is written; ErrConflict if the old token is gone (a
+	// replay), and then only the assertion is spent.
+	RotateRefreshToken(ctx context.Context, spend *Assertion, replaces string, t Token) error
 	Token(ctx context.Context, id string) (Token, error)
 	DeleteToken(ctx context.Context, id string) error
 	// DeleteTokens removes every token of subject at client (logout), or of

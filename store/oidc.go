@@ -92,6 +92,19 @@ UPDATE oidc_clients SET data = jsonb_set(data::jsonb, '{name}', jsonb_build_obje
 	'en', CASE WHEN data::jsonb->>'name' ~ '[㐀-鿿]' THEN '' ELSE data::jsonb->>'name' END))::text
 WHERE jsonb_typeof(data::jsonb->'name') = 'string';`,
 	})
+	// Columns that let one statement do what took two: the browser binding
+	// (written by the INSERT or BindAuthRequest, read with the request),
+	// and the subject and access token grant the consent prepares so that
+	// the code exchange stores the access token in the statement that
+	// spends the code (ConsumeCode).
+	const columns = `
+ALTER TABLE oidc_auth_requests ADD COLUMN browser TEXT;
+ALTER TABLE oidc_auth_requests ADD COLUMN subject TEXT;
+ALTER TABLE oidc_auth_requests ADD COLUMN token %s;`
+	register(Migration{Domain: "oidc", Version: 4,
+		SQLite:   fmt.Sprintf(columns, "BLOB"),
+		Postgres: fmt.Sprintf(columns, "BYTEA"),
+	})
 }
 
 // OIDC is the OpenID Provider's storage (oidc.Store) on a DB. Every write is
@@ -264,20 +277,21 @@ func nullable(s string) any {
 
 // CreateAuthRequest implements oidc.Store.
 func (s *OIDC) CreateAuthRequest(ctx context.Context, ar oidc.AuthRequest) error {
-	_, err := s.exec(ctx, `INSERT INTO oidc_auth_requests (id, client_id, txn, state, code, expires_at, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, ar.ID, ar.ClientID, ar.Txn, ar.State, nullable(ar.CodeHash), ar.Expires.UnixMicro(), ar.Data)
+	_, err := s.exec(ctx, `INSERT INTO oidc_auth_requests (id, client_id, txn, state, code, expires_at, browser, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, ar.ID, ar.ClientID, ar.Txn, ar.State, nullable(ar.CodeHash), ar.Expires.UnixMicro(), nullable(ar.Browser), ar.Data)
 	if err != nil {
 		return oidcErr("create auth request", err)
 	}
 	return nil
 }
 
-const arColumns = `id, client_id, txn, state, COALESCE(code, ''), expires_at, data`
+const arColumns = `id, client_id, txn, state, COALESCE(code, '') AS code, expires_at, COALESCE(browser, '') AS browser,
+	COALESCE(subject, '') AS subject, token, data`
 
 func scanAR(row rowScanner) (oidc.AuthRequest, error) {
 	var ar oidc.AuthRequest
 	var exp int64
-	if err := row.Scan(&ar.ID, &ar.ClientID, &ar.Txn, &ar.State, &ar.CodeHash, &exp, &ar.Data); err != nil {
+	if err := row.Scan(&ar.ID, &ar.ClientID, &ar.Txn, &ar.State, &ar.CodeHash, &exp, &ar.Browser, &ar.Subject, &ar.Token, &ar.Data); err != nil {
 		return ar, oidcErr("auth request", notFound(err))
 	}
 	ar.Expires = time.UnixMicro(exp)
@@ -294,6 +308,22 @@ func (s *OIDC) AuthRequestByTxn(ctx context.Context, txn string) (oidc.AuthReque
 	return scanAR(s.queryRow(ctx, `SELECT `+arColumns+` FROM oidc_auth_requests WHERE txn = ?`, txn))
 }
 
+// BindAuthRequest implements oidc.Store with one conditional UPDATE ...
+// RETURNING; only when it finds nothing to bind (bound before, expired or
+// unknown) is the request read on its own.
+func (s *OIDC) BindAuthRequest(ctx context.Context, id, browser string, now time.Time) (oidc.AuthRequest, bool, error) {
+	ar, err := scanAR(s.queryRow(ctx, `UPDATE oidc_auth_requests SET browser = ? WHERE id = ? AND browser IS NULL AND expires_at > ?
+		RETURNING `+arColumns, browser, id, now.UnixMicro()))
+	if err == nil {
+		return ar, true, nil
+	}
+	if !errors.Is(err, oidc.ErrNotFound) {
+		return ar, false, err
+	}
+	ar, err = s.AuthRequest(ctx, id)
+	return ar, false, err
+}
+
 // UpdateAuthRequest implements oidc.Store.
 func (s *OIDC) UpdateAuthRequest(ctx context.Context, ar oidc.AuthRequest, from string) error {
 	res, err := s.exec(ctx, `UPDATE oidc_auth_requests SET state = ?, code = ?, expires_at = ?, data = ? WHERE id = ? AND state = ?`,
@@ -305,6 +335,52 @@ func (s *OIDC) UpdateAuthRequest(ctx context.Context, ar oidc.AuthRequest, from 
 		return fmt.Errorf("store: oidc auth request %s: not in state %s: %w", ar.ID, from, oidc.ErrConflict)
 	}
 	return nil
+}
+
+// GrantAuthRequest implements oidc.Store. On PostgreSQL it is one
+// statement (the conditional UPDATE and, only when it found the request,
+// the INSERT of the grant), which saves the round trips of BEGIN, COMMIT
+// and the second statement; on SQLite one transaction of two statements.
+func (s *OIDC) GrantAuthRequest(ctx context.Context, ar oidc.AuthRequest, from string, g oidc.Grant) error {
+	claims, err := json.Marshal(g.Claims)
+	if err != nil {
+		return err
+	}
+	const (
+		update = `UPDATE oidc_auth_requests SET state = ?, code = ?, expires_at = ?, subject = ?, token = ?, data = ?
+			WHERE id = ? AND state = ? AND code IS NULL`
+		insert = `INSERT INTO oidc_grants (citizen, client_id, subject, claims, acr, at) VALUES (?, ?, ?, ?, ?, ?)`
+		both   = `WITH u AS (UPDATE oidc_auth_requests SET state = ?, code = ?, expires_at = ?, subject = ?, token = ?, data = ?
+				WHERE id = ? AND state = ? AND code IS NULL RETURNING id)
+			INSERT INTO oidc_grants (citizen, client_id, subject, claims, acr, at)
+				SELECT ?::bytea, ?::text, ?::text, ?::text, ?::text, ?::bigint FROM u`
+	)
+	upArgs := []any{ar.State, nullable(ar.CodeHash), ar.Expires.UnixMicro(), nullable(ar.Subject), ar.Token, ar.Data, ar.ID, from}
+	grArgs := []any{g.Citizen, g.ClientID, g.Subject, string(claims), g.ACR, g.At.UnixMicro()}
+	conflict := fmt.Errorf("store: oidc auth request %s: not in state %s or has a code: %w", ar.ID, from, oidc.ErrConflict)
+	if s.db.Dialect() == Postgres {
+		res, err := s.exec(ctx, both, append(upArgs, grArgs...)...)
+		if err != nil {
+			return oidcErr("grant auth request", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return conflict
+		}
+		return nil
+	}
+	return s.db.InTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, update, upArgs...)
+		if err != nil {
+			return oidcErr("grant auth request", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return conflict
+		}
+		if _, err := tx.Exec(ctx, insert, grArgs...); err != nil {
+			return oidcErr("record grant", err)
+		}
+		return nil
+	})
 }
 
 // SetCode implements oidc.Store with one conditional UPDATE.
@@ -322,10 +398,38 @@ func (s *OIDC) SetCode(ctx context.Context, id, codeHash string, expires time.Ti
 
 // ConsumeCode implements oidc.Store with one conditional UPDATE ... RETURNING,
 // so two concurrent exchanges of one code cannot both win. An expired code
-// is burnt too, and reported as not found.
-func (s *OIDC) ConsumeCode(ctx context.Context, codeHash string, now time.Time) (oidc.AuthRequest, error) {
-	ar, err := scanAR(s.queryRow(ctx, `UPDATE oidc_auth_requests SET state = ? WHERE code = ? AND state = ?
-		RETURNING `+arColumns, oidc.StateUsed, codeHash, oidc.StateDone))
+// is burnt too, and reported as not found. With access, on PostgreSQL the
+// access token is inserted by the same statement (a data-modifying WITH);
+// on SQLite the two statements are one transaction.
+func (s *OIDC) ConsumeCode(ctx context.Context, codeHash string, now time.Time, access *oidc.Token) (oidc.AuthRequest, error) {
+	var ar oidc.AuthRequest
+	var err error
+	switch {
+	case access == nil:
+		ar, err = scanAR(s.queryRow(ctx, `UPDATE oidc_auth_requests SET state = ? WHERE code = ? AND state = ?
+			RETURNING `+arColumns, oidc.StateUsed, codeHash, oidc.StateDone))
+	case s.db.Dialect() == Postgres:
+		ar, err = scanAR(s.queryRow(ctx, `WITH c AS (UPDATE oidc_auth_requests SET state = ? WHERE code = ? AND state = ?
+				RETURNING `+arColumns+`),
+			t AS (INSERT INTO oidc_tokens (id, refresh, client_id, subject, auth_request_id, expires_at, data)
+				SELECT ?::text, 0, client_id, subject, id, ?::bigint, token FROM c
+				WHERE token IS NOT NULL AND subject <> '' AND expires_at > ?::bigint)
+			SELECT * FROM c`, oidc.StateUsed, codeHash, oidc.StateDone, access.ID, access.Expires.UnixMicro(), now.UnixMicro()))
+	default:
+		err = s.db.InTx(ctx, func(tx *Tx) error {
+			ar, err = scanAR(tx.QueryRow(ctx, `UPDATE oidc_auth_requests SET state = ? WHERE code = ? AND state = ?
+				RETURNING `+arColumns, oidc.StateUsed, codeHash, oidc.StateDone))
+			if err != nil || ar.Token == nil || ar.Subject == "" || !ar.Expires.After(now) {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO oidc_tokens (id, refresh, client_id, subject, auth_request_id, expires_at, data)
+				VALUES (?, 0, ?, ?, ?, ?, ?)`, access.ID, ar.ClientID, ar.Subject, ar.ID, access.Expires.UnixMicro(), ar.Token)
+			if err != nil {
+				return oidcErr("put token", err)
+			}
+			return nil
+		})
+	}
 	if err == nil {
 		if !ar.Expires.After(now) {
 			return oidc.AuthRequest{}, oidc.ErrNotFound
@@ -409,6 +513,70 @@ func (s *OIDC) PutTokens(ctx context.Context, replaces string, toks ...oidc.Toke
 		}
 		return nil
 	})
+}
+
+// RotateRefreshToken implements oidc.Store. On PostgreSQL it is one
+// statement: the assertion's insert (nothing on conflict), the delete of
+// the old token only when that insert happened, and the insert of the new
+// one only when the delete found the old; it reports what happened. On
+// SQLite it is one transaction.
+func (s *OIDC) RotateRefreshToken(ctx context.Context, spend *oidc.Assertion, replaces string, t oidc.Token) error {
+	if spend == nil {
+		return s.PutTokens(ctx, replaces, t)
+	}
+	spent := fmt.Errorf("store: oidc client assertion: %w (%w)", oidc.ErrAssertionSpent, oidc.ErrConflict)
+	used := fmt.Errorf("store: oidc refresh token already used: %w", oidc.ErrConflict)
+	aID, aExp := assertionID(spend.ClientID, spend.JTI), spend.Expires.UnixMicro()
+	r := 0
+	if t.Refresh {
+		r = 1
+	}
+	tokArgs := []any{t.ID, r, t.ClientID, t.Subject, t.AuthRequestID, t.Expires.UnixMicro(), t.Data}
+	if s.db.Dialect() == Postgres {
+		const q = `WITH a AS (INSERT INTO oidc_assertions (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING RETURNING id),
+			old AS (DELETE FROM oidc_tokens WHERE id = ? AND refresh = 1 AND EXISTS (SELECT 1 FROM a) RETURNING id),
+			ins AS (INSERT INTO oidc_tokens (id, refresh, client_id, subject, auth_request_id, expires_at, data)
+				SELECT ?::text, ?::integer, ?::text, ?::text, ?::text, ?::bigint, ?::bytea FROM old RETURNING id)
+			SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM ins)`
+		var na, ni int
+		if err := s.queryRow(ctx, q, append([]any{aID, aExp, replaces}, tokArgs...)...).Scan(&na, &ni); err != nil {
+			return oidcErr("rotate refresh token", err)
+		}
+		switch {
+		case na == 0:
+			return spent
+		case ni == 0:
+			return used
+		}
+		return nil
+	}
+	var lost error // the assertion spent, the token not rotated: commit that
+	err := s.db.InTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `INSERT INTO oidc_assertions (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, aID, aExp)
+		if err != nil {
+			return oidcErr("use assertion", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return spent
+		}
+		res, err = tx.Exec(ctx, `DELETE FROM oidc_tokens WHERE id = ? AND refresh = 1`, replaces)
+		if err != nil {
+			return oidcErr("rotate refresh token", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			lost = used
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO oidc_tokens (id, refresh, client_id, subject, auth_request_id, expires_at, data)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, tokArgs...); err != nil {
+			return oidcErr("put token", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return lost
 }
 
 // Token implements oidc.Store.
@@ -510,12 +678,8 @@ func (s *OIDC) Grants(ctx context.Context, citizen []byte) ([]oidc.Grant, error)
 // UseAssertion implements oidc.Store with one INSERT that does nothing on
 // conflict: no row inserted means the pair was already spent.
 func (s *OIDC) UseAssertion(ctx context.Context, clientID, jti string, exp time.Time) error {
-	h := sha256.New()
-	h.Write([]byte(clientID))
-	h.Write([]byte{0})
-	h.Write([]byte(jti))
 	res, err := s.exec(ctx, `INSERT INTO oidc_assertions (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`,
-		h.Sum(nil), exp.UnixMicro())
+		assertionID(clientID, jti), exp.UnixMicro())
 	if err != nil {
 		return oidcErr("use assertion", err)
 	}
@@ -527,6 +691,15 @@ func (s *OIDC) UseAssertion(ctx context.Context, clientID, jti string, exp time.
 		return fmt.Errorf("store: oidc client assertion already used: %w", oidc.ErrConflict)
 	}
 	return nil
+}
+
+// assertionID is the key of a spent assertion: SHA-256 of client id NUL jti.
+func assertionID(clientID, jti string) []byte {
+	h := sha256.New()
+	h.Write([]byte(clientID))
+	h.Write([]byte{0})
+	h.Write([]byte(jti))
+	return h.Sum(nil)
 }
 
 // Purge implements oidc.Store. Requests are kept for an hour past their

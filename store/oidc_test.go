@@ -94,7 +94,7 @@ func TestOIDCStore(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := s.ConsumeCode(ctx, "code1", time.Now())
+				_, err := s.ConsumeCode(ctx, "code1", time.Now(), nil)
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -111,13 +111,13 @@ func TestOIDCStore(t *testing.T) {
 		if wins != 1 || conflicts != 7 {
 			t.Fatalf("wins %d conflicts %d", wins, conflicts)
 		}
-		if _, err := s.ConsumeCode(ctx, "unknown", now); !errors.Is(err, oidc.ErrNotFound) {
+		if _, err := s.ConsumeCode(ctx, "unknown", now, nil); !errors.Is(err, oidc.ErrNotFound) {
 			t.Fatalf("unknown code: %v", err)
 		}
 		// An expired code is not found.
 		ar2 := oidc.AuthRequest{ID: "ar2", ClientID: "hotel", Txn: "txn2", State: oidc.StateDone, CodeHash: "code2", Expires: now.Add(-time.Second), Data: []byte(`{}`)}
 		s.CreateAuthRequest(ctx, ar2)
-		if _, err := s.ConsumeCode(ctx, "code2", now); !errors.Is(err, oidc.ErrNotFound) {
+		if _, err := s.ConsumeCode(ctx, "code2", now, nil); !errors.Is(err, oidc.ErrNotFound) {
 			t.Fatalf("expired code: %v", err)
 		}
 
@@ -419,4 +419,331 @@ func TestOIDCClientNamesMigration(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOIDCBindAuthRequest: the first binding wins, once, and only on a
+// live request; the request comes back with it.
+func TestOIDCBindAuthRequest(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.OIDC()
+		now := time.Now()
+		ar := oidc.AuthRequest{ID: "ar1", ClientID: "hotel", Txn: "txn1", State: oidc.StatePending, Expires: now.Add(time.Minute), Data: []byte(`{"a":1}`)}
+		if err := s.CreateAuthRequest(ctx, ar); err != nil {
+			t.Fatal(err)
+		}
+		got, bound, err := s.BindAuthRequest(ctx, "ar1", "b1", now)
+		if err != nil || !bound || got.Browser != "b1" || got.Txn != "txn1" || string(got.Data) != `{"a":1}` || got.State != oidc.StatePending {
+			t.Fatalf("first bind: %+v %v %v", got, bound, err)
+		}
+		got, bound, err = s.BindAuthRequest(ctx, "ar1", "b2", now)
+		if err != nil || bound || got.Browser != "b1" {
+			t.Fatalf("second bind: %+v %v %v", got, bound, err)
+		}
+		// Later writes keep the binding.
+		ar.State = oidc.StatePresented
+		if err := s.UpdateAuthRequest(ctx, ar, oidc.StatePending); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.AuthRequestByTxn(ctx, "txn1"); err != nil || got.Browser != "b1" || got.State != oidc.StatePresented {
+			t.Fatalf("after update: %+v %v", got, err)
+		}
+		// An expired request is returned, not bound.
+		ar2 := oidc.AuthRequest{ID: "ar2", ClientID: "hotel", Txn: "txn2", State: oidc.StatePending, Expires: now.Add(-time.Second), Data: []byte(`{}`)}
+		if err := s.CreateAuthRequest(ctx, ar2); err != nil {
+			t.Fatal(err)
+		}
+		if got, bound, err := s.BindAuthRequest(ctx, "ar2", "b3", now); err != nil || bound || got.Browser != "" || got.ID != "ar2" {
+			t.Fatalf("expired: %+v %v %v", got, bound, err)
+		}
+		if _, _, err := s.BindAuthRequest(ctx, "nope", "b4", now); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatalf("unknown: %v", err)
+		}
+		// Eight browsers at once: exactly one binds.
+		ar3 := oidc.AuthRequest{ID: "ar3", ClientID: "hotel", Txn: "txn3", State: oidc.StatePending, Expires: now.Add(time.Minute), Data: []byte(`{}`)}
+		if err := s.CreateAuthRequest(ctx, ar3); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		winners := map[string]bool{}
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b := fmt.Sprint("browser", i)
+				got, bound, err := s.BindAuthRequest(ctx, "ar3", b, now)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					t.Errorf("bind: %v", err)
+				}
+				if bound {
+					winners[b] = got.Browser == b
+				}
+			}()
+		}
+		wg.Wait()
+		if len(winners) != 1 {
+			t.Fatalf("winners %v", winners)
+		}
+		for _, ok := range winners {
+			if !ok {
+				t.Fatal("the winner was not returned its binding")
+			}
+		}
+	})
+}
+
+// TestOIDCGrantAuthRequest: the consent's writes (request done with its
+// code, grant recorded) happen together or not at all.
+func TestOIDCGrantAuthRequest(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.OIDC()
+		now := time.Now()
+		ar := oidc.AuthRequest{ID: "ar1", ClientID: "hotel", Txn: "txn1", State: oidc.StatePresented, Expires: now.Add(time.Minute), Data: []byte(`{}`)}
+		if err := s.CreateAuthRequest(ctx, ar); err != nil {
+			t.Fatal(err)
+		}
+		g := oidc.Grant{Citizen: []byte("cit"), ClientID: "hotel", Subject: "sub", Claims: []string{"name"}, ACR: oidc.ACRHigh, At: now}
+		done := ar
+		done.State, done.CodeHash, done.Expires, done.Data = oidc.StateDone, "code1", now.Add(30*time.Second).Truncate(time.Microsecond), []byte(`{"granted":1}`)
+		// From the wrong state: nothing written.
+		if err := s.GrantAuthRequest(ctx, done, oidc.StatePending, g); !errors.Is(err, oidc.ErrConflict) {
+			t.Fatalf("wrong state: %v", err)
+		}
+		if gs, _ := s.Grants(ctx, []byte("cit")); len(gs) != 0 {
+			t.Fatalf("grant recorded by a refused consent: %+v", gs)
+		}
+		if err := s.GrantAuthRequest(ctx, done, oidc.StatePresented, g); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.AuthRequest(ctx, "ar1")
+		if err != nil || got.State != oidc.StateDone || got.CodeHash != "code1" || !got.Expires.Equal(done.Expires) || string(got.Data) != `{"granted":1}` {
+			t.Fatalf("after grant: %+v %v", got, err)
+		}
+		if gs, err := s.Grants(ctx, []byte("cit")); err != nil || len(gs) != 1 || gs[0].Subject != "sub" || gs[0].Claims[0] != "name" || gs[0].ACR != oidc.ACRHigh {
+			t.Fatalf("grants = %+v %v", gs, err)
+		}
+		// A second submission: conflict, no second grant, the code stays.
+		again := done
+		again.CodeHash = "code2"
+		if err := s.GrantAuthRequest(ctx, again, oidc.StatePresented, g); !errors.Is(err, oidc.ErrConflict) {
+			t.Fatalf("second grant: %v", err)
+		}
+		if gs, _ := s.Grants(ctx, []byte("cit")); len(gs) != 1 {
+			t.Fatalf("grants after a second submission: %d", len(gs))
+		}
+		if _, err := s.ConsumeCode(ctx, "code1", now, nil); err != nil {
+			t.Fatalf("consume: %v", err)
+		}
+		// A code that clashes with another request's fails as a whole.
+		ar2 := ar
+		ar2.ID, ar2.Txn = "ar2", "txn2"
+		if err := s.CreateAuthRequest(ctx, ar2); err != nil {
+			t.Fatal(err)
+		}
+		clash := done
+		clash.ID = "ar2"
+		if err := s.GrantAuthRequest(ctx, clash, oidc.StatePresented, g); err == nil {
+			t.Fatal("a clashing code was recorded")
+		}
+		if got, _ := s.AuthRequest(ctx, "ar2"); got.State != oidc.StatePresented {
+			t.Fatalf("clash moved the request: %+v", got)
+		}
+		if gs, _ := s.Grants(ctx, []byte("cit")); len(gs) != 1 {
+			t.Fatalf("grants after a clash: %d", len(gs))
+		}
+	})
+}
+
+// TestOIDCRotateRefreshToken: the client assertion is spent by the
+// rotation; a replayed assertion writes nothing (the token stays live), a
+// reused token spends the assertion and issues nothing.
+func TestOIDCRotateRefreshToken(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		a, b := db.OIDC(), db.OIDC()
+		now := time.Now()
+		rt := oidc.Token{ID: "rt1", Refresh: true, ClientID: "bank", Subject: "s", AuthRequestID: "ar1", Expires: now.Add(time.Hour), Data: []byte("d")}
+		if err := a.PutTokens(ctx, "", rt); err != nil {
+			t.Fatal(err)
+		}
+		next := func(id string) oidc.Token { t := rt; t.ID = id; return t }
+		j1 := &oidc.Assertion{ClientID: "bank", JTI: "j1", Expires: now.Add(time.Minute)}
+		if err := a.RotateRefreshToken(ctx, j1, "rt1", next("rt2")); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := a.Token(ctx, "rt2"); err != nil || !got.Refresh || string(got.Data) != "d" {
+			t.Fatalf("rotated: %+v %v", got, err)
+		}
+		if _, err := a.Token(ctx, "rt1"); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatal("old token survived")
+		}
+		// The assertion is spent, for every process.
+		if err := b.UseAssertion(ctx, "bank", "j1", now.Add(time.Minute)); !errors.Is(err, oidc.ErrConflict) {
+			t.Fatalf("assertion not spent: %v", err)
+		}
+		// Replayed assertion: ErrAssertionSpent, the live token untouched.
+		err := b.RotateRefreshToken(ctx, j1, "rt2", next("rt3"))
+		if !errors.Is(err, oidc.ErrAssertionSpent) || !errors.Is(err, oidc.ErrConflict) {
+			t.Fatalf("replayed assertion: %v", err)
+		}
+		if _, err := a.Token(ctx, "rt2"); err != nil {
+			t.Fatalf("replayed assertion burnt the token: %v", err)
+		}
+		if _, err := a.Token(ctx, "rt3"); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatal("replayed assertion issued a token")
+		}
+		// Reused refresh token with a fresh assertion: ErrConflict, not
+		// ErrAssertionSpent; the assertion is spent all the same.
+		j2 := &oidc.Assertion{ClientID: "bank", JTI: "j2", Expires: now.Add(time.Minute)}
+		err = a.RotateRefreshToken(ctx, j2, "rt1", next("rt4"))
+		if !errors.Is(err, oidc.ErrConflict) || errors.Is(err, oidc.ErrAssertionSpent) {
+			t.Fatalf("reused token: %v", err)
+		}
+		if _, err := a.Token(ctx, "rt4"); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatal("reused token issued a token")
+		}
+		if err := b.UseAssertion(ctx, "bank", "j2", now.Add(time.Minute)); !errors.Is(err, oidc.ErrConflict) {
+			t.Fatalf("assertion of a reused token not spent: %v", err)
+		}
+		// Without an assertion it is PutTokens' rotation.
+		if err := a.RotateRefreshToken(ctx, nil, "rt2", next("rt5")); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.RotateRefreshToken(ctx, nil, "rt2", next("rt6")); !errors.Is(err, oidc.ErrConflict) {
+			t.Fatalf("reused without assertion: %v", err)
+		}
+		// Eight concurrent rotations of one token, each with its own
+		// assertion: exactly one wins.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins, conflicts := 0, 0
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s := a
+				if i%2 == 1 {
+					s = b
+				}
+				err := s.RotateRefreshToken(ctx, &oidc.Assertion{ClientID: "bank", JTI: fmt.Sprint("c", i), Expires: now.Add(time.Minute)},
+					"rt5", next(fmt.Sprint("rt-c", i)))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, oidc.ErrConflict) && !errors.Is(err, oidc.ErrAssertionSpent):
+					conflicts++
+				default:
+					t.Errorf("rotate: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins != 1 || conflicts != 7 {
+			t.Fatalf("wins %d conflicts %d", wins, conflicts)
+		}
+	})
+}
+
+// TestOIDCConsumeCodeIssuing: the access token prepared at consent is
+// stored by the exchange that spends the code, and by no other.
+func TestOIDCConsumeCodeIssuing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.OIDC()
+		now := time.Now()
+		g := oidc.Grant{Citizen: []byte("cit"), ClientID: "hotel", Subject: "sub", Claims: []string{"name"}, ACR: oidc.ACRHigh, At: now}
+		// consented stores a request in state presented and grants it.
+		consented := func(id, code string, token []byte, codeExp time.Time) {
+			t.Helper()
+			ar := oidc.AuthRequest{ID: id, ClientID: "hotel", Txn: "txn-" + id, State: oidc.StatePresented, Expires: now.Add(time.Minute), Data: []byte(`{}`)}
+			if err := s.CreateAuthRequest(ctx, ar); err != nil {
+				t.Fatal(err)
+			}
+			ar.State, ar.CodeHash, ar.Expires, ar.Subject, ar.Token = oidc.StateDone, code, codeExp, "sub", token
+			if err := s.GrantAuthRequest(ctx, ar, oidc.StatePresented, g); err != nil {
+				t.Fatal(err)
+			}
+		}
+		access := func(id string) *oidc.Token {
+			return &oidc.Token{ID: id, Expires: now.Add(15 * time.Minute).Truncate(time.Microsecond)}
+		}
+		noToken := func(id string) {
+			t.Helper()
+			if _, err := s.Token(ctx, id); !errors.Is(err, oidc.ErrNotFound) {
+				t.Fatalf("token %s stored: %v", id, err)
+			}
+		}
+
+		consented("ar1", "code1", []byte(`{"scopes":["openid"]}`), now.Add(time.Minute))
+		got, err := s.ConsumeCode(ctx, "code1", now, access("at1"))
+		if err != nil || got.ID != "ar1" || got.Subject != "sub" || string(got.Token) != `{"scopes":["openid"]}` || got.State != oidc.StateUsed {
+			t.Fatalf("consume: %+v %v", got, err)
+		}
+		at, err := s.Token(ctx, "at1")
+		if err != nil || at.Refresh || at.ClientID != "hotel" || at.Subject != "sub" || at.AuthRequestID != "ar1" ||
+			string(at.Data) != `{"scopes":["openid"]}` || !at.Expires.Equal(access("at1").Expires) {
+			t.Fatalf("access token: %+v %v", at, err)
+		}
+		// A replay stores nothing, and the caller can revoke by request.
+		if got, err := s.ConsumeCode(ctx, "code1", now, access("at2")); !errors.Is(err, oidc.ErrConflict) || got.ID != "ar1" {
+			t.Fatalf("replay: %+v %v", got, err)
+		}
+		noToken("at2")
+		// Without a prepared token (a grant with a refresh token), or
+		// without access, nothing is stored.
+		consented("ar2", "code2", nil, now.Add(time.Minute))
+		if _, err := s.ConsumeCode(ctx, "code2", now, access("at3")); err != nil {
+			t.Fatal(err)
+		}
+		noToken("at3")
+		consented("ar3", "code3", []byte(`{}`), now.Add(time.Minute))
+		if got, err := s.ConsumeCode(ctx, "code3", now, nil); err != nil || got.State != oidc.StateUsed {
+			t.Fatalf("consume without access: %+v %v", got, err)
+		}
+		// An expired code is burnt, not found, and issues nothing.
+		consented("ar4", "code4", []byte(`{}`), now.Add(-time.Second))
+		if _, err := s.ConsumeCode(ctx, "code4", now, access("at4")); !errors.Is(err, oidc.ErrNotFound) {
+			t.Fatalf("expired code: %v", err)
+		}
+		noToken("at4")
+		if _, err := s.ConsumeCode(ctx, "code4", now, access("at4")); !errors.Is(err, oidc.ErrConflict) {
+			t.Fatalf("expired code was not burnt: %v", err)
+		}
+		// Eight concurrent exchanges: one wins, one token.
+		consented("ar5", "code5", []byte(`{}`), now.Add(time.Minute))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins := 0
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.ConsumeCode(ctx, "code5", time.Now(), access(fmt.Sprint("c", i)))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case !errors.Is(err, oidc.ErrConflict):
+					t.Errorf("consume: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		stored := 0
+		for i := range 8 {
+			if _, err := s.Token(ctx, fmt.Sprint("c", i)); err == nil {
+				stored++
+			}
+		}
+		if wins != 1 || stored != 1 {
+			t.Fatalf("wins %d, tokens stored %d", wins, stored)
+		}
+	})
 }
