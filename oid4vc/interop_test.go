@@ -10,6 +10,7 @@ import (
 
 	"github.com/shenfen/shenfen/credential"
 	"github.com/shenfen/shenfen/credential/credtest"
+	"github.com/shenfen/shenfen/oid4vc"
 )
 
 // TestOID4VCIInterop lets an independent OpenID4VCI client (the OpenWallet
@@ -22,6 +23,9 @@ func TestOID4VCIInterop(t *testing.T) {
 		t.Skip("run by scripts/test.d/interop-oid4vci.sh")
 	}
 	e := doubleEnv(t)
+	// Signed metadata naming the log's key, as cmd/shenfen serves it.
+	logKey := testLogKey(t)
+	e.api.MetadataSigner, e.api.LogKey = e.api.Cards.(*oid4vc.Issuer).Signers, logKey
 	key := credtest.HolderKey()
 	offer := e.enroll(t, key)
 	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
@@ -44,7 +48,7 @@ func TestOID4VCIInterop(t *testing.T) {
 
 	// Re-enrollment (which revokes the card above) gives a second offer.
 	settings, _ = json.Marshal(map[string]any{
-		"offer": e.enroll(t, key), "root": e.root, "server": e.srv.URL, "issuer": credtest.IssuerURL, "vct": credential.ProfileCN.VCT,
+		"offer": e.enroll(t, key), "root": e.root, "server": e.srv.URL, "log_key": logKey, "issuer": credtest.IssuerURL, "vct": credential.ProfileCN.VCT,
 		"device_jwk": map[string]string{"kty": "EC", "crv": "P-256", "x": b64(pub[1:33]), "y": b64(pub[33:65]), "d": b64(priv)},
 	})
 	if err := os.WriteFile(f, settings, 0o600); err != nil {

@@ -1,9 +1,13 @@
 package oid4vc
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/shenfen/shenfen/credential"
+	"github.com/shenfen/shenfen/keys/jws"
 )
 
 // IssuerMetadata is the credential issuer metadata (OpenID4VCI 1.0 §12.2).
@@ -15,7 +19,25 @@ type IssuerMetadata struct {
 	Configurations     map[string]CredentialConfiguration `json:"credential_configurations_supported"`
 	// Batch says how many key proofs (credentials) one request may carry.
 	Batch *BatchIssuance `json:"batch_credential_issuance,omitempty"`
+	// Log names the transparency log issuances are recorded in (an
+	// extension of this metadata; the wallet pins its key from the signed
+	// metadata).
+	Log *TransparencyLog `json:"shenfen_transparency_log,omitempty"`
+	// Signed is signed_metadata: these parameters as a JWT signed by the
+	// issuer (typ openidvci-issuer-metadata+jwt, x5c).
+	Signed string `json:"signed_metadata,omitempty"`
 }
+
+// TransparencyLog is where the issuer logs every issuance: the C2SP
+// checkpoint origin and its signed-note verifier key
+// (/audit/checkpoint-key serves the same key).
+type TransparencyLog struct {
+	VerifierKey string `json:"verifier_key"`
+	Checkpoint  string `json:"checkpoint"`
+}
+
+// SignedMetadataType is the typ of signed_metadata (OpenID4VCI 1.0 §12.2.3).
+const SignedMetadataType = "openidvci-issuer-metadata+jwt"
 
 // BatchIssuance is the batch_credential_issuance metadata parameter
 // (OpenID4VCI 1.0 §12.2.4).
@@ -119,6 +141,7 @@ func (a *API) IssuerMetadata() IssuerMetadata {
 		NonceEndpoint:      a.Issuer + "/vci/nonce",
 		Display:            displays([2]string{"shenfen virtual ID", "身份证电子证照"}),
 		Batch:              &BatchIssuance{BatchSize: BatchSize},
+		Log:                a.transparencyLog(),
 		Configurations: map[string]CredentialConfiguration{
 			ConfigSDJWT: {
 				Format: "dc+sd-jwt", VCT: a.VCT,
@@ -140,7 +163,45 @@ func (a *API) IssuerMetadata() IssuerMetadata {
 }
 
 func (a *API) issuerMetadata(w http.ResponseWriter, r *http.Request) {
-	writeMetadata(w, a.IssuerMetadata())
+	m := a.IssuerMetadata()
+	if a.MetadataSigner != nil {
+		signed, err := a.signMetadata(r.Context(), m)
+		if err != nil {
+			// The unsigned metadata still serves every wallet but the
+			// one that pins the log key from it: say why it is missing.
+			a.log().ErrorContext(r.Context(), "oid4vc: sign the issuer metadata", "err", err)
+		}
+		m.Signed = signed
+	}
+	writeMetadata(w, m)
+}
+
+// signMetadata returns signed_metadata: the metadata's parameters with
+// iss and sub the issuer and iat now, ES256 by the current document
+// signer, its certificate in x5c.
+func (a *API) signMetadata(ctx context.Context, m IssuerMetadata) (string, error) {
+	key, chain, err := a.MetadataSigner.Chain(ctx)
+	if err != nil {
+		return "", fmt.Errorf("oid4vc: metadata signer: %w", err)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(b, &claims); err != nil {
+		return "", err
+	}
+	claims["iss"], claims["sub"], claims["iat"] = a.Issuer, a.Issuer, a.now().Unix()
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	x5c := make([][]byte, len(chain))
+	for i, c := range chain {
+		x5c[i] = c.Raw
+	}
+	return jws.Sign(jws.Key{Signer: key, Chain: x5c}, SignedMetadataType, payload)
 }
 
 func (a *API) asMetadata(w http.ResponseWriter, r *http.Request) {
@@ -151,6 +212,13 @@ func (a *API) asMetadata(w http.ResponseWriter, r *http.Request) {
 		ResponseTypes:         []string{},
 		PreAuthAnonymousGrant: true,
 	})
+}
+
+func (a *API) transparencyLog() *TransparencyLog {
+	if a.LogKey == "" {
+		return nil
+	}
+	return &TransparencyLog{VerifierKey: a.LogKey, Checkpoint: a.Issuer + "/audit/checkpoint"}
 }
 
 // TypeMetadataPath is where the SD-JWT VC type metadata of the card's vct

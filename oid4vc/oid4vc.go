@@ -99,8 +99,18 @@ type API struct {
 	// BatchLimit bounds credential requests per card and configuration
 	// (BatchCardEvery, BatchCardBurst; nil: no limit).
 	BatchLimit proofing.RateLimiter
-	Log        *slog.Logger
-	Clock      func() time.Time
+	// MetadataSigner, when set, signs the issuer metadata
+	// (signed_metadata, OpenID4VCI 1.0 §12.2.3) with the current document
+	// signer, whose x5c chain leads to the trust list's root: a wallet
+	// then trusts what the metadata says as it trusts the cards, LogKey
+	// included.
+	MetadataSigner Signers
+	// LogKey is the transparency log's C2SP signed-note verifier key
+	// ("origin+hash+base64"), published in the metadata as
+	// shenfen_transparency_log.verifier_key (empty: not published).
+	LogKey string
+	Log    *slog.Logger
+	Clock  func() time.Time
 }
 
 func (a *API) now() time.Time {

@@ -62,6 +62,9 @@ func mountEnrollment(ctx context.Context, a *app, srv *server.Server) error {
 		Requests: st, Sealer: a.sealer, Disclosures: t.audit,
 		VerifierLimit: a.rateLimiter("verifier-request", 2*time.Second, 30), NonceLimit: a.vciNonceLimit(),
 		BatchLimit: a.rateLimiter("vci-batch-card", oid4vc.BatchCardEvery, oid4vc.BatchCardBurst), Log: a.log}
+	// The metadata is signed by the document signer and names the log's
+	// note key: the wallet pins that key from it (web/static/wallet/collect.js).
+	api.MetadataSigner, api.LogKey = t.ring, t.api.CheckpointKey
 	reg, err := a.verifierRegistry(ctx)
 	if err != nil {
 		return err

@@ -19,8 +19,10 @@ const roots = await vci.loadRoots([new Uint8Array(Buffer.from(s.root, "base64"))
 const before = vci.stats.verifications;
 const got = await vci.collect(s.offer, { fetch: fetchLocal, roots, key: device });
 const n = vci.stats.verifications - before;
-if (Object.keys(got.credentials).length !== 3 || n !== 2) {
-  console.error(`FAIL: collected ${Object.keys(got.credentials)}, ${n} verifications`);
+// Two verifications for the signed metadata (chain, signature), two for
+// the SD-JWT VC; the log key comes from the signed metadata.
+if (Object.keys(got.credentials).length !== 3 || n !== 4 || got.logKey !== s.log_key) {
+  console.error(`FAIL: collected ${Object.keys(got.credentials)}, ${n} verifications, log key ${got.logKey}`);
   process.exit(1);
 }
 // The same card with one byte of the issuer's signature changed is refused.
@@ -32,4 +34,14 @@ try {
   await vci.verifyIssued(bad, { roots, issuer: got.issuer, vct: s.vct, jwk: pub });
 } catch (e) { code = e.code; }
 if (code !== "signature") { console.error("FAIL: a card with an altered signature: " + code); process.exit(1); }
-console.log("ok   shenfen's wallet module collected all three configurations and verified the SD-JWT VC (chain + signature: 2 verifications); an altered signature is refused");
+// Signed metadata altered after signing is refused.
+const meta = await (await fetchLocal(s.issuer + "/.well-known/openid-credential-issuer")).json();
+const [h, p, sig] = meta.signed_metadata.split(".");
+const claims = JSON.parse(Buffer.from(p, "base64url"));
+claims.shenfen_transparency_log.verifier_key = "evil+00000000+AAAA";
+let metaCode = "accepted";
+try {
+  await vci.verifySignedMetadata([h, Buffer.from(JSON.stringify(claims)).toString("base64url"), sig].join("."), { roots, issuer: got.issuer });
+} catch (e) { metaCode = e.code; }
+if (metaCode !== "signature") { console.error("FAIL: altered signed metadata: " + metaCode); process.exit(1); }
+console.log("ok   shenfen's wallet module collected all three configurations, verified the signed metadata and the SD-JWT VC (4 signature verifications) and pinned the log key from the signed metadata; an altered card signature and altered signed metadata are refused");

@@ -87,10 +87,14 @@ const callbacks = {
   generateRandom: (n) => new Uint8Array(randomBytes(n)),
   fetch: (...a) => fetch(...a),
   clientAuthentication: () => {},
-  signJwt: async (s, jwt) => ({
-    jwt: await new SignJWT(jwt.payload).setProtectedHeader(jwt.header).sign(await importJWK(asKey, "ES256")),
-    signerJwk: asPub,
-  }),
+  // The authorization server signs access tokens with its JWK; the issuer
+  // signs its metadata with the key of an x5c certificate.
+  signJwt: async (s, jwt) => {
+    const leaf = s.method === "x5c" ? [signer, foreignSigner, otherNameSigner].find((l) => l.x5c[0] === s.x5c[0]) : null;
+    const k = leaf ? leaf.jwk : asKey;
+    const { d, ...pub } = k;
+    return { jwt: await new SignJWT(jwt.payload).setProtectedHeader(jwt.header).sign(await importJWK(k, "ES256")), signerJwk: pub };
+  },
   verifyJwt: async (s, jwt) => {
     if (s.method !== "jwk") return { verified: false };
     try { await compactVerify(jwt.compact, await importJWK(s.publicJwk, s.alg || "ES256")); } catch { return { verified: false }; }
@@ -124,6 +128,14 @@ const credentialIssuer = issuer.createCredentialIssuerMetadata({
     },
   },
 });
+// signed_metadata (OpenID4VCI 1.0 §12.2.3), made by oid4vc-ts: by the
+// issuer's certificate, or in the misbehaving modes by a certificate of
+// another root or one that names another issuer, naming a log key.
+const LOG_KEY = "independent.example/log+0a1b2c3d+AQ" + "A".repeat(42) + "=";
+const signedMetadata = async (by) => issuer.createSignedCredentialIssuerMetadataJwt({
+  credentialIssuerMetadata: { ...credentialIssuer, shenfen_transparency_log: { verifier_key: LOG_KEY } },
+  signer: { method: "x5c", x5c: by.x5c, alg: "ES256" }, issuer: issuerURL,
+});
 const issuerMetadata = {
   originalDraftVersion: Openid4vciVersion.V1,
   credentialIssuer,
@@ -152,7 +164,16 @@ const requestLike = (req) => ({ method: req.method, url: base + req.url, headers
 async function handle(req, res) {
   const path = new URL(req.url, base).pathname;
   if (req.method === "GET" && path === "/.well-known/openid-credential-issuer/issuer") {
-    return send(res, 200, mode === "metadata-issuer" ? { ...credentialIssuer, credential_issuer: base + "/someone-else" } : credentialIssuer);
+    if (mode === "metadata-issuer") return send(res, 200, { ...credentialIssuer, credential_issuer: base + "/someone-else" });
+    const by = { "signed-metadata": signer, "metadata-foreign": foreignSigner, "metadata-other-name": otherNameSigner }[mode];
+    if (by) return send(res, 200, { ...credentialIssuer, signed_metadata: await signedMetadata(by) });
+    if (mode === "metadata-altered") {
+      const [h, p, sg] = (await signedMetadata(signer)).split(".");
+      const claims = JSON.parse(Buffer.from(p, "base64url"));
+      claims.credential_endpoint = "https://evil.example/credential";
+      return send(res, 200, { ...credentialIssuer, signed_metadata: [h, Buffer.from(JSON.stringify(claims)).toString("base64url"), sg].join(".") });
+    }
+    return send(res, 200, credentialIssuer);
   }
   if (req.method === "GET" && path === "/.well-known/oauth-authorization-server/issuer") return send(res, 200, asMetadata);
   if (req.method === "GET" && path === "/jwks") return send(res, 200, { keys: [asPub] });
@@ -284,6 +305,12 @@ const pv = await new SDJwtVcInstance({ hasher: digest, hashAlg: "sha-256", verif
 ok(pv.payload.given_name === "Mei" && pv.payload.address.locality === "Hangzhou" && pv.payload.family_name === undefined && pv.kb,
   "a presentation of the collected card (given_name, address.locality) verifies with @sd-jwt/sd-jwt-vc, key binding included");
 
+mode = "signed-metadata";
+const sm = await walletCollects();
+ok(!sm.refused && sm.result.logKey === LOG_KEY, "the wallet verified oid4vc-ts's signed_metadata (x5c, openidvci-issuer-metadata+jwt) and took the log key it names" +
+  (sm.refused ? ": " + sm.refused.message : ""));
+ok(result.logKey === null, "without signed metadata the wallet pins no log key from the metadata");
+
 mode = "stale-nonce";
 staleOnce = false;
 const r2 = await walletCollects();
@@ -302,6 +329,9 @@ const misdeeds = [
   ["extra-disclosure", "disclosure", "a disclosure the issuer never signed for"],
   ["unbound", "binding", "a credential bound to another key than the proof's"],
   ["metadata-issuer", "metadata", "issuer metadata naming another credential_issuer"],
+  ["metadata-altered", "signature", "signed metadata altered after signing"],
+  ["metadata-foreign", "untrusted", "signed metadata under a root the wallet does not trust"],
+  ["metadata-other-name", "issuer", "signed metadata whose certificate does not name the issuer"],
 ];
 for (const [m, want, what] of misdeeds) {
   mode = m;

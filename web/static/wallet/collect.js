@@ -9,6 +9,12 @@
 //     inserted) names the same credential_issuer (OpenID4VCI 1.0 §12.2.2),
 //     describes every offered configuration (dc+sd-jwt or mso_mdoc), takes
 //     ES256 jwt proofs, and its endpoints are https;
+//     When the metadata is signed (signed_metadata, §12.2.3: typ
+//     openidvci-issuer-metadata+jwt, an x5c chain to a root of the trust
+//     list whose leaf names the issuer, sub the issuer), its signed values
+//     are the ones used, and the transparency log's note key it names
+//     (shenfen_transparency_log.verifier_key) is returned for the wallet to
+//     pin: the log key is then trusted as the cards are, not on first use;
 //  3. the authorization server's metadata (RFC 8414) names the issuer it
 //     was fetched for; the token response is a Bearer token;
 //  4. each credential request carries a proof JWT (openid4vci-proof+jwt,
@@ -150,7 +156,14 @@ export function checkMetadata(meta, offer) {
 export async function collect(offer, { fetch, roots, key, now = () => new Date(), problem = null, optional = () => false }) {
   const o = parseOffer(offer);
   const issuer = o.credential_issuer;
-  const meta = checkMetadata(await getJSON(fetch, wellKnown(issuer, "openid-credential-issuer"), "metadata"), o);
+  let meta = checkMetadata(await getJSON(fetch, wellKnown(issuer, "openid-credential-issuer"), "metadata"), o);
+  let logKey = null;
+  if (meta.signed_metadata !== undefined) {
+    const signed = await verifySignedMetadata(meta.signed_metadata, { roots, issuer, now: now() });
+    meta = checkMetadata({ ...meta, ...signed }, o);
+    const log = signed.shenfen_transparency_log;
+    if (log && typeof log.verifier_key === "string") logKey = log.verifier_key;
+  }
   const asID = Array.isArray(meta.authorization_servers) && meta.authorization_servers.length ? meta.authorization_servers[0] : issuer;
   httpsURL(asID, "authorization server");
   const as = await getJSON(fetch, wellKnown(asID, "oauth-authorization-server"), "metadata");
@@ -181,7 +194,35 @@ export async function collect(offer, { fetch, roots, key, now = () => new Date()
       throw e;
     }
   }
-  return { issuer, metadata: meta, token, credentials };
+  return { issuer, metadata: meta, token, credentials, logKey };
+}
+
+// verifySignedMetadata checks signed_metadata and returns its claims.
+export async function verifySignedMetadata(jwt, { roots, issuer, now = new Date() }) {
+  const parts = typeof jwt === "string" ? jwt.split(".") : [];
+  if (parts.length !== 3) refuse("metadata", "signed_metadata is not a compact JWS");
+  let header, payload, sig;
+  try {
+    header = JSON.parse(fromUtf8(unb64u(parts[0])));
+    payload = JSON.parse(fromUtf8(unb64u(parts[1])));
+    sig = unb64u(parts[2]);
+  } catch (e) { refuse("metadata", "signed_metadata does not decode"); }
+  if (header.alg !== "ES256" || header.typ !== "openidvci-issuer-metadata+jwt" || header.crit) {
+    refuse("metadata", "signed_metadata: alg " + header.alg + ", typ " + header.typ);
+  }
+  const { leaf, key } = await checkChain(header.x5c, roots, now);
+  if (sig.length !== 64 || !(await verify(key, sig, utf8(parts[0] + "." + parts[1])))) {
+    refuse("signature", "the issuer metadata's signature does not verify");
+  }
+  if (payload.sub !== issuer || (payload.iss !== undefined && payload.iss !== issuer) || !issuerNamed(leaf, issuer)) {
+    refuse("issuer", "the signed metadata is not the credential issuer's");
+  }
+  const t = Math.floor(now.getTime() / 1000);
+  if (typeof payload.iat !== "number" || payload.iat > t + SKEW_S || (typeof payload.exp === "number" && payload.exp < t)) {
+    refuse("expired", "the signed metadata is not valid now");
+  }
+  for (const k of ["iss", "sub", "iat", "exp"]) delete payload[k];
+  return payload;
 }
 
 async function post(fetch, url, opts) {

@@ -272,6 +272,7 @@ async function collect(offer) {
     problem, optional: (id, conf) => conf.doctype === mdocqr.DOCTYPE, // the card works without its offline code
   }).catch((e) => { throw e instanceof vci.Refused ? new Error(t("err.generic", { m: e.message })) : e; });
   await batch.keep(got.token);
+  if (got.logKey) await kv.set("tlog.key", got.logKey); // pinned from the signed metadata (tlog.js checks against it)
   const card = { issuer: got.issuer };
   for (const [cfg, c] of Object.entries(got.credentials)) {
     const conf = got.metadata.credential_configurations_supported[cfg];

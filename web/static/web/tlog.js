@@ -181,8 +181,11 @@ async function get(fetchFn, url, type) {
 // issuance leaf digests (the SD-JWT issuer JWT, without disclosures);
 // ref is the card's status entry {uri, idx}; format "dc+sd-jwt" or
 // "mso_mdoc". store keeps, across calls, the pinned verifier key
-// ("tlog.key": the first one seen, trusted on first use; a later different
-// key is refused) and the last verified checkpoint ("tlog.checkpoint"),
+// ("tlog.key": set by the wallet at collection from the issuer's signed
+// metadata, whose x5c chain leads to the trust list's root (collect.js);
+// only without one, the first key seen, trusted on first use; a key
+// other than the pinned one is refused) and the last verified checkpoint
+// ("tlog.checkpoint"),
 // which every new checkpoint must extend. Returns {origin, leafIndex,
 // treeSize} (BigInts) or throws a TlogError.
 export async function checkIssuance({ base = "", issuerSigned, ref, format, store, fetch: fetchFn = globalThis.fetch.bind(globalThis) }) {
