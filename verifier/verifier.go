@@ -478,6 +478,35 @@ func (g *Registry) Renew(ctx context.Context, id string, jwk json.RawMessage) (V
 	return v, g.Store.PutVerifier(ctx, v)
 }
 
+// RenewDue renews the certificate of every desk whose certificate ends
+// within the given time (shenfen holds desks' keys, and signs their
+// requests with the stored certificate, so nobody has to act), and returns
+// their ids. Online verifiers are left to the console (Renew): their new
+// certificate must reach them before wallets see it. Errors of one desk
+// do not stop the others; the first is returned.
+func (g *Registry) RenewDue(ctx context.Context, within time.Duration) ([]string, error) {
+	all, err := g.Store.Verifiers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var renewed []string
+	var first error
+	for _, v := range all {
+		c, err := v.Certificate()
+		if v.Kind != Desk || err == nil && c.NotAfter.Sub(g.now()) > within {
+			continue
+		}
+		if _, err := g.Renew(ctx, v.ID, nil); err != nil {
+			if first == nil {
+				first = fmt.Errorf("verifier %q: %w", v.ID, err)
+			}
+			continue
+		}
+		renewed = append(renewed, v.ID)
+	}
+	return renewed, first
+}
+
 func trim(t Text) Text { return Text{Zh: strings.TrimSpace(t.Zh), En: strings.TrimSpace(t.En)} }
 
 func randomHex(n int) string {

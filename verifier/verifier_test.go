@@ -372,3 +372,45 @@ func encrypted(r map[string]any, leak bool, enc []string) map[string]any {
 	out["client_metadata"] = meta
 	return out
 }
+
+// TestRenewDue: a desk whose certificate ends within the window gets a
+// new one (its token and key stay, the old certificate stops resolving);
+// an online verifier, and a desk with time left, are left alone.
+func TestRenewDue(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, storetest.SQLite(t))
+	desk, token, err := e.reg.Register(ctx, hotelSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	barKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	bar, _, err := e.reg.Register(ctx, verifier.Spec{ID: "bar", Kind: verifier.Online, Name: verifier.Text{Zh: "酒吧", En: "Bar"},
+		Purpose: verifier.Text{Zh: "年龄", En: "Age"}, Claims: "age_over_18", DNSName: "bar.example", JWK: jwkOf(barKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const window = 30 * 24 * time.Hour
+	if got, err := e.reg.RenewDue(ctx, window); err != nil || len(got) != 0 {
+		t.Fatalf("nothing is due yet: %v %v", got, err)
+	}
+	c, _ := desk.Certificate()
+	e.now = c.NotAfter.Add(-window / 2)
+	got, err := e.reg.RenewDue(ctx, window)
+	if err != nil || len(got) != 1 || got[0] != "hotel-desk" {
+		t.Fatalf("renewed %v, %v; want the desk only", got, err)
+	}
+	now, err := e.reg.Desk(ctx, token)
+	if err != nil || now.CertHash == desk.CertHash {
+		t.Fatalf("the desk after renewal: %v, %v", now.CertHash, err)
+	}
+	nc, _ := now.Certificate()
+	if !nc.NotAfter.After(c.NotAfter) || !nc.PublicKey.(*ecdsa.PublicKey).Equal(c.PublicKey) {
+		t.Errorf("new certificate until %v (old %v), same key: %v", nc.NotAfter, c.NotAfter, nc.PublicKey.(*ecdsa.PublicKey).Equal(c.PublicKey))
+	}
+	if _, err := e.reg.ByCert(ctx, desk.CertHash); !errors.Is(err, verifier.ErrNotFound) {
+		t.Errorf("the old certificate still resolves: %v", err)
+	}
+	if b, err := e.reg.Verifier(ctx, "bar"); err != nil || b.CertHash != bar.CertHash {
+		t.Errorf("the online verifier was renewed: %v", err)
+	}
+}

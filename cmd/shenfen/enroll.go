@@ -70,6 +70,15 @@ func mountEnrollment(ctx context.Context, a *app, srv *server.Server) error {
 		return err
 	}
 	api.Desks = reg
+	// Desks' certificates are renewed a month before they end (online
+	// verifiers are renewed in the console: theirs must reach them).
+	a.addLoop("desk certificates", 12*time.Hour, func(ctx context.Context, _ time.Time) error {
+		ids, err := reg.RenewDue(ctx, 30*24*time.Hour)
+		if len(ids) > 0 {
+			a.log.InfoContext(ctx, "desk certificates renewed", "desks", len(ids))
+		}
+		return err
+	})
 	g, err := a.guard(ctx)
 	if err != nil {
 		return err
