@@ -55,6 +55,9 @@ var (
 		{"espeak-ng", "cmn-latn-pinyin+klatt3", Mandarin}, {"espeak-ng", "cmn-latn-pinyin+m6", Mandarin},
 		{"espeak-ng", "cmn-latn-pinyin+f4", Mandarin},
 		{"espeak", "zh", Mandarin}, {"espeak", "zh+f4", Mandarin}, {"espeak", "zh+m3", Mandarin},
+		// Recorded people (gcin_test.go, asterisk_test.go): no model was
+		// trained or calibrated on them.
+		{"gcin", "3", Mandarin}, {"gcin", "5", Mandarin}, {"asterisk", "allison", English},
 	}
 )
 
@@ -391,6 +394,8 @@ func TestBenchSpeech(t *testing.T) {
 			t.Fatalf("%s is needed (scripts/setup.d/speech.debs): %v", tool, err)
 		}
 	}
+	needGcin(t)
+	needAsterisk(t)
 	rec, err := NewSphinx(SphinxConfig{})
 	if err != nil {
 		t.Fatal(err)

@@ -106,21 +106,21 @@ func zhuyin(syl string) (string, int, error) {
 }
 
 // gcinFolder is the folder of a syllable in gcin-voice: no mark for tone
-// 1, 2..4 for tones 2 to 4, "1" for the neutral tone (when recorded;
-// otherwise the syllable's tone-1, then any, recording).
+// 1, 2..4 for tones 2 to 4, "1" for the neutral tone; when the speaker
+// has no recording in that tone, another tone's.
 func gcinFolder(speaker, syl string) (string, error) {
 	z, tone, err := zhuyin(syl)
 	if err != nil {
 		return "", err
 	}
-	var try []string
+	// A syllable that the speaker did not record in its tone is read in
+	// another (speaker 5 lacks 42 of the 1200).
+	try := []string{z + fmt.Sprint(tone), z, z + "4", z + "2", z + "3", z + "1"}
 	switch tone {
 	case 1:
-		try = []string{z}
+		try[0] = z
 	case 5:
-		try = []string{z + "1", z, z + "4", z + "2", z + "3"}
-	default:
-		try = []string{z + fmt.Sprint(tone)}
+		try[0] = z + "1"
 	}
 	for _, f := range try {
 		if _, err := os.Stat(filepath.Join(gcinDir(), f, speaker+".ogg")); err == nil {

@@ -7,7 +7,8 @@
 # 2. Acceptance on generated clips (TestBenchSpeech): a calibration set
 #    (espeak-ng voices; the thresholds were chosen on it) and a test set
 #    (flite and festival voices for English, espeak-ng Mandarin voice
-#    variants not used for calibration), each reading also with white
+#    variants not used for calibration; for both, recorded people: Debian's
+#    gcin-voice and Asterisk prompts), each reading also with white
 #    noise at -45 and -35 dBFS, a 300-3400 Hz telephone band and tempo
 #    x0.8 / x1.25; impostors: another challenge, one digit changed, three
 #    or five digits, other sentences, silence, room noise, tones, music.
