@@ -29,7 +29,7 @@ func signInZH(t *testing.T, j *journey, h context.Context, hotelURL, base string
 	j.shot(h, "hotel-login-zh")
 	j.shotWide(h, "hotel-login-zh")
 	j.noOverflow(h, "hotel-login-zh")
-	j.pageHas(h, "hotel-login-zh", `document.documentElement.lang === "zh" && document.title.includes("`+hotelNameZH+`") && `+
+	j.pageHas(h, "hotel-login-zh", `document.documentElement.lang === "zh-CN" && document.title.includes("`+hotelNameZH+`") && `+
 		`document.querySelector("h1").textContent.includes("`+hotelNameZH+`") && document.querySelector(".purpose").textContent === "用途：在线办理入住" && `+
 		`document.querySelector("a.button.primary").textContent === "在本设备上打开钱包"`)
 	// On the phone the wallet's button comes before the code for another
@@ -54,7 +54,7 @@ func signInZH(t *testing.T, j *journey, h context.Context, hotelURL, base string
 	j.shot(h, "hotel-consent-zh")
 	j.shotWide(h, "hotel-consent-zh")
 	j.noOverflow(h, "hotel-consent-zh")
-	j.pageHas(h, "hotel-consent-zh", `document.documentElement.lang === "zh" && document.title === "是否向`+hotelNameZH+`提供信息？" && `+
+	j.pageHas(h, "hotel-consent-zh", `document.documentElement.lang === "zh-CN" && document.title === "是否向`+hotelNameZH+`提供信息？" && `+
 		`document.querySelector("button[value=approve]").textContent === "同意提供" && document.querySelector("button[value=deny]").textContent === "拒绝" && `+
 		`document.querySelector(".purpose").textContent === "用途：在线办理入住"`)
 	j.run(h, "hotel zh: signed in", 60*time.Second, chromedp.Click(chromedp.CSS(`button[value=approve]`)),
@@ -64,7 +64,7 @@ func signInZH(t *testing.T, j *journey, h context.Context, hotelURL, base string
 	j.run(h, "oidc finished zh", 30*time.Second, chromedp.Navigate(loginURL), chromedp.WaitVisible(chromedp.CSS(`main.problem`)))
 	j.shot(h, "oidc-finished-zh")
 	j.noOverflow(h, "oidc-finished-zh")
-	j.pageHas(h, "oidc-finished-zh", `document.documentElement.lang === "zh" && document.querySelector("code").textContent === "finished" && `+
+	j.pageHas(h, "oidc-finished-zh", `document.documentElement.lang === "zh-CN" && document.querySelector("code").textContent === "finished" && `+
 		`document.querySelector("a.button").textContent === "返回`+hotelNameZH+`"`)
 	j.run(h, "oidc finished zh: back to the hotel", 30*time.Second, chromedp.Click(chromedp.CSS(`a.button`)), chromedp.WaitVisible(chromedp.ID("signin")))
 
@@ -80,7 +80,7 @@ func signInZH(t *testing.T, j *journey, h context.Context, hotelURL, base string
 	j.shot(h, "oidc-error-zh")
 	j.shotWide(h, "oidc-error-zh")
 	j.noOverflow(h, "oidc-error-zh")
-	j.pageHas(h, "oidc-error-zh", `document.documentElement.lang === "zh" && document.title === "登录出现问题" && document.querySelector("code").textContent === "request_unknown"`)
+	j.pageHas(h, "oidc-error-zh", `document.documentElement.lang === "zh-CN" && document.title === "登录出现问题" && document.querySelector("code").textContent === "request_unknown"`)
 
 	// Over the authorization limit (oidc.AuthorizeClientBurst per address):
 	// the browser's navigation gets the Chinese page with the wait, not
@@ -99,7 +99,7 @@ func signInZH(t *testing.T, j *journey, h context.Context, hotelURL, base string
 	j.run(h, "oidc rate limited zh", 30*time.Second, chromedp.Navigate(authorize), chromedp.WaitVisible(chromedp.CSS(`main.problem`)))
 	j.shot(h, "oidc-rate-limited-zh")
 	j.noOverflow(h, "oidc-rate-limited-zh")
-	j.pageHas(h, "oidc-rate-limited-zh", `document.documentElement.lang === "zh" && document.querySelector("code").textContent === "rate_limited" && `+
+	j.pageHas(h, "oidc-rate-limited-zh", `document.documentElement.lang === "zh-CN" && document.querySelector("code").textContent === "rate_limited" && `+
 		`document.querySelector(".error").textContent.includes("秒后重试")`)
 }
 

@@ -16,11 +16,16 @@ const (
 	langEN = "en"
 )
 
+// langTag is each language's tag on the pages (html lang,
+// Content-Language): the Chinese text is Simplified Chinese as written in
+// mainland China, which also picks the right glyphs.
+var langTag = map[string]string{langZH: "zh-CN", langEN: "en"}
+
 // pageLocales are the language tags of the provider's pages, as discovery
 // announces them (ui_locales_supported): Simplified Chinese and English.
 // A request's ui_locales may name any Chinese or English tag (zh, zh-TW,
 // en-GB): the pages have one Chinese and one English text.
-var pageLocales = []string{"zh-CN", "en"}
+var pageLocales = []string{langTag[langZH], langTag[langEN]}
 
 // pageLang picks the pages' language: the first tag of the authorization
 // request's ui_locales (space-separated, OpenID Connect Core 3.1.2.1) that
@@ -129,6 +134,7 @@ var text = map[string]map[string]string{
 		"err_rate_limited":        "Too many sign-in attempts come from your network right now.",
 		"err_cross_site":          "This answer did not come from the sign-in page; nothing was shared.",
 		"err_logout":              "The site's sign-out request cannot be accepted.",
+		"err_not_found":           "There is no sign-in page at this address.",
 		"purpose":                 "Purpose: ",
 		"list_sep":                ", ",
 	},
@@ -186,6 +192,7 @@ var text = map[string]map[string]string{
 		"err_rate_limited":        "您所在网络目前的登录尝试过多。",
 		"err_cross_site":          "此答复并非来自登录页面；未提供任何信息。",
 		"err_logout":              "该网站发来的退出登录请求无法受理。",
+		"err_not_found":           "此地址没有登录页面。",
 		"purpose":                 "用途：",
 		"list_sep":                "、",
 	},

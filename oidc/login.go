@@ -46,7 +46,7 @@ const maxPresentation = 512 << 10
 func (p *Provider) page(w http.ResponseWriter, r *http.Request, uiLocales string, status int, name string, data map[string]any, csp string) {
 	lang := pageLang(uiLocales, r)
 	data["Base"] = p.path
-	data["Lang"] = lang
+	data["Lang"] = langTag[lang]
 	data["T"] = text[lang]
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
@@ -56,7 +56,7 @@ func (p *Provider) page(w http.ResponseWriter, r *http.Request, uiLocales string
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Language", lang)
+	h.Set("Content-Language", langTag[lang])
 	h.Add("Vary", "Accept-Language")
 	h.Set("Cache-Control", "no-store")
 	if csp != "" {

@@ -161,6 +161,35 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// notFound answers 404: the error page to a browser, plain text otherwise.
+func (p *Provider) notFound(w http.ResponseWriter, r *http.Request) {
+	w.Header().Add("Vary", "Accept")
+	if wantsPage(r) {
+		p.errorPage(w, r, "", http.StatusNotFound, "not_found")
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// serveRest is op's router for everything the provider does not route
+// itself: op's API endpoints, and unknown paths, which a browser navigating
+// to sees as the error page (not op's plain-text 404).
+func (p *Provider) serveRest(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet || !wantsPage(r) {
+		p.opHandler.ServeHTTP(w, r)
+		return
+	}
+	bw := &pageErrors{ResponseWriter: w}
+	p.opHandler.ServeHTTP(bw, r)
+	if bw.status == http.StatusNotFound {
+		w.Header().Add("Vary", "Accept")
+		p.errorPage(w, r, "", http.StatusNotFound, "not_found")
+	} else if bw.status != 0 {
+		w.Header().Add("Vary", "Accept")
+		p.errorPageDetail(w, r, "", bw.status, "invalid_request", strings.TrimSpace(bw.body.String()))
+	}
+}
+
 // logoutDetail is op's error description (JSON error_description, or the
 // plain text), for the page's technical detail.
 func logoutDetail(body []byte) string {

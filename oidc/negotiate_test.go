@@ -105,7 +105,7 @@ func TestRefusedAuthorizeNegotiated(t *testing.T) {
 			for _, accept := range []string{acceptChrome, acceptSafari, "text/html"} {
 				res, body := get(q, "Accept", accept, "Accept-Language", "zh-CN,zh;q=0.9")
 				check("browser zh", res, "text/html")
-				wantAll(t, "browser zh", body, `<html lang="zh">`, `class="problem"`, tc.zh, "<code>"+tc.code+"</code>")
+				wantAll(t, "browser zh", body, `<html lang="zh-CN">`, `class="problem"`, tc.zh, "<code>"+tc.code+"</code>")
 				// Waiting helps: the page offers the same request again.
 				if retry := `<a class="button primary" href="/oidc/authorize?`; strings.Contains(body, retry) != (tc.retry != "") {
 					t.Errorf("browser zh: retry link %q shown %v, want %v", retry, !(tc.retry != ""), tc.retry != "")
@@ -160,7 +160,7 @@ func TestCrossSiteConsentNegotiated(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden || res.Header.Get("Location") != "" {
 		t.Fatalf("browser: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
-	wantAll(t, "browser", body, `<html lang="zh">`, "<code>cross_site</code>", "未提供任何信息")
+	wantAll(t, "browser", body, `<html lang="zh-CN">`, "<code>cross_site</code>", "未提供任何信息")
 	res, body = fetch(t, b, http.MethodPost, h.e.Issuer+"/consent", f, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
 	if res.StatusCode != http.StatusForbidden || res.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(body, "/problems/csrf") {
 		t.Fatalf("API client: %d %q %s", res.StatusCode, res.Header.Get("Content-Type"), body)
@@ -181,7 +181,7 @@ func TestEndSessionNegotiated(t *testing.T) {
 	if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" || res.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Fatalf("browser: %d %q %q", res.StatusCode, res.Header.Get("Location"), res.Header.Get("Content-Type"))
 	}
-	wantAll(t, "browser", body, `<html lang="zh">`, "<code>logout</code>", "退出登录请求无法受理", `class="detail" lang="en"`)
+	wantAll(t, "browser", body, `<html lang="zh-CN">`, "<code>logout</code>", "退出登录请求无法受理", `class="detail" lang="en"`)
 	res, body = fetch(t, oidctest.NewBrowser(), http.MethodGet, u, nil, "Accept", "application/json")
 	var e struct {
 		Error string `json:"error"`
@@ -217,16 +217,17 @@ func TestUILocales(t *testing.T) {
 		res, _ = fetch(t, b, http.MethodGet, loc, nil, "Accept", acceptChrome, "Accept-Language", accept)
 		return res.Header.Get("Content-Language")
 	}
-	other := map[string]string{"zh": "en-US", "en": "zh-CN"}
-	cases := map[string]string{"fr zh-TW en": "zh", "de en-GB": "en", "ja": ""}
+	// Each supported tag is the page's language tag (Content-Language).
+	other := map[string]string{"zh-CN": "en-US", "en": "zh-CN"}
+	cases := map[string]string{"fr zh-TW en": "zh-CN", "de en-GB": "en", "ja": ""}
 	for _, tag := range d.UILocales {
-		cases[tag] = strings.SplitN(tag, "-", 2)[0]
+		cases[tag] = tag
 	}
 	for ui, want := range cases {
 		t.Run(ui, func(t *testing.T) {
 			accept := other[want]
 			if want == "" {
-				accept, want = "zh-CN", "zh" // no page language: the browser's
+				accept, want = "zh-CN", "zh-CN" // no page language: the browser's
 			}
 			u := h.hotelRP.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("ui_locales", ui))
 			if got := login(t, u, accept); got != want {
@@ -249,7 +250,7 @@ func TestUILocales(t *testing.T) {
 		decodeJSON(res, &out)
 		res.Body.Close()
 		ru, _ := out["request_uri"].(string)
-		if got := login(t, h.e.Issuer+"/authorize?client_id=hotel&request_uri="+url.QueryEscape(ru), "en-US"); got != "zh" {
+		if got := login(t, h.e.Issuer+"/authorize?client_id=hotel&request_uri="+url.QueryEscape(ru), "en-US"); got != "zh-CN" {
 			t.Errorf("pushed ui_locales zh-CN, browser en: page in %q", got)
 		}
 	})
@@ -270,5 +271,27 @@ func TestLogoutEndsOnAPage(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("logged-out page: %d", res.StatusCode)
 	}
-	wantAll(t, "logged-out page", body, `<html lang="zh">`, "<title>已退出登录</title>", "下次登录仍需在钱包中确认")
+	wantAll(t, "logged-out page", body, `<html lang="zh-CN">`, "<title>已退出登录</title>", "下次登录仍需在钱包中确认")
+}
+
+// TestNotFoundNegotiated: a browser that opens an address under the issuer
+// that is no page (a mistyped link, op's closed callback) sees the error
+// page; API clients keep the plain 404, and op's API endpoints their JSON.
+func TestNotFoundNegotiated(t *testing.T) {
+	h := newHostile(t)
+	for _, path := range []string{"/nothing-here", "/authorize/callback?id=x"} {
+		res, body := fetch(t, oidctest.NewBrowser(), http.MethodGet, h.e.Issuer+path, nil, "Accept", acceptChrome, "Accept-Language", "zh-CN")
+		if res.StatusCode != http.StatusNotFound || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("browser %s: %d %q", path, res.StatusCode, res.Header.Get("Content-Type"))
+		}
+		wantAll(t, "browser "+path, body, `<html lang="zh-CN">`, "<code>not_found</code>", "此地址没有登录页面。")
+		res, body = fetch(t, oidctest.NewBrowser(), http.MethodGet, h.e.Issuer+path, nil)
+		if res.StatusCode != http.StatusNotFound || strings.Contains(body, "<html") {
+			t.Errorf("API client %s: %d %.100s", path, res.StatusCode, body)
+		}
+	}
+	res, body := fetch(t, oidctest.NewBrowser(), http.MethodGet, h.e.Issuer+"/userinfo", nil, "Accept", "application/json")
+	if res.StatusCode != http.StatusUnauthorized || strings.Contains(body, "<html") {
+		t.Errorf("userinfo without a token: %d %.100s", res.StatusCode, body)
+	}
 }

@@ -283,7 +283,7 @@ func (p *Provider) patterns() map[string]http.HandlerFunc {
 		"POST /authorize":                       p.authorize,
 		// op's callback would hand a code to whoever knows a request id;
 		// the consent handler answers the RP itself instead.
-		"/authorize/callback":         http.NotFound,
+		"/authorize/callback":         p.notFound,
 		"POST /par":                   p.par,
 		"GET /login":                  p.login,
 		"GET /login/status":           p.loginStatus,
@@ -334,7 +334,7 @@ func (p *Provider) routes() {
 		m.Handle(withPrefix(pat, p.path), handler)
 	}
 	p.opHandler = http.StripPrefix(p.path, withTokenAlg(p.withAssertionSlot(p.op)))
-	m.Handle(p.path+"/", p.opHandler)
+	m.Handle(p.path+"/", http.HandlerFunc(p.serveRest))
 	p.mux = m
 	p.handler = m
 }

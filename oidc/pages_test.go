@@ -49,19 +49,19 @@ func wantAll(t *testing.T, what, body string, parts ...string) {
 // chosen by ui_locales first, then Accept-Language.
 func TestPagesLanguage(t *testing.T) {
 	h := newHostile(t)
-	zhLogin := []string{`<html lang="zh">`, `<title>使用虚拟身份证登录 · 大酒店</title>`, "在本设备上打开钱包", "姓名", "大酒店请求获取：", `<p class="purpose">用途：在线办理入住</p>`, "将不会得到：姓、名", `aria-label="钱包二维码"`}
+	zhLogin := []string{`<html lang="zh-CN">`, `<title>使用虚拟身份证登录 · 大酒店</title>`, "在本设备上打开钱包", "姓名", "大酒店请求获取：", `<p class="purpose">用途：在线办理入住</p>`, "将不会得到：姓、名", `aria-label="钱包二维码"`}
 	enLogin := []string{`<html lang="en">`, `<title>Sign in with your virtual ID · Grand Hotel</title>`, "Open the wallet on this device", "Full name", "Grand Hotel asks for:", `<p class="purpose">Purpose: Online check-in</p>`, "will not get it: Family name, Given name"}
-	zhConsent := []string{`<html lang="zh">`, `<title>是否向大酒店提供信息？</title>`, "用途：在线办理入住", `value="approve" class="primary">同意提供</button>`, `value="deny" class="secondary">拒绝</button>`, "（必需）", "公民身份号码"}
+	zhConsent := []string{`<html lang="zh-CN">`, `<title>是否向大酒店提供信息？</title>`, "用途：在线办理入住", `value="approve" class="primary">同意提供</button>`, `value="deny" class="secondary">拒绝</button>`, "（必需）", "公民身份号码"}
 	enConsent := []string{`<html lang="en">`, `<title>Share with Grand Hotel?</title>`, "Purpose: Online check-in", `value="approve" class="primary">Share</button>`, `value="deny" class="secondary">Decline</button>`, "(required)", "ID number"}
 	for _, tc := range []struct {
 		name, ui, accept, lang string
 		login, consent         []string
 	}{
-		{"accept-language zh", "", "zh-CN,zh;q=0.9,en;q=0.8", "zh", zhLogin, zhConsent},
+		{"accept-language zh", "", "zh-CN,zh;q=0.9,en;q=0.8", "zh-CN", zhLogin, zhConsent},
 		{"accept-language en", "", "en-US,en;q=0.9", "en", enLogin, enConsent},
 		{"no accept-language", "", "", "en", enLogin, enConsent},
 		{"ui_locales en over zh browser", "en", "zh-CN", "en", enLogin, enConsent},
-		{"ui_locales zh over en browser", "zh-CN", "en-US", "zh", zhLogin, zhConsent},
+		{"ui_locales zh over en browser", "zh-CN", "en-US", "zh-CN", zhLogin, zhConsent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := oidctest.NewBrowser()
@@ -146,19 +146,19 @@ func TestErrorPages(t *testing.T) {
 		want              []string
 	}{
 		{"unknown client zh", auth("nobody", hotelCB, ""), "zh-CN", http.StatusBadRequest,
-			[]string{`<html lang="zh">`, "<title>登录出现问题</title>", "发出请求的网站未在本登录服务注册。", "错误代码： <code>client_unknown</code>"}},
+			[]string{`<html lang="zh-CN">`, "<title>登录出现问题</title>", "发出请求的网站未在本登录服务注册。", "错误代码： <code>client_unknown</code>"}},
 		{"unknown client en", auth("nobody", hotelCB, ""), "en", http.StatusBadRequest,
 			[]string{`<html lang="en">`, "<title>Sign-in problem</title>", "The site asking is not registered", "Error code: <code>client_unknown</code>"}},
 		{"unknown client, ui_locales zh", auth("nobody", hotelCB, "zh"), "en", http.StatusBadRequest,
-			[]string{`<html lang="zh">`, "<code>client_unknown</code>"}},
+			[]string{`<html lang="zh-CN">`, "<code>client_unknown</code>"}},
 		{"unregistered redirect_uri", auth("hotel", "https://evil.example/cb", ""), "zh", http.StatusBadRequest,
-			[]string{`<html lang="zh">`, "<code>invalid_request</code>", `class="detail" lang="en"`}},
+			[]string{`<html lang="zh-CN">`, "<code>invalid_request</code>", `class="detail" lang="en"`}},
 		{"unknown login", h.e.Issuer + "/login?id=nope", "en", http.StatusNotFound,
 			[]string{"<code>request_unknown</code>", "This sign-in request is unknown or has expired."}},
 		{"unknown pushed request", h.e.Issuer + "/authorize?client_id=hotel&request_uri=" + url.QueryEscape("urn:ietf:params:oauth:request_uri:nope"), "zh", http.StatusBadRequest,
-			[]string{`<html lang="zh">`, "<code>invalid_request_uri</code>"}},
+			[]string{`<html lang="zh-CN">`, "<code>invalid_request_uri</code>"}},
 		{"consent without session", h.e.Issuer + "/consent?id=nope", "zh-TW", http.StatusForbidden,
-			[]string{`<html lang="zh">`, "<code>session</code>"}},
+			[]string{`<html lang="zh-CN">`, "<code>session</code>"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, body := getLang(t, oidctest.NewBrowser(), tc.url, tc.accept)
