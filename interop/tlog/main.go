@@ -20,6 +20,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -49,6 +51,15 @@ type card struct {
 	LeafIndex    uint64 `json:"leaf_index"`
 }
 
+// batch is a batch of issuer-signed parts under a card's status entry.
+type batch struct {
+	Parts     []string `json:"parts"`
+	URI       string   `json:"uri"`
+	Index     int      `json:"idx"`
+	Format    string   `json:"format"`
+	LeafIndex uint64   `json:"leaf_index"`
+}
+
 // proofs are all the proofs of the trees of 1 to N leaves.
 type proofs struct {
 	Leaves    [][]byte            `json:"leaves"` // leaf inputs
@@ -59,12 +70,15 @@ type proofs struct {
 
 // fixture is what run.mjs reads.
 type fixture struct {
-	Real    string  `json:"real"`
-	Fork    string  `json:"fork"`
-	Foreign string  `json:"foreign"`
-	Cards   []card  `json:"cards"`
-	Missing card    `json:"missing"`
-	Proofs  *proofs `json:"proofs"`
+	Real    string `json:"real"`
+	Fork    string `json:"fork"`
+	Foreign string `json:"foreign"`
+	Cards   []card `json:"cards"`
+	Missing card   `json:"missing"`
+	// Batch is a batch of single-use credentials logged as one event, as
+	// oid4vc.Issuer.logIssuance logs it.
+	Batch  batch   `json:"batch"`
+	Proofs *proofs `json:"proofs"`
 }
 
 func main() {
@@ -179,6 +193,20 @@ func run(ctx context.Context, dir string) error {
 		}
 	}
 	fx.Missing = card{IssuerSigned: "never.issued.here", URI: uri, Index: 7, Format: "dc+sd-jwt"}
+	// A batch of three single-use credentials of card 101 (one event:
+	// SHA-256 over the parts' SHA-256 digests, in order).
+	fx.Batch = batch{URI: uri, Index: 101, Format: "dc+sd-jwt"}
+	h := sha256.New()
+	for i := 0; i < 3; i++ {
+		part := fmt.Sprintf("eyJhbGciOiJFUzI1NiJ9.single-use-%d.sig", i)
+		fx.Batch.Parts = append(fx.Batch.Parts, part)
+		d := sha256.Sum256([]byte(part))
+		h.Write(d[:])
+	}
+	if fx.Batch.LeafIndex, err = real.log.Append(ctx, audit.Event{Type: audit.EventBatchIssuance, At: now, Ref: fmt.Sprintf("%s#%d", uri, 101),
+		Digest: base64.RawURLEncoding.EncodeToString(h.Sum(nil)), Attrs: map[string]string{"format": "dc+sd-jwt", "count": "3"}}); err != nil {
+		return err
+	}
 
 	// Every proof of small trees, for the module's verifiers.
 	all, err := newLog(ctx, dir, "all", origin, realKey)

@@ -123,6 +123,19 @@ async function attacks(store) {
   check(await code(tlog.checkIssuance(args(fx.real, c, store, { fetch: swapPath }))) === "proof", "this card's leaf with another card's proof is refused");
   const wrongRef = { ...c, idx: c.idx + 1 };
   check(await code(tlog.checkIssuance(args(fx.real, wrongRef, store))) === "leaf", "a leaf for another status entry is refused");
+  // A batch of single-use credentials, logged as one event: found in
+  // order and complete; reordered, missing a credential, or with one
+  // altered, it is not in the log.
+  const b = fx.batch;
+  const bargs = (parts) => ({ base: fx.real, issuerSigned: parts, ref: { uri: b.uri, idx: b.idx }, format: b.format, store });
+  const rb = await tlog.checkIssuance(bargs(b.parts));
+  check(rb.leafIndex === BigInt(b.leaf_index), `a batch of ${b.parts.length} single-use credentials is proved at leaf ${rb.leafIndex}`);
+  check(await code(tlog.checkIssuance(bargs([...b.parts].reverse()))) === "not-found", "the batch in another order is not in the log");
+  check(await code(tlog.checkIssuance(bargs(b.parts.slice(1)))) === "not-found", "the batch less one credential is not in the log");
+  check(await code(tlog.checkIssuance(bargs([b.parts[0] + "x", ...b.parts.slice(1)]))) === "not-found", "the batch with one credential altered is not in the log");
+  check(await code(tlog.checkIssuance({ ...bargs(b.parts), ref: { uri: b.uri, idx: b.idx + 1 } })) === "leaf", "the batch under another card's entry is refused");
+  check(await code(tlog.checkIssuance(args(fx.real, { issuer_signed: b.parts[0], uri: b.uri, idx: b.idx, format: b.format }, store))) === "not-found",
+    "a single-use credential alone is not an entry (a verifier holding one cannot find its batch)");
   // After all that, the honest log still checks.
   check(await code(tlog.checkIssuance(args(fx.real, c, store))) === "ok", "the honest log still verifies");
 }

@@ -142,6 +142,8 @@ async function collect(meta, accessToken, cfg, format, n) {
   });
   const creds = got.credentials || [];
   if (creds.length !== n) throw new Error(`asked ${n} credentials, got ${creds.length}`);
+  // Kept only if the batch is in the transparency log (logcheck.js).
+  await (await import("/wallet/logcheck.js")).checkBatch(cfg, creds.map((c) => c.credential));
   const ids = [];
   for (let i = 0; i < n; i++) {
     const id = randomB64u(12);

@@ -4,7 +4,7 @@
 import * as i18n from "/web/i18n.js";
 import * as kv from "/web/idb.js";
 import { checkIssuance } from "/web/tlog.js";
-import { unb64u } from "/web/b64.js";
+import { parseB64uJSON, unb64u } from "/web/b64.js";
 
 i18n.add({
   "log.ok": "✓ In the public transparency log: entry {i} of {n}, checked {t}.",
@@ -66,5 +66,26 @@ export async function showLogCheck(el, stored, payload) {
     el.dataset.code = e.code || "error";
     el.className = "error";
     el.textContent = i18n.t("log.failed", { why: e.message });
+  }
+}
+
+// checkBatch proves that a batch of single-use credentials, as one
+// credential response returned them (configuration cfg, in order), is
+// in the log: one "batch-issuance" event under the card's own status entry
+// (/web/tlog.js). batch.js calls it before keeping a batch; it throws a
+// TlogError when the log answers but does not hold the batch (the batch is
+// then not kept), and lets the batch be kept when the log cannot be
+// reached (the wallet may be offline; the next refill checks again).
+export async function checkBatch(cfg, credentials) {
+  const card = await kv.get("card");
+  const payload = card && card.sdjwt ? parseB64uJSON(card.sdjwt.split("~")[0].split(".")[1]) : null;
+  const st = payload && payload.status && payload.status.status_list;
+  if (!st || !credentials.length) return;
+  const format = cfg === "pid_sd_jwt" ? "dc+sd-jwt" : "mso_mdoc";
+  const parts = credentials.map((c) => (format === "dc+sd-jwt" ? c.split("~")[0] : unb64u(c)));
+  try {
+    await checkIssuance({ issuerSigned: parts, ref: st, format, store: kv });
+  } catch (e) {
+    if (e.code !== "network") throw e;
   }
 }

@@ -188,6 +188,12 @@ async function get(fetchFn, url, type) {
 // ("tlog.checkpoint"),
 // which every new checkpoint must extend. Returns {origin, leafIndex,
 // treeSize} (BigInts) or throws a TlogError.
+//
+// issuerSigned may also be a batch of single-use credentials as issued in
+// one response (an array, in order): the issuer logs a batch as one
+// "batch-issuance" event under the card's own status entry, whose digest
+// is SHA-256 over the SHA-256 digests of the batch's issuer-signed parts
+// (oid4vc.Issuer.logIssuance), with attrs count and format.
 export async function checkIssuance({ base = "", issuerSigned, ref, format, store, fetch: fetchFn = globalThis.fetch.bind(globalThis) }) {
   const served = String(await get(fetchFn, base + "/audit/checkpoint-key", "text")).trim();
   const pinned = await store.get("tlog.key");
@@ -208,14 +214,17 @@ export async function checkIssuance({ base = "", issuerSigned, ref, format, stor
   if (!pinned) await store.set("tlog.key", key.text);
   await store.set("tlog.checkpoint", { size: String(cp.size), root: btoa(String.fromCharCode(...cp.root)) });
 
-  const signed = typeof issuerSigned === "string" ? enc.encode(issuerSigned) : issuerSigned;
-  const digest = b64url(await sha256(signed));
+  const bytes = (x) => (typeof x === "string" ? enc.encode(x) : x);
+  const batch = Array.isArray(issuerSigned);
+  const digest = batch
+    ? b64url(await sha256(concat(...await Promise.all(issuerSigned.map((x) => sha256(bytes(x)))))))
+    : b64url(await sha256(bytes(issuerSigned)));
   const a = await get(fetchFn, `${base}/audit/issuance/${digest}?tree_size=${cp.size}`, "json");
   const input = b64(String(a.leaf_input));
   let ev;
   try { ev = JSON.parse(dec.decode(input)); } catch (e) { fail("leaf", "the leaf is not an event"); }
-  if (ev.type !== "issuance" || ev.digest !== digest || ev.ref !== `${ref.uri}#${ref.idx}` ||
-      !ev.attrs || ev.attrs.format !== format) {
+  if (ev.type !== (batch ? "batch-issuance" : "issuance") || ev.digest !== digest || ev.ref !== `${ref.uri}#${ref.idx}` ||
+      !ev.attrs || ev.attrs.format !== format || (batch && ev.attrs.count !== String(issuerSigned.length))) {
     fail("leaf", "the log's entry is not this card's issuance");
   }
   const index = BigInt(a.leaf_index);
