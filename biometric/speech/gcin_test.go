@@ -107,7 +107,7 @@ func zhuyin(syl string) (string, int, error) {
 
 // gcinFolder is the folder of a syllable in gcin-voice: no mark for tone
 // 1, 2..4 for tones 2 to 4, "1" for the neutral tone; when the speaker
-// has no recording in that tone, another tone's.
+// has no recording in that tone, another tone's, then the rime's.
 func gcinFolder(speaker, syl string) (string, error) {
 	z, tone, err := zhuyin(syl)
 	if err != nil {
@@ -121,6 +121,13 @@ func gcinFolder(speaker, syl string) (string, error) {
 		try[0] = z
 	case 5:
 		try[0] = z + "1"
+	}
+	// Nor in any tone (speaker 5 has no ㄌㄩ): its rime alone, for
+	// other speech only (every digit is recorded by both, TestZhuyin).
+	if _, rime, ok := strings.Cut(z, strings.Split(z, "")[0]); ok && rime != "" {
+		for _, f := range slices.Clone(try) {
+			try = append(try, strings.Replace(f, z, rime, 1))
+		}
 	}
 	for _, f := range try {
 		if _, err := os.Stat(filepath.Join(gcinDir(), f, speaker+".ogg")); err == nil {
@@ -281,6 +288,10 @@ func TestZhuyin(t *testing.T) {
 		}
 	}
 	needGcin(t)
+	// Speaker 5 has no ㄌㄩ: read as ㄩ3.
+	if f, err := gcinFolder("5", "lv3"); err != nil || f != "ㄩ3" {
+		t.Errorf("lv3 by speaker 5: %q, %v; want ㄩ3", f, err)
+	}
 	texts := append(slices.Clone(sentences[Mandarin]), strings.Join(pinyinDigits, " ")+" yao1")
 	for _, s := range texts {
 		for _, w := range strings.Fields(strings.ReplaceAll(s, ",", " ")) {
