@@ -33,6 +33,8 @@ import { SignJWT, CompactEncrypt, compactDecrypt, compactVerify, exportJWK, gene
 import * as rq from "../../web/static/wallet/request.js";
 import * as sdjwt from "../../web/static/web/sdjwt.js";
 import * as respond from "../../web/static/wallet/respond.js";
+import { parse as parseMdoc, DeviceResponse } from "@auth0/mdl";
+import { cborDecode, cborEncode } from "@auth0/mdl/lib/cbor/index.js";
 
 const s = JSON.parse(readFileSync(process.argv[2], "utf8"));
 // The test servers listen on loopback http; the library insists on https
@@ -168,6 +170,56 @@ async function deskRequest(body = {}) {
   let refused = false;
   try { await answerWith(bad); } catch { refused = true; }
   ok(refused, "oid4vc-ts refuses a desk request whose link names another client_id");
+}
+
+// ---------- 1b. their wallet answers the desk with the mdoc ----------
+// The desk's mso_mdoc request, resolved by oid4vc-ts and matched by dcql;
+// the DeviceResponse made by @auth0/mdl from the card's IssuerSigned (as
+// issued by shenfen) with the device key, over the OpenID4VP 1.0 session
+// transcript (OpenID4VPHandover: SHA-256 of [client_id, nonce, null,
+// response_uri]); the desk verifies it.
+// With direct_post.jwt the transcript also binds the JWK SHA-256
+// thumbprint of the desk's encryption key, and their wallet encrypts.
+async function mdocAnswer(mode) {
+  const req = await deskRequest({ format: "mso_mdoc", claims: ["family_name", "given_name"], response_mode: mode });
+  const parsed = theirWallet.parseOpenid4vpAuthorizationRequest({ authorizationRequest: req.qr });
+  const resolved = await theirWallet.resolveOpenId4vpAuthorizationRequest({ authorizationRequestPayload: parsed.params });
+  const r = resolved.authorizationRequestPayload;
+  const query = DcqlQuery.parse(resolved.dcql.query);
+  DcqlQuery.validate(query);
+  const issuerSigned = cborDecode(Buffer.from(s.mdoc, "base64url"));
+  const mdoc = parseMdoc(cborEncode(new Map([["version", "1.0"], ["documents", [new Map([["docType", s.doctype], ["issuerSigned", issuerSigned]])]], ["status", 0]])));
+  const ns = mdoc.documents[0].getIssuerNameSpace(s.namespace);
+  const match = DcqlQuery.query(query, [{ credential_format: "mso_mdoc", doctype: s.doctype, namespaces: { [s.namespace]: ns }, cryptographic_holder_binding: true }]);
+  let thumb = null;
+  if (mode === "direct_post.jwt") {
+    const k = r.client_metadata.jwks.keys[0];
+    thumb = createHash("sha256").update(JSON.stringify({ crv: k.crv, kty: k.kty, x: k.x, y: k.y })).digest();
+  }
+  const info = cborEncode([r.client_id, r.nonce, thumb, r.response_uri]);
+  const st = cborEncode([null, null, ["OpenID4VPHandover", createHash("sha256").update(info).digest()]]);
+  const head = st.length < 24 ? [0x40 | st.length] : st.length < 256 ? [0x58, st.length] : [0x59, st.length >> 8, st.length & 255];
+  const pd = { id: "desk", input_descriptors: [{ id: s.doctype, format: { mso_mdoc: { alg: ["ES256"] } },
+    constraints: { limit_disclosure: "required", fields: query.credentials[0].claims.map((c) => ({ path: [`$['${c.path[0]}']['${c.path[1]}']`], intent_to_retain: false })) } }] };
+  const dr = await DeviceResponse.from(mdoc).usingPresentationDefinition(pd)
+    .usingSessionTranscriptBytes(Buffer.from([0xd8, 0x18, ...head, ...st]))
+    .authenticateWithSignature({ ...s.holder_jwk, kid: "device-1" }, "ES256").sign();
+  const { authorizationResponsePayload, jarm } = await theirWallet.createOpenid4vpAuthorizationResponse({
+    authorizationRequestPayload: r, authorizationResponsePayload: { vp_token: { [query.credentials[0].id]: [Buffer.from(dr.encode()).toString("base64url")] } },
+    jarm: mode === "direct_post.jwt" ? { encryption: {}, serverMetadata: jarmServer } : undefined,
+  });
+  const { response } = await theirWallet.submitOpenid4vpAuthorizationResponse({ authorizationRequestPayload: r, authorizationResponsePayload, jarm });
+  const res = await (await fetch(s.desk.url + "/api/verifier/requests/" + req.id, { headers: { authorization: "Bearer " + req.result_token } })).json();
+  return { match, response, res };
+}
+{
+  const { match, response, res } = await mdocAnswer("direct_post");
+  ok(match.can_be_satisfied, "dcql: the card's mdoc (parsed by @auth0/mdl) satisfies the desk's mso_mdoc query");
+  ok(response.status === 200 && res.status === "verified" && res.format === "mso_mdoc" && res.claims.family_name === cardClaims.family_name && res.claims.birthdate === undefined,
+    `desk verified an mdoc DeviceResponse made by @auth0/mdl and sent by oid4vc-ts: ${res.status} ${res.error || ""}`);
+  const enc = await mdocAnswer("direct_post.jwt");
+  ok(enc.response.status === 200 && enc.res.status === "verified" && enc.res.format === "mso_mdoc",
+    `desk verified the same over direct_post.jwt, the transcript binding its key's thumbprint: ${enc.res.status} ${enc.res.error || ""}`);
 }
 
 // ---------- 2. their wallet signs in to the OpenID Provider ----------

@@ -32,8 +32,10 @@ import (
 	"path/filepath"
 	"slices"
 	"syscall"
+	"time"
 
 	"github.com/shenfen/shenfen/credential"
+	"github.com/shenfen/shenfen/credential/mdoc"
 	"github.com/shenfen/shenfen/credential/sdjwt"
 	"github.com/shenfen/shenfen/keys"
 	"github.com/shenfen/shenfen/oid4vc"
@@ -75,6 +77,14 @@ func main() {
 		log.Fatal(err)
 	}
 	wallet := &oidctest.Wallet{Card: card}
+	// The same card as an mdoc (IssuerSigned), for an independent wallet's
+	// mso_mdoc answer to the desk.
+	mdocCard, err := mdoc.Issue(ctx, mdoc.IssueParams{Profile: credential.ProfileCN, PID: card.PID, Holder: &card.Holder.PublicKey,
+		Status: &card.Status, IssuedAt: time.Now().Add(-time.Minute), ExpiresAt: time.Now().Add(24 * time.Hour),
+		Signer: e.Authority.Issuer.Signer(), Chain: e.Authority.Issuer.Chain})
+	if err != nil {
+		log.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
@@ -113,6 +123,7 @@ func main() {
 		"issuer": e.Issuer, "redirect_uri": redirect, "bank_redirect_uri": bankRedirect, "wallet": "http://" + ln.Addr().String() + "/approve",
 		"id_number": card.PID.IDNumber,
 		"card":      card.Issued, "holder_jwk": privateJWK(card.Holder),
+		"mdoc": base64.RawURLEncoding.EncodeToString(mdocCard), "doctype": credential.ProfileCN.DocType, "namespace": credential.ProfileCN.Namespace,
 		"sign_in_root": pemOf(e.RequestRoot.Raw),
 		"desk":         desk,
 		"hotel":        map[string]string{"client_id": "hotel", "client_secret": secret},
@@ -183,7 +194,8 @@ func serveDesk(ctx context.Context, mux *http.ServeMux, dir, base string, e *oid
 		return nil, err
 	}
 	api := &oid4vc.API{Issuer: base, VCT: p.VCT, DocType: p.DocType, Namespace: p.Namespace,
-		Verifier: oid4vc.Verifiers{SDJWT: &sdjwt.Verifier{Anchors: e.Authority.Issuer.Anchors(), Status: e.Authority.Status}},
+		Verifier: oid4vc.Verifiers{SDJWT: &sdjwt.Verifier{Anchors: e.Authority.Issuer.Anchors(), Status: e.Authority.Status},
+			Mdoc: &mdoc.Verifier{Anchors: e.Authority.Issuer.Anchors(), Status: e.Authority.Status}},
 		Requests: db.Proofing(), Sealer: sealer, Desks: reg}
 	api.Mount(mux)
 	return map[string]any{
