@@ -10,7 +10,7 @@
 # packages give the same model. About 10 minutes of CPU.
 #
 #   SHENFEN_SPEECH_TRAIN_ROUNDS=2   fewer rounds of clips per voice of the
-#                                   other engines (a quick try; default 8)
+#                                   other engines (a quick try; default 6)
 source "$(dirname "$0")/lib.sh"
 # FreeTTS (Java) is needed for training only, so it is installed here rather
 # than by scripts/setup.sh (the test command does not need a Java runtime).

@@ -401,26 +401,7 @@ func TestBenchSpeech(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rec.Close()
-	if f := os.Getenv("SHENFEN_SPEECH_EN_MODEL"); f != "" {
-		// An experiment: English verified by a digit model (train_test.go).
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := decodeDigitModel(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		th := zhThresholds
-		if f := strings.Split(os.Getenv("SHENFEN_SPEECH_EN_THRESHOLDS"), ","); len(f) == 3 {
-			th.digits, _ = strconv.ParseFloat(f[0], 64)
-			th.word, _ = strconv.ParseFloat(f[1], 64)
-			th.fit, _ = strconv.ParseFloat(f[2], 64)
-		}
-		hmmVerifiers[English] = &hmmVerifier{lang: English, version: m.Version,
-			model: func() (*digitModel, error) { return m, nil }, th: th, penalty: zhWordPenalty}
-		defer delete(hmmVerifiers, English)
-	}
+	useEnglishModel(t)
 	calN := n / 2
 	if v, _ := strconv.Atoi(os.Getenv("SHENFEN_SPEECH_CALIBRATION")); v > 0 {
 		calN = v
@@ -437,6 +418,40 @@ func TestBenchSpeech(t *testing.T) {
 	if len(test) == 0 {
 		return
 	}
+}
+
+// useEnglishModel verifies English with the digit model in the file
+// SHENFEN_SPEECH_EN_MODEL (an experiment; SHENFEN_SPEECH_EN_THRESHOLDS
+// = "digits,word,fit" sets its thresholds) until the test ends.
+func useEnglishModel(t *testing.T) {
+	f := os.Getenv("SHENFEN_SPEECH_EN_MODEL")
+	if f == "" {
+		return
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := decodeDigitModel(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := zhThresholds
+	if f := strings.Split(os.Getenv("SHENFEN_SPEECH_EN_THRESHOLDS"), ","); len(f) == 3 {
+		th.digits, _ = strconv.ParseFloat(f[0], 64)
+		th.word, _ = strconv.ParseFloat(f[1], 64)
+		th.fit, _ = strconv.ParseFloat(f[2], 64)
+	}
+	old, had := hmmVerifiers[English]
+	hmmVerifiers[English] = &hmmVerifier{lang: English, version: m.Version,
+		model: func() (*digitModel, error) { return m, nil }, th: th, penalty: zhWordPenalty}
+	t.Cleanup(func() {
+		if had {
+			hmmVerifiers[English] = old
+		} else {
+			delete(hmmVerifiers, English)
+		}
+	})
 }
 
 // writeTrials writes every trial's scores as TSV for calibration.

@@ -322,6 +322,7 @@ func TestBenchHuman(t *testing.T) {
 	needTools(t)
 	only := Lang(os.Getenv("SHENFEN_SPEECH_LANG"))
 	rec := recognizer(t)
+	useEnglishModel(t)
 	var sets [][]trial
 	var both, all []trial
 	for i, v := range humanVoices {

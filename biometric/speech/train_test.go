@@ -132,11 +132,11 @@ var trainSpecs = map[Lang]func() trainSpec{
 		// kal_diphone (US, male: both Kevin Lenzo, the speaker of flite's
 		// kal and kal16, which the calibration set holds).
 		for _, v := range []voice{{"flite", "awb", English}, {"flite", "rms", English}, {"freetts", "kevin16", English}, {"festival", "kal_diphone", English}} {
-			vs = append(vs, trainVoice{v, trainRounds(8)})
+			vs = append(vs, trainVoice{v, trainRounds(6)})
 		}
 		return trainSpec{lang: English, version: englishDigitModelVersion, voices: vs, words: enWords,
 			sentences: enTrainSentences, seed: 2027, out: "en-digits.gob",
-			comps: []int{1, 1, 2, 2, 4, 4, 8, 8, 16, 16}, otherComps: 32}
+			comps: []int{1, 1, 2, 2, 4, 4, 8, 8}, otherComps: 32}
 	},
 }
 

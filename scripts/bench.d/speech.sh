@@ -5,10 +5,12 @@
 #    verification (commit $SHENFEN_SPEECH_BASE, its BenchmarkCheck) in the
 #    same run: the ratio is robust to the load of a shared machine.
 # 2. Acceptance on generated clips (TestBenchSpeech): a calibration set
-#    (espeak-ng voices; the thresholds were chosen on it) and a test set
-#    (flite and festival voices for English, espeak-ng Mandarin voice
-#    variants not used for calibration; for both, recorded people: Debian's
-#    gcin-voice and Asterisk prompts), each reading also with white
+#    (the thresholds were chosen on it: English espeak-ng voices and flite
+#    kal16 and kal; Mandarin espeak-ng voices) and a test set (English
+#    flite slt, festival ked_diphone and cmu_us_slt_arctic_hts; Mandarin
+#    espeak-ng variants and espeak 1.48), none of them a voice the digit
+#    models were trained on (scripts/train-speech-*.sh); for both, recorded
+#    people: Debian's gcin-voice and Asterisk prompts, TestBenchHuman), each reading also with white
 #    noise at -45 and -35 dBFS, a 300-3400 Hz telephone band and tempo
 #    x0.8 / x1.25; impostors: another challenge, one digit changed, three
 #    or five digits, other sentences, silence, room noise, tones, music.
@@ -16,18 +18,22 @@
 #
 #   SHENFEN_SPEECH_BENCH=200        genuine readings per language, test set
 #   SHENFEN_SPEECH_CALIBRATION=40   the same for the calibration set (the thresholds were chosen on 40)
-#   SHENFEN_SPEECH_IMPOSTORS_zh=5   Mandarin readings each checked against 5 other challenges and 5
-#                                   with one digit changed (the digit model is cheap; English: one
-#                                   impostor trial per reading)
+#   SHENFEN_SPEECH_IMPOSTORS_zh=5   readings each checked against 5 other challenges and 5
+#   SHENFEN_SPEECH_IMPOSTORS_en=5   with one digit changed (0: one impostor trial per reading)
+#   SHENFEN_SPEECH_EN_MODEL=FILE    verify English with a digit model trained by
+#                                   scripts/train-speech-en.sh instead of PocketSphinx (an
+#                                   experiment; SHENFEN_SPEECH_EN_THRESHOLDS=digits,word,fit)
 #   SHENFEN_SPEECH_TRIALS=FILE      also write every trial's scores (TSV)
 #
 # Mandarin is verified by the digit model trained on espeak-ng voices
 # (scripts/train-speech-zh.sh): its calibration and test voices are
 # espeak-ng variants the training did not use, and espeak 1.48's voice.
+# English is verified by PocketSphinx.
 source "$(dirname "$0")/../lib.sh"
 export SHENFEN_SPEECH_BENCH="${SHENFEN_SPEECH_BENCH:-200}"
 export SHENFEN_SPEECH_CALIBRATION="${SHENFEN_SPEECH_CALIBRATION:-40}"
 export SHENFEN_SPEECH_IMPOSTORS_zh="${SHENFEN_SPEECH_IMPOSTORS_zh:-5}"
+export SHENFEN_SPEECH_IMPOSTORS_en="${SHENFEN_SPEECH_IMPOSTORS_en:-5}"
 base="${SHENFEN_SPEECH_BASE:-28e549b}"
 
 log "speech CPU per decision, one core: before the verification ($base) and now"
