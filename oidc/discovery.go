@@ -16,24 +16,32 @@ import (
 type cached struct {
 	body []byte
 	etag string
-	ct   string
+	// The header values, made once (net/http copies a handler's header
+	// values when it writes them, so they are never modified).
+	etagV, ctV []string
 }
+
+var (
+	cachedCacheControl = []string{"public, max-age=300"}
+	cachedAnyOrigin    = []string{"*"}
+)
 
 func newCached(body []byte, ct string) cached {
 	h := sha256.Sum256(body)
-	return cached{body: body, ct: ct, etag: `"` + base64.RawURLEncoding.EncodeToString(h[:16]) + `"`}
+	etag := `"` + base64.RawURLEncoding.EncodeToString(h[:16]) + `"`
+	return cached{body: body, etag: etag, etagV: []string{etag}, ctV: []string{ct}}
 }
 
 func (c *cached) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("ETag", c.etag)
-	h.Set("Cache-Control", "public, max-age=300")
-	h.Set("Access-Control-Allow-Origin", "*")
+	h["Etag"] = c.etagV
+	h["Cache-Control"] = cachedCacheControl
+	h["Access-Control-Allow-Origin"] = cachedAnyOrigin
 	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, c.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Type", c.ct)
+	h["Content-Type"] = c.ctV
 	w.Write(c.body)
 }
 

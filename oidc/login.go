@@ -643,7 +643,7 @@ func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	// that one goes through CreateAccessAndRefreshTokens).
 	a.row.Subject, a.row.Token = a.d.Subject, nil
 	if !has(a.d.Scopes, oidc.ScopeOfflineAccess) {
-		a.row.Token, _ = json.Marshal(a.grant())
+		a.row.Token, _ = marshalRecord(a.grant())
 	}
 	err = p.cfg.Store.GrantAuthRequest(r.Context(), a.encode(), StatePresented,
 		Grant{Citizen: a.d.Citizen, ClientID: c.ID, Subject: a.d.Subject, Claims: names, ACR: a.d.ACR, At: now})

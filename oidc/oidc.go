@@ -336,7 +336,22 @@ func (p *Provider) routes() {
 	p.opHandler = http.StripPrefix(p.path, withTokenAlg(p.withAssertionSlot(p.op)))
 	m.Handle(p.path+"/", http.HandlerFunc(p.serveRest))
 	p.mux = m
-	p.handler = m
+	// Discovery and the key set, the most requested documents, skip the
+	// router (GET and HEAD, as their patterns match).
+	disc, keys := p.path+"/.well-known/openid-configuration", p.path+"/keys"
+	p.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			switch r.URL.Path {
+			case disc:
+				p.disc.serve(w, r)
+				return
+			case keys:
+				p.jwks.serve(w, r)
+				return
+			}
+		}
+		m.ServeHTTP(w, r)
+	})
 }
 
 // withIssuer gives op's helpers, called outside op's router, their issuer.
