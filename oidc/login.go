@@ -503,7 +503,7 @@ func dcqlPresentation(vpToken string) (string, bool) {
 		return "", false
 	}
 	var tok map[string][]string
-	if json.Unmarshal([]byte(vpToken), &tok) != nil || len(tok) != 1 || len(tok["pid"]) != 1 || tok["pid"][0] == "" {
+	if unmarshalRecord([]byte(vpToken), &tok) != nil || len(tok) != 1 || len(tok["pid"]) != 1 || tok["pid"][0] == "" {
 		return "", false
 	}
 	return tok["pid"][0], true
