@@ -112,7 +112,8 @@ async function showRequest() {
   try {
     const resp = await fetch("/api/verifier/requests", {
       method: "POST", headers: { "Content-Type": "application/json", Authorization: "Bearer " + deskToken() },
-      body: JSON.stringify({ format: "dc+sd-jwt" }),
+      // The answer comes encrypted to a key made for this request (HAIP).
+      body: JSON.stringify({ format: "dc+sd-jwt", response_mode: "direct_post.jwt" }),
     });
     if (resp.status === 401) { setDeskToken(""); return showDeskForm("desk.refused"); }
     if (resp.status === 403) throw new Error(t("desk.over", { m: ((await resp.json()).detail) || "" }));
