@@ -19,6 +19,8 @@ var docShots = []string{
 	"hotel-login", "wallet-consent-hotel", "hotel-consent", "hotel-signed-in",
 	"hotel-login-zh", "hotel-consent-zh", "oidc-error-zh", "oidc-rate-limited-zh",
 	"history", "admin-record",
+	"enrollment-attempts-left", "verifier-request-countdown", "verifier-declined", "verifier-cancelled",
+	"wallet-request-gone", "card-suspended",
 }
 
 var shotName = regexp.MustCompile(`^[0-9]+-(.+)\.png$`)

@@ -251,10 +251,14 @@ func TestJourney(t *testing.T) {
 			`import("/web/i18n.js").then((m) => document.getElementById("status").textContent === m.t("err.speech-mismatch"))`,
 			chromedp.EvalAwaitPromise))
 		j.shot(w, fmt.Sprintf("enrollment-refused-%d", try))
-		if !misheard {
+		// So is a recording whose camera frames came late (a browser
+		// starved of CPU on a loaded machine): the server takes no
+		// decision on it (bad request, the frame-time checks).
+		late := strings.Contains(msg, "gap of") || strings.Contains(msg, "first frame at")
+		if !misheard && !late {
 			t.Fatalf("e2e: enrollment refused: %q", msg)
 		}
-		t.Logf("enrollment try %d: the digits %s were not recognised (%q)", try, ch.Digits, msg)
+		t.Logf("enrollment try %d: the digits %s were not recognised or the frames came late (%q)", try, ch.Digits, msg)
 		if try == maxEnrollTries {
 			t.Fatalf("e2e: the spoken digits were not recognised in %d tries", try)
 		}

@@ -158,6 +158,8 @@ async function showChallenge() {
     return show("enroll");
   }
   show("challenge");
+  $("read-label").hidden = false;
+  $("preview").hidden = false;
   $("digits").textContent = p.digits;
   $("expires").textContent = t("enroll.expires", { t: new Date(p.expires_at).toLocaleTimeString() });
   $("phase").textContent = "";
@@ -242,6 +244,13 @@ async function recordAndSubmit() {
     delete document.body.dataset.recording;
     fail(e.message);
     $("phase").textContent = "";
+    // These digits are spent (and the camera closed): a new try gets new
+    // ones.
+    $("digits").textContent = "";
+    $("expires").textContent = "";
+    $("read-label").hidden = true;
+    $("preview").hidden = true;
+    $("progress").hidden = true;
     $("record").hidden = true;
     $("retry").hidden = false;
   }
