@@ -15,7 +15,9 @@ import (
 // white noise at -35 dBFS and in the telephone band, and checks each
 // clean reading against another challenge and against the challenge with
 // one digit changed. It is the benchmark in small: the genuine readings
-// must pass at a rate somewhat below the benchmark's, and no impostor may.
+// must pass at a rate somewhat below the benchmark's (English, by
+// PocketSphinx: 14 of 18 at 8ebec75; the benchmark's mean over these
+// variants is 81%; Mandarin 18 of 18), and no impostor may.
 func TestVerifyHeldOut(t *testing.T) {
 	for _, tool := range []string{"espeak-ng", "espeak", "sox", "flite", "text2wave"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -29,7 +31,7 @@ func TestVerifyHeldOut(t *testing.T) {
 		readings int
 		min      int // genuine trials accepted, of 3 per reading
 	}{
-		{English, []voice{{"flite", "slt", English}, {"festival", "ked_diphone", English}, {"festival", "cmu_us_slt_arctic_hts", English}}, 6, 14},
+		{English, []voice{{"flite", "slt", English}, {"festival", "ked_diphone", English}, {"festival", "cmu_us_slt_arctic_hts", English}}, 6, 13},
 		{Mandarin, []voice{{"espeak-ng", "cmn-latn-pinyin+m3", Mandarin}, {"espeak-ng", "cmn-latn-pinyin+f4", Mandarin}, {"espeak", "zh+f4", Mandarin}}, 6, 17},
 	} {
 		t.Run(string(tc.lang), func(t *testing.T) {
@@ -61,6 +63,7 @@ func TestVerifyHeldOut(t *testing.T) {
 					}
 				}
 			}
+			t.Logf("%d of %d genuine trials accepted, %d of %d impostor trials", accepted, 3*tc.readings, impostors, 2*tc.readings)
 			if accepted < tc.min || impostors > 0 {
 				t.Errorf("%d of %d genuine trials accepted (want at least %d), %d of %d impostor trials accepted (want 0):\n%v",
 					accepted, 3*tc.readings, tc.min, impostors, 2*tc.readings, log)
