@@ -271,7 +271,7 @@ func TestLogoutEndsOnAPage(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("logged-out page: %d", res.StatusCode)
 	}
-	wantAll(t, "logged-out page", body, `<html lang="zh-CN">`, "<title>已退出登录</title>", "下次登录仍需在钱包中确认")
+	wantAll(t, "logged-out page", body, `<html lang="zh-CN">`, "<title>退出登录</title>", "下次登录仍需在钱包中确认")
 }
 
 // TestNotFoundNegotiated: a browser that opens an address under the issuer
