@@ -5,6 +5,7 @@ package speech
 import (
 	"hash/fnv"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,8 +37,8 @@ func needAsterisk(t testing.TB) {
 		t.Fatalf("asterisk-core-sounds-en-g722 is needed for human English test speech (scripts/setup.d/speech.debs): %v", err)
 	}
 	needTools(t)
-	if _, err := os.Stat("/usr/bin/ffmpeg"); err != nil {
-		t.Fatalf("ffmpeg is needed to decode G.722: %v", err)
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Fatalf("ffmpeg is needed to decode G.722 (scripts/setup.d/web.debs): %v", err)
 	}
 }
 
