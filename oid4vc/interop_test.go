@@ -48,7 +48,7 @@ func TestOID4VCIInterop(t *testing.T) {
 
 	// Re-enrollment (which revokes the card above) gives a second offer.
 	settings, _ = json.Marshal(map[string]any{
-		"offer": e.enroll(t, key), "root": e.root, "server": e.srv.URL, "log_key": logKey, "issuer": credtest.IssuerURL, "vct": credential.ProfileCN.VCT,
+		"offer": e.enroll(t, key), "root": e.root, "server": e.srv.URL, "log_key": logKey, "doctype": credential.ProfileCN.DocType, "issuer": credtest.IssuerURL, "vct": credential.ProfileCN.VCT,
 		"device_jwk": map[string]string{"kty": "EC", "crv": "P-256", "x": b64(pub[1:33]), "y": b64(pub[33:65]), "d": b64(priv)},
 	})
 	if err := os.WriteFile(f, settings, 0o600); err != nil {

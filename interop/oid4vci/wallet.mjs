@@ -19,9 +19,10 @@ const roots = await vci.loadRoots([new Uint8Array(Buffer.from(s.root, "base64"))
 const before = vci.stats.verifications;
 const got = await vci.collect(s.offer, { fetch: fetchLocal, roots, key: device });
 const n = vci.stats.verifications - before;
-// Two verifications for the signed metadata (chain, signature), two for
-// the SD-JWT VC; the log key comes from the signed metadata.
-if (Object.keys(got.credentials).length !== 3 || n !== 4 || got.logKey !== s.log_key) {
+// Two verifications (chain, signature) for each of the signed metadata,
+// the SD-JWT VC, the mdoc and the compact mdoc; the log key comes from the
+// signed metadata.
+if (Object.keys(got.credentials).length !== 3 || n !== 8 || got.logKey !== s.log_key) {
   console.error(`FAIL: collected ${Object.keys(got.credentials)}, ${n} verifications, log key ${got.logKey}`);
   process.exit(1);
 }
@@ -34,6 +35,24 @@ try {
   await vci.verifyIssued(bad, { roots, issuer: got.issuer, vct: s.vct, jwk: pub });
 } catch (e) { code = e.code; }
 if (code !== "signature") { console.error("FAIL: a card with an altered signature: " + code); process.exit(1); }
+// The mdoc with one element's value changed, or checked against another
+// device key, is refused.
+const md = Buffer.from(got.credentials.pid_mdoc, "base64url");
+const at = md.indexOf(Buffer.from("family_name")) + 30;
+const mdBad = Buffer.from(md);
+mdBad[at] ^= 1;
+const mdocCode = async (b, jwk = pub) => {
+  try { await vci.verifyIssuedMdoc(b.toString("base64url"), { roots, doctype: s.doctype, jwk }); return "accepted"; } catch (e) { return e.code || e.message; }
+};
+const okMdoc = await mdocCode(md);
+const alteredMdoc = await mdocCode(mdBad);
+const otherKey = await crypto.subtle.generateKey(EC, true, ["sign"]);
+const otherJwk = await crypto.subtle.exportKey("jwk", otherKey.publicKey);
+const unboundMdoc = await mdocCode(md, otherJwk);
+if (okMdoc !== "accepted" || alteredMdoc === "accepted" || unboundMdoc !== "binding") {
+  console.error(`FAIL: mdoc checks: as issued ${okMdoc}, altered ${alteredMdoc}, other key ${unboundMdoc}`);
+  process.exit(1);
+}
 // Signed metadata altered after signing is refused.
 const meta = await (await fetchLocal(s.issuer + "/.well-known/openid-credential-issuer")).json();
 const [h, p, sig] = meta.signed_metadata.split(".");
@@ -44,4 +63,4 @@ try {
   await vci.verifySignedMetadata([h, Buffer.from(JSON.stringify(claims)).toString("base64url"), sig].join("."), { roots, issuer: got.issuer });
 } catch (e) { metaCode = e.code; }
 if (metaCode !== "signature") { console.error("FAIL: altered signed metadata: " + metaCode); process.exit(1); }
-console.log("ok   shenfen's wallet module collected all three configurations, verified the signed metadata and the SD-JWT VC (4 signature verifications) and pinned the log key from the signed metadata; an altered card signature and altered signed metadata are refused");
+console.log(`ok   shenfen's wallet module collected all three configurations, verified the signed metadata, the SD-JWT VC and both mdocs (8 signature verifications) and pinned the log key from the signed metadata; an altered card signature, an mdoc with an altered element (${alteredMdoc}) or bound to another key, and altered signed metadata are refused`);

@@ -27,7 +27,12 @@
 //     subjectAltName of the leaf (URI, or DNS name of an https iss); vct is
 //     the configuration's; iat/nbf/exp hold; every disclosure is
 //     referenced exactly once by a digest the issuer signed; and cnf.jwk is
-//     the key that signed the proof (key binding).
+//     the key that signed the proof (key binding);
+//  6. an mdoc (IssuerSigned) is kept only if: its issuerAuth is a COSE_Sign1
+//     ES256 by an x5chain leading to a root of the trust list (the same
+//     certificate checks), the MSO names the configuration's docType, is
+//     valid now, binds the proof's key (deviceKeyInfo), and every element
+//     is covered by its value digest.
 //
 // No DOM, no storage: the caller passes fetch, the trust roots and the
 // device key, so that the module also runs under Node against an
@@ -35,6 +40,7 @@
 import { b64u, fromUtf8, sha256, unb64u, utf8 } from "../web/b64.js";
 import { parseCertificate, pemToDER, rawSignature, KU_DIGITAL_SIGNATURE, KU_KEY_CERT_SIGN } from "../web/der.js";
 import { publicJwk, sign } from "../web/jws.js";
+import { decode, decode24, encode, rawOf, Tagged } from "../web/cbor.js";
 
 export const PRE_AUTH = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
 export const SD_JWT_VC = "dc+sd-jwt";
@@ -188,6 +194,7 @@ export async function collect(offer, { fetch, roots, key, now = () => new Date()
     try {
       const c = await request(fetch, meta, token, id, key, jwk, problem);
       if (conf.format === SD_JWT_VC) await verifyIssued(c, { roots, issuer, vct: conf.vct, jwk, now: now() });
+      else await verifyIssuedMdoc(c, { roots, doctype: conf.doctype, jwk, now: now() });
       credentials[id] = c;
     } catch (e) {
       if (optional(id, conf)) continue;
@@ -397,4 +404,56 @@ async function checkDisclosures(payload, discs) {
   };
   walk(payload);
   for (const d of byDigest.values()) if (!d.used) refuse("disclosure", "a disclosure is not referenced by anything the issuer signed");
+}
+
+const mget = (m, k) => (m instanceof Map ? m.get(k) : undefined);
+const isBytes = (b) => b instanceof Uint8Array;
+const CBOR_LIMITS = { maxBytes: MAX_CREDENTIAL, maxItems: 4096, maxDepth: 16 };
+
+// verifyIssuedMdoc checks an issued mdoc (base64url IssuerSigned) before
+// the wallet keeps it. It returns the MSO.
+export async function verifyIssuedMdoc(b64, { roots, doctype, jwk, now = new Date() }) {
+  let is, prot, unprot, payload, sig, mso;
+  try {
+    is = decode(unb64u(b64), CBOR_LIMITS);
+    [prot, unprot, payload, sig] = mget(is, "issuerAuth");
+    mso = decode24(decode(payload, CBOR_LIMITS), CBOR_LIMITS);
+  } catch (e) { refuse("issuance", "the mdoc does not decode"); }
+  if (!isBytes(prot) || !isBytes(payload) || !isBytes(sig) || !(unprot instanceof Map)) refuse("issuance", "issuerAuth is not a COSE_Sign1");
+  let alg;
+  try { alg = mget(decode(prot, CBOR_LIMITS), 1); } catch (e) { refuse("issuance", "issuerAuth protected header"); }
+  if (alg !== -7) refuse("signature", "issuerAuth alg " + alg + ", want ES256 (-7)");
+  const x5 = mget(unprot, 33) ?? mget(decode(prot, CBOR_LIMITS), 33);
+  const chain = (Array.isArray(x5) ? x5 : [x5]).filter(isBytes).map((d) => btoa(String.fromCharCode(...d)));
+  const { key } = await checkChain(chain, roots, now);
+  if (sig.length !== 64 || !(await verify(key, sig, encode(["Signature1", prot, new Uint8Array(0), payload])))) {
+    refuse("signature", "the mdoc's issuer signature does not verify");
+  }
+  if (mget(mso, "docType") !== doctype) refuse("type", "docType " + mget(mso, "docType") + ", the configuration's is " + doctype);
+  const vi = mget(mso, "validityInfo");
+  const until = vi && mget(vi, "validUntil"), from = vi && mget(vi, "validFrom");
+  const time = (t) => new Date(t instanceof Tagged ? t.value : t);
+  if (!until || time(until) < now || (from && time(from).getTime() > now.getTime() + SKEW_S * 1000)) refuse("expired", "the mdoc is not valid now");
+  const dk = mget(mget(mso, "deviceKeyInfo"), "deviceKey");
+  const x = dk && mget(dk, -2), y = dk && mget(dk, -3);
+  if (!isBytes(x) || !isBytes(y) || mget(dk, 1) !== 2 || mget(dk, -1) !== 1 || b64u(x) !== jwk.x || b64u(y) !== jwk.y) {
+    refuse("binding", "the mdoc is not bound to the key that signed the proof");
+  }
+  const digests = mget(mso, "valueDigests");
+  const nss = mget(is, "nameSpaces");
+  if (!(nss instanceof Map) || !(digests instanceof Map)) refuse("disclosure", "no name spaces or value digests");
+  for (const [ns, items] of nss) {
+    const want = mget(digests, ns);
+    if (!Array.isArray(items) || !(want instanceof Map)) refuse("disclosure", "name space " + ns + " without digests");
+    for (const t of items) {
+      let item;
+      try { item = decode24(t, CBOR_LIMITS); } catch (e) { refuse("disclosure", "an element does not decode"); }
+      const d = mget(want, mget(item, "digestID"));
+      const got = await sha256(rawOf(t));
+      if (!isBytes(d) || d.length !== got.length || !d.every((b, i) => b === got[i])) {
+        refuse("disclosure", "element " + mget(item, "elementIdentifier") + " does not match its digest");
+      }
+    }
+  }
+  return mso;
 }
