@@ -16,7 +16,7 @@ func (p *Provider) requestError(w http.ResponseWriter, r *http.Request, a *authR
 	data := map[string]any{"Code": code, "Message": text[lang]["err_"+code]}
 	if back := siteOrigin(a.d.RedirectURI); back != "" {
 		if c, err := p.client(r.Context(), a.row.ClientID); err == nil {
-			data["BackURL"], data["BackName"] = back, rpName(lang, c.Name)
+			data["BackURL"], data["BackName"], data["BackLang"] = back, rpName(lang, c.Name), otherLang(lang, c.Name)
 		}
 	}
 	p.page(w, r, a.d.UILocales, status, "error.html", data, pageCSP)

@@ -225,6 +225,19 @@ func rpName(lang string, t verifier.Text) string {
 	return n
 }
 
+// otherLang is the language tag of localized(lang, t) when it fell back to
+// the other language (for the lang attribute of the name's element:
+// WCAG 3.1.2, language of parts), else "".
+func otherLang(lang string, t verifier.Text) string {
+	if lang == langZH && t.Zh == "" && t.En != "" {
+		return langTag[langEN]
+	}
+	if lang == langEN && t.En == "" && t.Zh != "" {
+		return langTag[langZH]
+	}
+	return ""
+}
+
 // localized is t in the page's language, else in the other one.
 func localized(lang string, t verifier.Text) string {
 	if lang == langZH && t.Zh != "" || t.En == "" {

@@ -224,6 +224,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	lang := pageLang(a.d.UILocales, r)
 	p.page(w, r, a.d.UILocales, http.StatusOK, "login.html", map[string]any{
 		"RPName":  rpName(lang, c.Name),
+		"RPLang":  otherLang(lang, c.Name),
 		"Purpose": localized(lang, c.Purpose),
 		"Claims":  p.claimViews(lang, &c, a.d.Claims, nil),
 		"Refused": labels(lang, a.d.Refused),
@@ -571,7 +572,7 @@ func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := pageLang(a.d.UILocales, r)
 	p.page(w, r, a.d.UILocales, http.StatusOK, "consent.html", map[string]any{
-		"RPName": rpName(lang, c.Name), "Purpose": localized(lang, c.Purpose), "ID": a.row.ID, "CSRF": p.csrf(a),
+		"RPName": rpName(lang, c.Name), "RPLang": otherLang(lang, c.Name), "Purpose": localized(lang, c.Purpose), "ID": a.row.ID, "CSRF": p.csrf(a),
 		"Claims": p.claimViews(lang, c, shown, values), "Refused": labels(lang, a.d.Refused),
 	}, consentCSP(a.d.RedirectURI))
 }

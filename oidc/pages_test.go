@@ -110,7 +110,8 @@ func TestRPNameFallback(t *testing.T) {
 			t.Fatalf("%s: login page %d", accept, res.StatusCode)
 		}
 		// In a Chinese sentence, spaces set the Latin name apart.
-		wantAll(t, accept, body, map[string]string{"zh-CN": `使用虚拟身份证登录<span class="rp"> Corner Bar </span>`, "en": `Sign in to <span class="rp">Corner Bar</span>`}[accept])
+		// The English name in a Chinese page is marked as English.
+		wantAll(t, accept, body, map[string]string{"zh-CN": `使用虚拟身份证登录<span class="rp" lang="en"> Corner Bar </span>`, "en": `Sign in to <span class="rp">Corner Bar</span>`}[accept])
 		if strings.Contains(body, `class="purpose"`) {
 			t.Errorf("%s: a purpose line for an RP without a purpose", accept)
 		}
