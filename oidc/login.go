@@ -101,11 +101,17 @@ func (p *Provider) session(r *http.Request, id string) (*authRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	ck, err := r.Cookie(cookieName(id))
-	if err != nil || a.d.Browser == "" || subtle.ConstantTimeCompare([]byte(hashHex(ck.Value)), []byte(a.d.Browser)) != 1 {
+	if !ownedBy(r, a) {
 		return nil, errWrongBrowser
 	}
 	return a, nil
+}
+
+// ownedBy reports whether r comes from the browser request a is bound to
+// (its binding cookie).
+func ownedBy(r *http.Request, a *authRequest) bool {
+	ck, err := r.Cookie(cookieName(a.row.ID))
+	return err == nil && a.d.Browser != "" && subtle.ConstantTimeCompare([]byte(hashHex(ck.Value)), []byte(a.d.Browser)) == 1
 }
 
 var errWrongBrowser = errors.New("oidc: login belongs to another browser")
@@ -181,7 +187,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if bound && a.d.Browser == hashHex(secret) {
 		http.SetCookie(w, p.bindingCookie(id, secret))
-	} else if _, err := p.session(r, id); err != nil {
+	} else if !ownedBy(r, a) {
 		p.requestError(w, r, a, http.StatusForbidden, "other_browser")
 		return
 	}
