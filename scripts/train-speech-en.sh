@@ -7,7 +7,7 @@
 # English variants and three other espeak-ng English voices, flite awb and
 # rms, FreeTTS kevin16 and festival kal_diphone (these two are the speaker of
 # flite kal and kal16, which the calibration set holds). Seeded: the same
-# packages give the same model. About 10 minutes of CPU.
+# packages give the same model. About 10 minutes on the shared 2-core machine.
 #
 #   SHENFEN_SPEECH_TRAIN_ROUNDS=2   fewer rounds of clips per voice of the
 #                                   other engines (a quick try; default 6)
