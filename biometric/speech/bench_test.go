@@ -5,6 +5,7 @@ package speech
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -415,6 +416,12 @@ func TestBenchSpeech(t *testing.T) {
 		writeTrials(t, f, append(cal, test...))
 	}
 	fmt.Println(benchTable(cal, test))
+	for _, lang := range slices.Sorted(maps.Keys(hmmVerifiers)) {
+		if th, k, n, ok := chooseThresholds(cal, lang); ok {
+			fmt.Printf("%s: thresholds by the calibration rule (chooseThresholds): digits %.2f, word %.2f, fit %.0f (%d of %d calibration genuine trials; in use: %+v)\n",
+				lang, th.digits, th.word, th.fit, k, n, hmmVerifiers[lang].th)
+		}
+	}
 	if len(test) == 0 {
 		return
 	}
@@ -452,6 +459,73 @@ func useEnglishModel(t *testing.T) {
 			delete(hmmVerifiers, English)
 		}
 	})
+}
+
+// chooseThresholds applies the rule the digit models' thresholds are
+// chosen by to the calibration trials of lang: over a grid (digits -1.5
+// to 0 by 0.1, word -5 to 0 by 0.25, fit -60 to -52 by 2), the strictest
+// thresholds (by digits/1.5 + word/5; the most lenient fit among equals)
+// whose acceptance of the genuine trials is within 1% of the best grid
+// point's, among those that accept no impostor. Impostor trials whose
+// free loop heard the checked challenge itself are left out: no threshold
+// on the ratios against the loop can refuse them. ok is false without
+// digit-model trials.
+func chooseThresholds(trials []trial, lang Lang) (th hmmThresholds, accepted, genuine int, ok bool) {
+	type point struct{ d, w, f float64 }
+	var gen, imp []hmmScores
+	for _, x := range trials {
+		h := x.v.hmm
+		if x.lang != lang || x.silent || h.fit == 0 {
+			continue
+		}
+		switch {
+		case x.kind == "genuine":
+			gen = append(gen, h)
+		case h.heard != x.challenge:
+			imp = append(imp, h)
+		}
+	}
+	if len(gen) == 0 {
+		return th, 0, 0, false
+	}
+	pass := func(p point, h hmmScores) bool { return h.digits >= p.d && h.word >= p.w && h.fit >= p.f }
+	type result struct {
+		p point
+		k int
+	}
+	var ok1 []result
+	best := 0
+	for di := -15; di <= 0; di++ {
+		for wi := -20; wi <= 0; wi++ {
+			for fi := -60; fi <= -52; fi += 2 {
+				p := point{float64(di) / 10, float64(wi) / 4, float64(fi)}
+				if slices.ContainsFunc(imp, func(h hmmScores) bool { return pass(p, h) }) {
+					continue
+				}
+				k := 0
+				for _, h := range gen {
+					if pass(p, h) {
+						k++
+					}
+				}
+				ok1 = append(ok1, result{p, k})
+				best = max(best, k)
+			}
+		}
+	}
+	var pick *result
+	for i, r := range ok1 {
+		if float64(r.k) < float64(best)-0.01*float64(len(gen)) {
+			continue
+		}
+		if pick == nil || r.p.d/1.5+r.p.w/5 > pick.p.d/1.5+pick.p.w/5 {
+			pick = &ok1[i]
+		}
+	}
+	if pick == nil {
+		return th, 0, len(gen), false
+	}
+	return hmmThresholds{digits: pick.p.d, word: pick.p.w, fit: pick.p.f}, pick.k, len(gen), true
 }
 
 // writeTrials writes every trial's scores as TSV for calibration.

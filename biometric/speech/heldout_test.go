@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
+	"slices"
 	"testing"
 )
 
@@ -69,5 +70,42 @@ func TestVerifyHeldOut(t *testing.T) {
 					accepted, 3*tc.readings, tc.min, impostors, 2*tc.readings, log)
 			}
 		})
+	}
+}
+
+func TestChooseThresholds(t *testing.T) {
+	g := func(d, w, f float64) trial {
+		return trial{kind: "genuine", lang: Mandarin, v: Verification{hmm: hmmScores{digits: d, word: w, fit: f, heard: "1234"}}}
+	}
+	imp := func(d, w, f float64, heard string) trial {
+		return trial{kind: "one-digit-changed", lang: Mandarin, challenge: "1235", v: Verification{hmm: hmmScores{digits: d, word: w, fit: f, heard: heard}}}
+	}
+	var trials []trial
+	for range 99 {
+		trials = append(trials, g(-0.2, -0.5, -50))
+	}
+	trials = append(trials, g(-1.2, -4, -50)) // an outlier the strict choice gives up (1%)
+	for _, tc := range []struct {
+		name   string
+		extra  []trial
+		want   hmmThresholds
+		k      int
+		wantOK bool
+	}{
+		{"no impostor", nil, hmmThresholds{-0.2, -0.5, -60}, 99, true},
+		{"an impostor close to the genuine", []trial{imp(-0.3, -0.6, -50, "1234")}, hmmThresholds{-0.2, -0.5, -60}, 99, true},
+		{"an impostor between", []trial{imp(-0.25, -0.4, -50, "1234"), imp(-0.1, -0.55, -50, "1234")}, hmmThresholds{-0.2, -0.5, -60}, 99, true},
+		{"an impostor the loop heard as the challenge is left out", []trial{imp(0, 0, -40, "1235")}, hmmThresholds{-0.2, -0.5, -60}, 99, true},
+		{"an impostor no threshold refuses", []trial{imp(0, 0, -40, "1234")}, hmmThresholds{}, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			th, k, n, ok := chooseThresholds(append(slices.Clone(trials), tc.extra...), Mandarin)
+			if ok != tc.wantOK || (ok && (th != tc.want || k != tc.k || n != 100)) {
+				t.Fatalf("got %+v, %d of %d, %v; want %+v, %d of 100, %v", th, k, n, ok, tc.want, tc.k, tc.wantOK)
+			}
+		})
+	}
+	if _, _, _, ok := chooseThresholds(trials, English); ok {
+		t.Fatal("thresholds chosen without English trials")
 	}
 }
