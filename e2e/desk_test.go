@@ -176,6 +176,9 @@ func deskDeclineCancel(t *testing.T, j *journey, w, v context.Context) {
 	j.run(w, "wallet learns of the cancel", 15*time.Second, chromedp.Poll[chromedp.Void](
 		`document.getElementById("consent-result").textContent === `+jsString(gone)+` && document.getElementById("consent-approve").disabled`))
 	t.Logf("the wallet showed the cancel %v after the desk's Cancel", time.Since(start).Round(100*time.Millisecond))
+	if got, want := textOf(w, "consent-deny"), i18nText(w, "consent.back", nil); got != want {
+		t.Errorf("e2e: after the cancel the consent's second button reads %q, want %q", got, want)
+	}
 	j.shot(w, "wallet-request-gone")
 	j.tabTo(v, "desk ready again", "#again", kb.Enter)
 	j.run(v, "desk start again", 20*time.Second, chromedp.WaitVisible(chromedp.ID("show-request")))

@@ -10,9 +10,18 @@ import * as i18n from "/web/i18n.js";
 
 i18n.add({
   "consent.gone": "This request is no longer valid: the verifier cancelled it or it expired. Nothing was shared. Ask for a new code.",
+  "consent.back": "Back to my card",
 }, {
   "consent.gone": "此请求已失效：核验方已取消或已过期，未提供任何信息。请重新获取二维码。",
+  "consent.back": "返回我的证件",
 });
+
+// label sets the consent's second button: "Cancel" (decline) while the
+// request is open, "Back to my card" once it is gone.
+export function label(button, gone) {
+  button.dataset.i18n = gone ? "consent.back" : "consent.deny";
+  button.textContent = i18n.t(button.dataset.i18n);
+}
 
 const DESK = /^\/oid4vp\/requests\/[A-Za-z0-9_-]+$/;
 const EVERY_MS = 3000;

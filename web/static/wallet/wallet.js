@@ -473,6 +473,7 @@ async function openLink(text) {
     $("consent-result").textContent = "";
     $("consent-return").hidden = true;
     $("consent-approve").disabled = false;
+    reqwatch.label($("consent-deny"), false);
     reqwatch.watch(checked.uri, () => requestGone(checked));
   } catch (e) {
     pendingRequest = null;
@@ -487,6 +488,7 @@ function requestGone(req) {
   pendingRequest = null;
   reqwatch.stop();
   $("consent-approve").disabled = true;
+  reqwatch.label($("consent-deny"), true);
   $("consent-result").className = "error";
   $("consent-result").textContent = t("consent.gone");
 }
