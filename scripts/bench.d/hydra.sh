@@ -12,7 +12,10 @@
 # checkout nor a binary is given:
 #
 #   HYDRA_SRC=/path/to/hydra       a checkout of github.com/ory/hydra (the
-#                                  comparison used tag v26.2.0)
+#                                  comparison used tag v26.2.0), or the tag
+#                                  extracted with git archive (no .git: the
+#                                  built binary's `hydra version` then says
+#                                  "master", the source is still the tag)
 #   HYDRA_BIN=/path/to/hydra       or an already built binary
 #   SHENFEN_BENCH_DIR=/tmp/shenfen-bench-hydra   work directory
 #   OIDC_BENCH_TIME=3s OIDC_BENCH_COUNT=3        go test -benchtime, -count
