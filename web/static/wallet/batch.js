@@ -142,7 +142,16 @@ async function collect(meta, accessToken, cfg, format, n) {
   });
   const creds = got.credentials || [];
   if (creds.length !== n) throw new Error(`asked ${n} credentials, got ${creds.length}`);
-  // Kept only if the batch is in the transparency log (logcheck.js).
+  // Kept only if every credential verifies as the card did (collect.js:
+  // issuer chain to the trust list, signature, type, bound to its own key)
+  // and the batch is in the transparency log (logcheck.js).
+  const vci = await import("/wallet/collect.js");
+  const roots = await vci.loadRoots(await getJSON("/trust-list"));
+  const conf = meta.credential_configurations_supported[cfg];
+  for (let i = 0; i < n; i++) {
+    if (conf.format === "dc+sd-jwt") await vci.verifyIssued(creds[i].credential, { roots, issuer: meta.credential_issuer, vct: conf.vct, jwk: jwks[i] });
+    else await vci.verifyIssuedMdoc(creds[i].credential, { roots, doctype: conf.doctype, jwk: jwks[i] });
+  }
   await (await import("/wallet/logcheck.js")).checkBatch(cfg, creds.map((c) => c.credential));
   const ids = [];
   for (let i = 0; i < n; i++) {
