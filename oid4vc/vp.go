@@ -455,31 +455,43 @@ func (a *API) answer(ctx context.Context, id string, res vpResult) error {
 	return a.Requests.AnswerVerifierRequest(ctx, id, res.Status, a.Sealer.Seal(sealed, []byte("oid4vp/result "+id)), a.now())
 }
 
+// ownRequest loads the request {id} for the page that made it: the caller
+// must present the request's result token (Authorization: Bearer),
+// compared in constant time. It writes the problem (404, 401, 500) and
+// returns false otherwise; op names the operation in the log.
+func (a *API) ownRequest(w http.ResponseWriter, r *http.Request, op string) (proofing.VerifierRequest, bool) {
+	if !a.verifierReady(w, r) {
+		return proofing.VerifierRequest{}, false
+	}
+	req, err := a.Requests.VerifierRequest(r.Context(), r.PathValue("id"))
+	if errors.Is(err, proofing.ErrNotFound) {
+		problem.Write(w, r, problem.NotFound("no such presentation request"))
+		return req, false
+	}
+	if err != nil {
+		a.log().Error("oid4vp: "+op, "err", err)
+		problem.Write(w, r, problem.Internal())
+		return req, false
+	}
+	tok := bearer(r)
+	if tok == "" || subtle.ConstantTimeCompare(proofing.Hash(tok), req.TokenHash) != 1 {
+		problem.Write(w, r, problem.Unauthorized("the result token of this request is required"))
+		return req, false
+	}
+	return req, true
+}
+
 // cancelRequest is DELETE /api/verifier/requests/{id} with the request's
 // result token: the page that made the request gives it up. The request
 // object is then gone (404) and a wallet's answer is refused; the result
 // reads {"status": "cancelled"}. 204 on success, 409 when the request was
 // answered, declined or cancelled already, or has expired.
 func (a *API) cancelRequest(w http.ResponseWriter, r *http.Request) {
-	if !a.verifierReady(w, r) {
+	req, ok := a.ownRequest(w, r, "cancel")
+	if !ok {
 		return
 	}
-	req, err := a.Requests.VerifierRequest(r.Context(), r.PathValue("id"))
-	if errors.Is(err, proofing.ErrNotFound) {
-		problem.Write(w, r, problem.NotFound("no such presentation request"))
-		return
-	}
-	if err != nil {
-		a.log().Error("oid4vp: cancel", "err", err)
-		problem.Write(w, r, problem.Internal())
-		return
-	}
-	tok := bearer(r)
-	if tok == "" || subtle.ConstantTimeCompare(proofing.Hash(tok), req.TokenHash) != 1 {
-		problem.Write(w, r, problem.Unauthorized("the result token of this request is required"))
-		return
-	}
-	err = a.answer(r.Context(), req.ID, vpResult{Status: proofing.VerifierCancelled})
+	err := a.answer(r.Context(), req.ID, vpResult{Status: proofing.VerifierCancelled})
 	if errors.Is(err, proofing.ErrConflict) {
 		problem.Write(w, r, problem.New(http.StatusConflict, "request-closed", "Request closed",
 			"the request was answered, declined, cancelled or has expired"))
@@ -586,22 +598,8 @@ func (a *API) recordDisclosure(ctx context.Context, q vpQuery, v *credential.Ver
 }
 
 func (a *API) result(w http.ResponseWriter, r *http.Request) {
-	if !a.verifierReady(w, r) {
-		return
-	}
-	req, err := a.Requests.VerifierRequest(r.Context(), r.PathValue("id"))
-	if errors.Is(err, proofing.ErrNotFound) {
-		problem.Write(w, r, problem.NotFound("no such presentation request"))
-		return
-	}
-	if err != nil {
-		a.log().Error("oid4vp: result", "err", err)
-		problem.Write(w, r, problem.Internal())
-		return
-	}
-	tok := bearer(r)
-	if tok == "" || subtle.ConstantTimeCompare(proofing.Hash(tok), req.TokenHash) != 1 {
-		problem.Write(w, r, problem.Unauthorized("the result token of this request is required"))
+	req, ok := a.ownRequest(w, r, "result")
+	if !ok {
 		return
 	}
 	if req.State == proofing.VerifierPending {
