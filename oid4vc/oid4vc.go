@@ -2,13 +2,14 @@
 // endpoints (challenge, signed submission), the OpenID4VCI 1.0 credential
 // issuer (pre-authorized code flow with proof of possession of the device
 // key) and the OpenID4VP 1.0 verifier used in person (request by
-// reference, direct_post response, result polling for the verifier page).
-// docs/api.md documents every endpoint with examples.
+// reference, a direct_post or encrypted direct_post.jwt response, the
+// wallet's error response as a decline, result polling and cancelling for
+// the verifier page). docs/api.md documents every endpoint with examples.
 //
 // The protocol messages are written by hand rather than through an OAuth or
 // OpenID4VC library: the pre-authorized code flow is three small endpoints
 // with no redirects, client authentication or PKCE, and the verifier needs
-// only request-object serving and direct_post; the cryptographic checks
+// only request-object serving and the two direct_post modes; the cryptographic checks
 // (JWS, SD-JWT VC, mdoc) are go-jose and shenfen's credential packages.
 package oid4vc
 
