@@ -18,8 +18,9 @@ import (
 
 // focusState describes the focused element: its key (id, or tag, data-view
 // and text), whether a focus indicator is drawn (an outline of 2 px or
-// more, or a box shadow), and whether its centre is on screen and not
-// covered by another element.
+// more, or a box shadow), whether its centre is on screen and not
+// covered by another element, and whether it is inside the sweep's scope
+// (window.__e2eScope, a selector: a modal dialog; none: the page).
 const focusState = `(() => {
   const el = document.activeElement;
   if (!el || el === document.body || el === document.documentElement) return {key: ""};
@@ -32,16 +33,19 @@ const focusState = `(() => {
   const onScreen = r.width > 0 && r.height > 0 && x >= 0 && y >= 0 && x < innerWidth && y < innerHeight;
   const hit = onScreen ? document.elementFromPoint(x, y) : null;
   const clear = !!hit && (hit === el || el.contains(hit) || hit.contains(el) || (el.labels && [...el.labels].includes(hit)));
-  return {key: key(el), ring: !!ring, clear};
+  const scope = window.__e2eScope ? document.querySelector(window.__e2eScope) : null;
+  return {key: key(el), ring: !!ring, clear, inside: !scope || scope.contains(el)};
 })()`
 
 // focusables lists the keys of the controls a keyboard user must reach:
-// visible, enabled links, buttons and form fields of the page.
+// visible, enabled links, buttons and form fields of the page, or of the
+// sweep's scope (window.__e2eScope).
 const focusables = `(() => {
+  const scope = window.__e2eScope ? document.querySelector(window.__e2eScope) : document;
   const key = (e) => e.id ? "#" + e.id : e.tagName.toLowerCase() + (e.dataset.view ? "[data-view=" + e.dataset.view + "]" : "") +
     (e.hasAttribute("data-lang-toggle") ? "[data-lang-toggle]" : "") + ":" + (e.textContent || "").trim().slice(0, 24);
   const sel = 'a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex="-1"])';
-  return [...document.querySelectorAll(sel)].filter((e) => {
+  return [...scope.querySelectorAll(sel)].filter((e) => {
     if (e.disabled || e.closest("[hidden], [inert]")) return false;
     if (!e.getClientRects().length) return false;
     const cs = getComputedStyle(e);
@@ -50,9 +54,10 @@ const focusables = `(() => {
 })()`
 
 type focused struct {
-	Key   string `json:"key"`
-	Ring  bool   `json:"ring"`
-	Clear bool   `json:"clear"`
+	Key    string `json:"key"`
+	Ring   bool   `json:"ring"`
+	Clear  bool   `json:"clear"`
+	Inside bool   `json:"inside"`
 }
 
 func tabKey(shift bool) chromedp.Action[chromedp.Void] {
@@ -68,12 +73,28 @@ func tabKey(shift bool) chromedp.Action[chromedp.Void] {
 // indicator, and every focused control off screen or covered.
 func (j *journey) keyboardSweep(ctx context.Context, name string) {
 	j.t.Helper()
+	j.keyboardSweepIn(ctx, name, "")
+}
+
+// keyboardSweepIn is keyboardSweep within the element matching scope (a
+// modal dialog): the controls to reach are the scope's, and a focus that
+// leaves the scope for the page behind is a problem too (the dialog does
+// not keep the focus).
+func (j *journey) keyboardSweepIn(ctx context.Context, name, scope string) {
+	j.t.Helper()
 	front(ctx)
 	c, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
+	if err := chromedp.Do(c, chromedp.Evaluate[chromedp.Void](`window.__e2eScope = `+jsString(scope))); err != nil {
+		j.t.Fatalf("keyboard %s: %v", name, err)
+	}
+	defer chromedp.Do(c, chromedp.Evaluate[chromedp.Void](`window.__e2eScope = ""`))
 	want, err := chromedp.Run(c, chromedp.Evaluate[[]string](focusables))
 	if err != nil {
 		j.t.Fatalf("keyboard %s: %v", name, err)
+	}
+	if len(want) == 0 {
+		j.t.Fatalf("keyboard %s: no control to reach in %q", name, scope)
 	}
 	seen := map[string]bool{}
 	var problems []string
@@ -99,6 +120,9 @@ func (j *journey) keyboardSweep(ctx context.Context, name string) {
 				}
 				if !f.Clear {
 					problems = append(problems, f.Key+": focused but off screen or covered")
+				}
+				if !f.Inside {
+					problems = append(problems, f.Key+": focused outside "+scope)
 				}
 			}
 			seen[f.Key] = true

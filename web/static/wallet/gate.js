@@ -11,6 +11,7 @@
 import * as i18n from "/web/i18n.js";
 import * as kv from "/web/idb.js";
 import { b64u, unb64u, utf8 } from "/web/b64.js";
+import { focusHeading } from "/web/focus.js";
 
 const t = i18n.t;
 const KEY = "gate";
@@ -108,9 +109,25 @@ function same(a, b) { // constant time over equal lengths
   return d === 0;
 }
 
+// returnFocus gives the keyboard focus back to the control that opened
+// the gate, once the opener's own handler has run (it may be disabled while
+// the gate is open, so the dialog's closing cannot restore it), or to the
+// heading of its view when it is no longer there (the code shown in place
+// of its button). A focus the handler moved elsewhere is kept (a focus
+// still in the closed dialog is not: it is lost at the next rendering).
+function returnFocus(dlg, opener) {
+  const at = document.activeElement;
+  if (at && at !== document.body && !dlg.contains(at)) return;
+  if (!opener || opener === document.body || !opener.isConnected) return;
+  opener.focus();
+  if (document.activeElement !== opener) focusHeading(opener.closest('[id^="view-"]'));
+}
+
 // verify opens the gate's dialog and resolves true once the citizen is
-// verified, false if cancelled. why is the sentence that says what for.
-export async function verify(why) {
+// verified, false if cancelled. why is the sentence that says what for;
+// opener is the control that asked (the focused one if not given), which
+// gets the focus back when the dialog closes.
+export async function verify(why, opener = document.activeElement) {
   let g = await kv.get(KEY);
   if (!g && !(await platform())) g = { kind: "pin-new" };
   const dlg = $("gate");
@@ -127,7 +144,7 @@ export async function verify(why) {
   (pinMode ? $("gate-pin") : $("gate-bio")).focus();
   return new Promise((resolve) => {
     const ac = new AbortController();
-    const done = (ok) => { ac.abort(); dlg.close(); resolve(ok); };
+    const done = (ok) => { ac.abort(); dlg.close(); resolve(ok); setTimeout(() => returnFocus(dlg, opener)); };
     const msg = (s) => { $("gate-msg").textContent = s; };
     $("gate-cancel").addEventListener("click", () => done(false), { signal: ac.signal });
     dlg.addEventListener("cancel", (e) => { e.preventDefault(); done(false); }, { signal: ac.signal });

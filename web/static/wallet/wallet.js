@@ -499,7 +499,7 @@ async function approve() {
   $("consent-approve").disabled = true;
   if (!(await reqwatch.open(req.uri))) return requestGone(req);
   const consent = await consentModule();
-  if (!(await gate.verify(t("gate.why.share", { rp: consent.who(req) })))) {
+  if (!(await gate.verify(t("gate.why.share", { rp: consent.who(req) }), $("consent-approve")))) {
     $("consent-approve").disabled = false;
     return;
   }

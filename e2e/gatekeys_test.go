@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	shenfen "github.com/shenfen/shenfen/server"
+	"github.com/shenfen/shenfen/web"
+)
+
+// gateOpener puts a button on the wallet's home view that opens the gate
+// as the wallet's "Share" (consent-approve) does: disabled (which takes
+// the focus away from it) while the gate is open and enabled again after
+// it; the gate's answer is kept in window.__gate.
+const gateOpener = `(() => {
+  const b = document.createElement("button");
+  b.type = "button"; b.id = "e2e-opener"; b.textContent = "Share";
+  b.addEventListener("click", () => {
+    b.disabled = true;
+    window.__gate = import("/wallet/gate.js").then((g) => g.verify("test", b)).then((ok) => { b.disabled = false; return ok; });
+  });
+  document.querySelector("#view-home").prepend(b);
+  return true;
+})()`
+
+// TestGateKeyboard uses the wallet's gate (the modal dialog before a
+// presentation) with the keyboard only: Enter on the opener moves the
+// focus into the dialog; Tab and Shift+Tab reach every control of the
+// dialog, each with a visible focus indicator, and never the page behind
+// it; the PIN is typed, confirmed with Enter, and Escape cancels; the
+// platform authenticator's button is pressed with Enter; each time the
+// dialog closes the focus is back on its opener.
+func TestGateKeyboard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser tests are not short")
+	}
+	chromium(t)
+	pages := web.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", shenfen.DefaultCSP)
+		pages.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	url := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/wallet/"
+	j := &journey{t: t, dir: artifacts(t)}
+
+	open := func(w context.Context, step, ready string) {
+		t.Helper()
+		j.tabTo(w, step, "#e2e-opener", kb.Enter)
+		j.run(w, step, 20*time.Second, chromedp.Poll[chromedp.Void](`document.getElementById("gate").open && `+ready))
+		j.focusIn(w, step, "#gate")
+	}
+	closed := func(w context.Context, step string, want bool) {
+		t.Helper()
+		j.run(w, step, 30*time.Second, chromedp.Poll[chromedp.Void](`!document.getElementById("gate").open`))
+		ok, err := chromedp.Run(w, chromedp.Evaluate[bool](gateResult, chromedp.EvalAwaitPromise))
+		if err != nil || ok != want {
+			t.Errorf("%s: the gate answered %v (%v), want %v", step, ok, err, want)
+		}
+		j.focusOn(w, step+": focus back on the opener", "#e2e-opener")
+	}
+
+	// No platform authenticator: the app PIN, chosen, then asked.
+	b := newBrowser(t, t.TempDir(), "", "")
+	w, cancel := b.tab()
+	defer cancel()
+	j.watch(w)
+	j.run(w, "wallet", 30*time.Second, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)),
+		chromedp.Evaluate[chromedp.Void](gateOpener))
+	open(w, "gate: choose a PIN", `!document.getElementById("gate-pin2").hidden`)
+	j.keyboardSweepIn(w, "gate: choose a PIN", "#gate")
+	j.tabTo(w, "gate: PIN", "#gate-pin", gatePIN)
+	j.tabTo(w, "gate: PIN again", "#gate-pin2", gatePIN)
+	j.tabTo(w, "gate: confirm", "#gate-pin-form button[type=submit]", kb.Enter)
+	closed(w, "gate: PIN chosen", true)
+
+	open(w, "gate: PIN", `document.getElementById("gate-pin2").hidden`)
+	j.keyboardSweepIn(w, "gate: PIN", "#gate")
+	j.tabTo(w, "gate: wrong PIN", "#gate-pin", "111111"+kb.Enter)
+	j.run(w, "gate: wrong PIN", 30*time.Second, chromedp.Poll[chromedp.Void](`document.getElementById("gate-msg").textContent.length > 0`))
+	j.keyboardSweepIn(w, "gate: wrong PIN", "#gate")
+	if err := chromedp.Do(w, chromedp.KeyEvent(kb.Escape)); err != nil {
+		t.Fatal(err)
+	}
+	closed(w, "gate: Escape", false)
+	open(w, "gate: PIN again", `document.getElementById("gate-pin2").hidden`)
+	j.tabTo(w, "gate: right PIN", "#gate-pin", gatePIN+kb.Enter)
+	closed(w, "gate: right PIN", true)
+
+	// A platform authenticator (Chromium's virtual one, user verification on).
+	p := newBrowser(t, t.TempDir(), "", "")
+	w2, cancel2 := p.tab()
+	defer cancel2()
+	j.watch(w2)
+	j.run(w2, "wallet with authenticator", 30*time.Second, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
+	if _, err := chromedp.Call(w2, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(w2, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
+		Protocol: webauthn.AuthenticatorProtocolCtap2, Transport: webauthn.AuthenticatorTransportInternal,
+		HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true}}); err != nil {
+		t.Fatal(err)
+	}
+	j.run(w2, "opener", 10*time.Second, chromedp.Evaluate[chromedp.Void](gateOpener))
+	open(w2, "gate: authenticator", `!document.getElementById("gate-bio-row").hidden`)
+	j.keyboardSweepIn(w2, "gate: authenticator", "#gate")
+	j.tabTo(w2, "gate: cancel", "#gate-cancel", kb.Enter)
+	closed(w2, "gate: cancelled", false)
+	open(w2, "gate: authenticator again", `!document.getElementById("gate-bio-row").hidden`)
+	j.tabTo(w2, "gate: authenticator", "#gate-bio", kb.Enter)
+	closed(w2, "gate: verified", true)
+	j.checkConsole()
+}
+
+// focusOn fails the test unless the element matching selector has the
+// focus.
+func (j *journey) focusOn(ctx context.Context, step, selector string) {
+	j.t.Helper()
+	j.focusExpr(ctx, step, `(() => { const e = document.querySelector(`+jsString(selector)+`); return !!e && document.activeElement === e; })()`, "on "+selector)
+}
+
+// focusIn fails the test unless the focus is inside the element matching
+// selector (a dialog that has just opened).
+func (j *journey) focusIn(ctx context.Context, step, selector string) {
+	j.t.Helper()
+	j.focusExpr(ctx, step, `(() => { const e = document.querySelector(`+jsString(selector)+`); return !!e && e !== document.activeElement && e.contains(document.activeElement); })()`, "inside "+selector)
+}
+
+func (j *journey) focusExpr(ctx context.Context, step, expr, want string) {
+	j.t.Helper()
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	// The focus may move a moment after the change that moves it.
+	var ok bool
+	for range 20 {
+		var err error
+		if ok, err = chromedp.Run(c, chromedp.Evaluate[bool](expr)); err != nil {
+			j.t.Fatalf("%s: %v", step, err)
+		}
+		if ok {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	at, _ := chromedp.Run(c, chromedp.Evaluate[string](`(() => { const e = document.activeElement; return e ? e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") : "none"; })()`))
+	j.t.Errorf("%s: the focus is on %s, want it %s", step, at, want)
+}
