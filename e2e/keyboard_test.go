@@ -134,6 +134,7 @@ func (j *journey) keyboardSweepIn(ctx context.Context, name, scope string) {
 		}
 	}
 	j.keyboardStates++
+	j.t.Logf("keyboard: %s: %d controls to reach, %d focused", name, len(want), len(seen))
 	if len(problems) > 0 {
 		j.t.Errorf("keyboard: %s: %d problems:\n  %s", name, len(problems), strings.Join(problems, "\n  "))
 	}
