@@ -16,18 +16,30 @@ import (
 	"github.com/shenfen/shenfen/web"
 )
 
-// gateOpener puts a button on the wallet's home view that opens the gate
-// as the wallet's "Share" (consent-approve) does: disabled (which takes
-// the focus away from it) while the gate is open and enabled again after
-// it; the gate's answer is kept in window.__gate.
+// gateOpener puts a view with a button on the wallet's page that opens
+// the gate as the wallet's "Share" (consent-approve) does: disabled (which
+// takes the focus away from it) while the gate is open and enabled again
+// after it; with data-hide set, the button goes once the gate is passed,
+// as "Show the code" (qr-show) does, and the focus goes to the view's
+// first shown heading (the card view's first heading is in the hidden
+// revocation panel). The gate's answer is kept in
+// window.__gate.
 const gateOpener = `(() => {
+  const v = document.createElement("section");
+  v.id = "view-e2e";
+  v.innerHTML = "<section hidden><h2>Hidden</h2></section><h2 id=e2e-heading>Gate</h2>";
   const b = document.createElement("button");
   b.type = "button"; b.id = "e2e-opener"; b.textContent = "Share";
   b.addEventListener("click", () => {
     b.disabled = true;
-    window.__gate = import("/wallet/gate.js").then((g) => g.verify("test", b)).then((ok) => { b.disabled = false; return ok; });
+    window.__gate = import("/wallet/gate.js").then((g) => g.verify("test", b)).then((ok) => {
+      b.disabled = false;
+      if (ok && b.dataset.hide) b.hidden = true;
+      return ok;
+    });
   });
-  document.querySelector("#view-home").prepend(b);
+  v.append(b);
+  document.querySelector("main").prepend(v);
   return true;
 })()`
 
@@ -37,7 +49,8 @@ const gateOpener = `(() => {
 // dialog, each with a visible focus indicator, and never the page behind
 // it; the PIN is typed, confirmed with Enter, and Escape cancels; the
 // platform authenticator's button is pressed with Enter; each time the
-// dialog closes the focus is back on its opener.
+// dialog closes the focus is back on its opener (on its view's heading
+// when the opener is gone).
 func TestGateKeyboard(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser tests are not short")
@@ -58,14 +71,18 @@ func TestGateKeyboard(t *testing.T) {
 		j.run(w, step, 20*time.Second, chromedp.Poll[chromedp.Void](`document.getElementById("gate").open && `+ready))
 		j.focusIn(w, step, "#gate")
 	}
-	closed := func(w context.Context, step string, want bool) {
+	closedAt := func(w context.Context, step string, want bool, focus string) {
 		t.Helper()
 		j.run(w, step, 30*time.Second, chromedp.Poll[chromedp.Void](`!document.getElementById("gate").open`))
 		ok, err := chromedp.Run(w, chromedp.Evaluate[bool](gateResult, chromedp.EvalAwaitPromise))
 		if err != nil || ok != want {
 			t.Errorf("%s: the gate answered %v (%v), want %v", step, ok, err, want)
 		}
-		j.focusOn(w, step+": focus back on the opener", "#e2e-opener")
+		j.focusOn(w, step+": focus back", focus)
+	}
+	closed := func(w context.Context, step string, want bool) {
+		t.Helper()
+		closedAt(w, step, want, "#e2e-opener")
 	}
 
 	// No platform authenticator: the app PIN, chosen, then asked.
@@ -117,6 +134,12 @@ func TestGateKeyboard(t *testing.T) {
 	open(w2, "gate: authenticator again", `!document.getElementById("gate-bio-row").hidden`)
 	j.tabTo(w2, "gate: authenticator", "#gate-bio", kb.Enter)
 	closed(w2, "gate: verified", true)
+	// An opener that goes once the gate is passed: the focus goes to its
+	// view's heading.
+	j.run(w2, "opener that goes", 10*time.Second, chromedp.Evaluate[chromedp.Void](`document.getElementById("e2e-opener").dataset.hide = "1"`))
+	open(w2, "gate: opener that goes", `!document.getElementById("gate-bio-row").hidden`)
+	j.tabTo(w2, "gate: authenticator once more", "#gate-bio", kb.Enter)
+	closedAt(w2, "gate: verified, opener gone", true, "#e2e-heading")
 	j.checkConsole()
 }
 
