@@ -16,7 +16,8 @@ import (
 // and verifiers, a relying party registered through its form, a desk
 // registered and opened for editing, each state swept with Tab and
 // Shift+Tab (every visible control reached, with a visible focus
-// indicator, on screen and not covered).
+// indicator, on screen and not covered), at a phone's width and, for the
+// console and the edit, a desktop's.
 func TestConsoleKeyboard(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser tests are not short")
@@ -45,6 +46,7 @@ func TestConsoleKeyboard(t *testing.T) {
 	j.run(a, "console signed in", 30*time.Second, chromedp.WaitVisible(chromedp.ID("rp-add")), chromedp.WaitVisible(chromedp.ID("vf-form")),
 		chromedp.Poll[chromedp.Void](`document.getElementById("vf-title").textContent === "Verifiers (desks and online)"`))
 	j.keyboardSweep(a, "console")
+	j.keyboardSweepWide(a, "console")
 
 	// A relying party, field by field, sent with Enter on the form's button.
 	for _, f := range [][2]string{{"#rp-id", "kb-inn"}, {"#rp-name-zh", "键盘客栈"}, {"#rp-name-en", "Keyboard Inn"},
@@ -77,6 +79,7 @@ func TestConsoleKeyboard(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`document.getElementById("vf-id").disabled && document.getElementById("vf-name-en").value === "Keyboard desk"`))
 	j.focusOn(a, "editing the desk", "#vf-name-zh")
 	j.keyboardSweep(a, "console: editing a desk")
+	j.keyboardSweepWide(a, "console: editing a desk")
 	j.tabTo(a, "stop editing", "#vf-cancel", kb.Enter)
 	j.run(a, "stopped editing", 30*time.Second, chromedp.Poll[chromedp.Void](`!document.getElementById("vf-id").disabled && document.getElementById("vf-cancel").hidden`))
 	j.checkConsole()

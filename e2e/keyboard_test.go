@@ -76,6 +76,25 @@ func (j *journey) keyboardSweep(ctx context.Context, name string) {
 	j.keyboardSweepIn(ctx, name, "")
 }
 
+// keyboardSweepWide is keyboardSweep at a desktop's width (1440 px),
+// where the layout (and so what covers what) differs, from the top of the
+// page; the phone's viewport is restored after.
+func (j *journey) keyboardSweepWide(ctx context.Context, name string) {
+	j.t.Helper()
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := chromedp.Do(c, chromedp.EmulateViewport(1440, 900, chromedp.EmulateScale(1)),
+		chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`)); err != nil {
+		j.t.Fatalf("keyboard %s: desktop viewport: %v", name, err)
+	}
+	j.keyboardSweep(ctx, name+" (1440 px)")
+	c2, cancel2 := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel2()
+	if err := chromedp.Do(c2, chromedp.EmulateViewport(phoneW, phoneH, chromedp.EmulateScale(1), chromedp.EmulatePortrait, chromedp.EmulateMobile)); err != nil {
+		j.t.Fatalf("keyboard %s: phone viewport: %v", name, err)
+	}
+}
+
 // keyboardSweepIn is keyboardSweep within the element matching scope (a
 // modal dialog): the controls to reach are the scope's, and a focus that
 // leaves the scope for the page behind is a problem too (the dialog does

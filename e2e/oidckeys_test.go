@@ -35,10 +35,7 @@ func TestOIDCKeyboard(t *testing.T) {
 	j.run(h, "login page", 30*time.Second, chromedp.Navigate(hotel.URL+"/login"), chromedp.WaitVisible(chromedp.ID("login")))
 	loginURL, _ := chromedp.Run(h, chromedp.Evaluate[string](`location.href`))
 	j.keyboardSweep(h, "oidc login")
-	j.run(h, "desktop", 10*time.Second, chromedp.EmulateViewport(1440, 900, chromedp.EmulateScale(1)),
-		chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`))
-	j.keyboardSweep(h, "oidc login (1440 px)")
-	j.run(h, "phone", 10*time.Second, chromedp.EmulateViewport(phoneW, phoneH, chromedp.EmulateScale(1), chromedp.EmulatePortrait, chromedp.EmulateMobile))
+	j.keyboardSweepWide(h, "oidc login")
 	j.tabTo(h, "open the wallet on this device", ".this-device a.button", kb.Enter)
 	j.after(h, "wallet opened", `location.pathname === "/wallet/" && performance.getEntriesByType("navigation")[0].name.includes("request_uri") && document.body.dataset.ready === "1"`)
 
