@@ -60,7 +60,7 @@ func (h *hostile) loginWith(t *testing.T, card *oidctest.Card, params ...string)
 	for i := 0; i+1 < len(params); i += 2 {
 		opts = append(opts, oauth2.SetAuthURLParam(params[i], params[i+1]))
 	}
-	cb, err := oidctest.NewBrowser().Login(h.ctx, h.hotelRP.AuthCodeURL("st-acr", opts...), &oidctest.Wallet{Card: card}, nil)
+	cb, err := oidctest.NewBrowser().Login(h.ctx, h.hotelRP.AuthCodeURL("st-acr", opts...), &oidctest.Wallet{Card: card})
 	if err != nil {
 		t.Fatalf("login: %v", err)
 	}
@@ -112,7 +112,7 @@ func TestACRFromEnrollment(t *testing.T) {
 		p.CardActive = false
 		h.e.Authority.SetProof(revoking, p)
 		v := oauth2.GenerateVerifier()
-		_, err = oidctest.NewBrowser().Login(h.ctx, h.hotelRP.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), &oidctest.Wallet{Card: revoking}, nil)
+		_, err = oidctest.NewBrowser().Login(h.ctx, h.hotelRP.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), &oidctest.Wallet{Card: revoking})
 		if !errors.Is(err, oidctest.ErrRefused) || !strings.Contains(err.Error(), "revoked") {
 			t.Fatalf("card being revoked: %v", err)
 		}
@@ -248,7 +248,7 @@ func TestACRClaimsParameter(t *testing.T) {
 	t.Run("essential high, substantial card", func(t *testing.T) {
 		v := oauth2.GenerateVerifier()
 		_, err := oidctest.NewBrowser().Login(h.ctx, h.hotelRP.AuthCodeURL("s", oauth2.S256ChallengeOption(v),
-			oauth2.SetAuthURLParam("claims", acr(true, oidc.ACRHigh))), &oidctest.Wallet{Card: substantial}, nil)
+			oauth2.SetAuthURLParam("claims", acr(true, oidc.ACRHigh))), &oidctest.Wallet{Card: substantial})
 		if !errors.Is(err, oidctest.ErrRefused) || !strings.Contains(err.Error(), "unmet_authentication_requirements") {
 			t.Fatalf("wallet answer: %v", err)
 		}
@@ -261,7 +261,7 @@ func TestACRClaimsParameter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			v := oauth2.GenerateVerifier()
 			cb, err := oidctest.NewBrowser().Login(h.ctx, h.hotelRP.AuthCodeURL("st-c", oauth2.S256ChallengeOption(v),
-				oauth2.SetAuthURLParam("claims", tt.claims)), h.wallet, nil)
+				oauth2.SetAuthURLParam("claims", tt.claims)), h.wallet)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -290,7 +290,7 @@ func TestACRClaimsParameter(t *testing.T) {
 			t.Fatalf("push: %d %v", res.StatusCode, out)
 		}
 		_, err = oidctest.NewBrowser().Login(h.ctx, h.e.Issuer+"/authorize?client_id=hotel&request_uri="+url.QueryEscape(ru),
-			&oidctest.Wallet{Card: substantial}, nil)
+			&oidctest.Wallet{Card: substantial})
 		if !errors.Is(err, oidctest.ErrRefused) || !strings.Contains(err.Error(), "unmet_authentication_requirements") {
 			t.Fatalf("pushed essential high, substantial card: %v", err)
 		}

@@ -62,7 +62,7 @@ func drivers(b *testing.B, fn func(b *testing.B, db *store.DB)) {
 
 // BenchmarkFlow is a whole login: authorize (PKCE) → login page → wallet
 // request → card presentation (SD-JWT VC + KB-JWT) → verification with
-// status → consent → code → token exchange (client_secret_basic) → ID token.
+// status → finish → code → token exchange (client_secret_basic) → ID token.
 func BenchmarkFlow(b *testing.B) {
 	drivers(b, func(b *testing.B, db *store.DB) {
 		ctx := context.Background()

@@ -64,7 +64,7 @@ func TestBrowserBinding(t *testing.T) {
 		t.Fatalf("another browser after the owner: %d", st)
 	}
 	// The whole login goes through for the owner only.
-	if _, err := owner.Login(ctx, rp.AuthCodeURL("s2", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), &oidctest.Wallet{Card: mustCard(t, e)}, nil); err != nil {
+	if _, err := owner.Login(ctx, rp.AuthCodeURL("s2", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), &oidctest.Wallet{Card: mustCard(t, e)}); err != nil {
 		t.Fatalf("owner's login: %v", err)
 	}
 

@@ -1,10 +1,8 @@
 package oidc
 
 import (
-	"html/template"
 	"net/http"
 	"net/url"
-	"strings"
 )
 
 // requestError shows the error page of a sign-in whose request is known:
@@ -25,17 +23,6 @@ func (p *Provider) requestError(w http.ResponseWriter, r *http.Request, a *authR
 // loggedOut is where a logout without a post_logout_redirect_uri ends.
 func (p *Provider) loggedOut(w http.ResponseWriter, r *http.Request) {
 	p.page(w, r, "", http.StatusOK, "logged_out.html", map[string]any{}, pageCSP)
-}
-
-// portraitURL is a card portrait's data: URL, for an img element, if it is
-// one (base64 JPEG, PNG or WebP), else "".
-func portraitURL(v string) template.URL {
-	for _, prefix := range []string{"data:image/jpeg;base64,", "data:image/png;base64,", "data:image/webp;base64,"} {
-		if rest, ok := strings.CutPrefix(v, prefix); ok && rest != "" && strings.Trim(rest, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == "" {
-			return template.URL(v) // a data: URL of an image, checked above
-		}
-	}
-	return ""
 }
 
 // siteOrigin is the origin ("https://hotel.example/") of a redirect URI,

@@ -56,13 +56,13 @@ type session struct {
 }
 
 // login runs a whole flow and returns the verified result.
-func (r *rp) login(t testing.TB, e *oidctest.Env, w *oidctest.Wallet, tick []string) session {
+func (r *rp) login(t testing.TB, e *oidctest.Env, w *oidctest.Wallet) session {
 	t.Helper()
 	ctx := context.Background()
 	verifier := oauth2.GenerateVerifier()
 	state, nonce := "st-"+oauth2.GenerateVerifier()[:8], "n-"+oauth2.GenerateVerifier()[:8]
 	authURL := r.cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), gooidc.Nonce(nonce))
-	cb, err := oidctest.NewBrowser().Login(ctx, authURL, w, tick)
+	cb, err := oidctest.NewBrowser().Login(ctx, authURL, w)
 	if err != nil {
 		t.Fatalf("login: %v", err)
 	}
@@ -136,7 +136,7 @@ func TestFullFlowGoOIDC(t *testing.T) {
 
 		// The hotel asks for more than it is entitled to: age_over_18 is trimmed.
 		hotel := newRP(t, e, "hotel", secret, hotelRedirect, "profile", "id_number", "picture", "age_over_18", "offline_access")
-		s := hotel.login(t, e, w, nil)
+		s := hotel.login(t, e, w)
 		got := keysOf(s.claims, protocolClaims...)
 		want := []string{"family_name", "given_name", "id_number", "name"}
 		if card.PID.Portrait != nil {
@@ -196,15 +196,30 @@ func TestFullFlowGoOIDC(t *testing.T) {
 
 		// Same citizen, same hotel: same sub. The bar: a different sub, and
 		// only age_over_18.
-		s2 := hotel.login(t, e, w, []string{})
+		// The citizen leaves the optional portrait out in the wallet: the
+		// one approval finishes the login, and the portrait is neither in
+		// the ID token nor at userinfo.
+		s2 := hotel.login(t, e, &oidctest.Wallet{Card: card, Withhold: []string{"picture"}})
 		if s2.id.Subject != s.id.Subject {
 			t.Fatal("pairwise sub is not stable")
 		}
 		if _, ok := s2.claims["picture"]; ok {
-			t.Fatal("declined optional claim was released")
+			t.Fatal("an optional claim left out in the wallet was released in the ID token")
+		}
+		if s2.claims["name"] != "张三" {
+			t.Fatalf("claims after leaving out the portrait = %v", s2.claims)
+		}
+		ui2, err := hotel.provider.UserInfo(ctx, oauth2.StaticTokenSource(s2.tok))
+		if err != nil {
+			t.Fatalf("userinfo: %v", err)
+		}
+		var ui2Claims map[string]any
+		ui2.Claims(&ui2Claims)
+		if _, ok := ui2Claims["picture"]; ok || ui2Claims["name"] != "张三" {
+			t.Fatalf("userinfo after leaving out the portrait = %v", keysOf(ui2Claims))
 		}
 		bar := newRP(t, e, "bar", barSecret, "http://bar.example/cb", "age_over_18", "profile", "id_number")
-		b := bar.login(t, e, w, nil)
+		b := bar.login(t, e, w)
 		if b.id.Subject == s.id.Subject {
 			t.Fatal("two sectors see the same sub")
 		}
@@ -217,7 +232,7 @@ func TestFullFlowGoOIDC(t *testing.T) {
 
 		// Another citizen: another sub at the hotel.
 		other, _ := e.Authority.NewCard(func(p *credential.PID) { p.IDNumber = "110101199003074578" })
-		o := hotel.login(t, e, &oidctest.Wallet{Card: other}, nil)
+		o := hotel.login(t, e, &oidctest.Wallet{Card: other})
 		if o.id.Subject == s.id.Subject {
 			t.Fatal("two citizens share a sub")
 		}
@@ -393,7 +408,7 @@ func TestIDTokenRS256(t *testing.T) {
 
 	bank := newRP(t, e, "bank", bankSecret, bankRedirect, "profile", "offline_access")
 	bank.verifier = bank.provider.Verifier(&gooidc.Config{ClientID: "bank", SupportedSigningAlgs: []string{"RS256"}})
-	s := bank.login(t, e, w, nil)
+	s := bank.login(t, e, w)
 	if got := alg(s.tok.Extra("id_token").(string)); got != "RS256" {
 		t.Fatalf("bank's ID token is %s, want RS256", got)
 	}
@@ -414,7 +429,7 @@ func TestIDTokenRS256(t *testing.T) {
 	}
 
 	hotel := newRP(t, e, "hotel", hotelSecret, hotelRedirect, "profile")
-	hs := hotel.login(t, e, w, nil)
+	hs := hotel.login(t, e, w)
 	if got := alg(hs.tok.Extra("id_token").(string)); got != "ES256" {
 		t.Fatalf("hotel's ID token is %s, want ES256 (the default)", got)
 	}
@@ -453,7 +468,7 @@ func TestIDTokenRS256WithoutKey(t *testing.T) {
 	}
 	bank := newRP(t, e, "bank", secret, "http://bank.example/cb")
 	verifier := oauth2.GenerateVerifier()
-	cb, err := oidctest.NewBrowser().Login(ctx, bank.cfg.AuthCodeURL("st-1", oauth2.S256ChallengeOption(verifier), gooidc.Nonce("n-1")), &oidctest.Wallet{Card: card}, nil)
+	cb, err := oidctest.NewBrowser().Login(ctx, bank.cfg.AuthCodeURL("st-1", oauth2.S256ChallengeOption(verifier), gooidc.Nonce("n-1")), &oidctest.Wallet{Card: card})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func newHostile(t *testing.T) *hostile {
 func (h *hostile) code(t *testing.T) (string, string) {
 	t.Helper()
 	v := oauth2.GenerateVerifier()
-	cb, err := oidctest.NewBrowser().Login(h.ctx, h.hotelRP.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), h.wallet, nil)
+	cb, err := oidctest.NewBrowser().Login(h.ctx, h.hotelRP.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), h.wallet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 	rp := oauth2.Config{ClientID: "bank", RedirectURL: "https://bank.example/cb", Scopes: []string{"openid", "profile", "id_number"},
 		Endpoint: oauth2.Endpoint{AuthURL: h.e.Issuer + "/authorize"}}
 	v := oauth2.GenerateVerifier()
-	cb, err := oidctest.NewBrowser().Login(h.ctx, rp.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), h.wallet, nil)
+	cb, err := oidctest.NewBrowser().Login(h.ctx, rp.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), h.wallet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestClientAssertionReplay(t *testing.T) {
 	rp := oauth2.Config{ClientID: "bank", RedirectURL: "https://bank.example/cb", Scopes: []string{"openid", "profile", "offline_access"},
 		Endpoint: oauth2.Endpoint{AuthURL: h.e.Issuer + "/authorize"}}
 	v := oauth2.GenerateVerifier()
-	cb, err := oidctest.NewBrowser().Login(h.ctx, rp.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), h.wallet, nil)
+	cb, err := oidctest.NewBrowser().Login(h.ctx, rp.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), h.wallet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,43 +474,30 @@ func TestHostileConsent(t *testing.T) {
 	if _, err := h.wallet.Respond(h.ctx, wr, vp); err != nil {
 		t.Fatal(err)
 	}
-	consent := strings.Replace(login, "/login?", "/consent?", 1)
-	post := consent[:strings.Index(consent, "?")]
-	_, _, page, _ := b.Get(h.ctx, consent)
-	if strings.Contains(page, "张") || strings.Contains(page, "1990") || !strings.Contains(page, "18 or over") {
-		t.Fatal("consent page shows claims beyond the request")
+	finish := strings.Replace(login, "/login?", "/finish?", 1)
+	// Another browser cannot finish it (the binding cookie).
+	if st, loc, _, _ := oidctest.NewBrowser().Get(h.ctx, finish); st != http.StatusForbidden || loc != "" {
+		t.Fatalf("finish from another browser: status %d location %q", st, loc)
 	}
-	form, err := oidctest.ConsentForm(page)
-	if err != nil {
-		t.Fatal(err)
+	if g, _ := h.e.Provider.Grants(h.ctx, h.card.PID.IDNumber); len(g) != 0 {
+		t.Fatalf("another browser's finish recorded %+v", g)
 	}
-	// CSRF: missing or forged token, or the right token from another browser.
-	for _, tc := range []struct {
-		name string
-		b    *oidctest.Browser
-		csrf string
-	}{{"missing token", b, ""}, {"forged token", b, "AAAA"}, {"other browser", oidctest.NewBrowser(), form.Get("csrf")}} {
-		f := url.Values{"id": {form.Get("id")}, "csrf": {tc.csrf}, "action": {"approve"}}
-		if st, loc, _, _ := tc.b.PostForm(h.ctx, post, f); st != http.StatusForbidden || loc != "" {
-			t.Fatalf("%s: status %d location %q", tc.name, st, loc)
-		}
-	}
-	// Escalation through the form: claims not asked are ignored.
-	form.Set("action", "approve")
-	form["claim"] = []string{"id_number", "name", "picture"}
-	st, loc, _, _ := b.PostForm(h.ctx, post, form)
+	// The bound browser finishes: only the entitled claim is granted, not
+	// what the wallet disclosed beyond the request.
+	st, loc, _, _ := b.Get(h.ctx, finish)
 	if st != http.StatusFound || !strings.HasPrefix(loc, barCB) {
-		t.Fatalf("consent: %d %q", st, loc)
+		t.Fatalf("finish: %d %q", st, loc)
 	}
-	cb, _ := url.Parse(loc)
-	_ = cb
 	grants, _ := h.e.Provider.Grants(h.ctx, h.card.PID.IDNumber)
 	if len(grants) != 1 || len(grants[0].Claims) != 1 || grants[0].Claims[0] != "age_over_18" {
 		t.Fatalf("grant = %+v", grants)
 	}
-	// The consent cannot be submitted twice.
-	if st, _, _, _ := b.PostForm(h.ctx, post, form); st == http.StatusFound {
-		t.Fatal("second consent accepted")
+	// A second finish records nothing and issues no code.
+	if st, loc, page, _ := b.Get(h.ctx, finish); st != http.StatusConflict || loc != "" || !strings.Contains(page, "finished") {
+		t.Fatalf("second finish: status %d location %q", st, loc)
+	}
+	if g, _ := h.e.Provider.Grants(h.ctx, h.card.PID.IDNumber); len(g) != 1 {
+		t.Fatalf("second finish recorded a grant: %+v", g)
 	}
 }
 
@@ -518,14 +505,19 @@ func TestDecline(t *testing.T) {
 	h := newHostile(t)
 	b := oidctest.NewBrowser()
 	login, ru := h.startLogin(t, b, h.hotelRP)
-	if _, err := h.wallet.Approve(h.ctx, ru); err != nil {
+	// The citizen declines in the wallet: the login page's next step
+	// tells the RP access_denied, and nothing is granted.
+	if err := h.wallet.Decline(h.ctx, ru); err != nil {
 		t.Fatal(err)
 	}
-	consent := strings.Replace(login, "/login?", "/consent?", 1)
-	_, _, page, _ := b.Get(h.ctx, consent)
-	form, _ := oidctest.ConsentForm(page)
-	form.Set("action", "deny")
-	st, loc, _, _ := b.PostForm(h.ctx, consent[:strings.Index(consent, "?")], form)
+	if err := h.wallet.Decline(h.ctx, ru); err == nil {
+		t.Fatal("a second answer to a declined request was taken")
+	}
+	st, loc, _, _ := b.Get(h.ctx, strings.Replace(login, "/login?", "/finish?", 1))
+	if st != http.StatusSeeOther || !strings.Contains(loc, "/login?") {
+		t.Fatalf("finish of a declined login: %d %q", st, loc)
+	}
+	st, loc, _, _ = b.Get(h.ctx, login)
 	if st != http.StatusFound || !strings.HasPrefix(loc, hotelCB) || !strings.Contains(loc, "error=access_denied") {
 		t.Fatalf("deny: %d %q", st, loc)
 	}
@@ -576,7 +568,7 @@ func TestPAR(t *testing.T) {
 	// It was burnt by that attempt (single use): push again.
 	_, out = push("hotel", h.secret, f)
 	authURL := h.e.Issuer + "/authorize?client_id=hotel&request_uri=" + url.QueryEscape(out["request_uri"].(string))
-	cb, err := oidctest.NewBrowser().Login(h.ctx, authURL, h.wallet, nil)
+	cb, err := oidctest.NewBrowser().Login(h.ctx, authURL, h.wallet)
 	if err != nil {
 		t.Fatal(err)
 	}

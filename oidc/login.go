@@ -5,14 +5,12 @@ import (
 	"crypto"
 	"crypto/subtle"
 	"embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -119,34 +117,17 @@ var errWrongBrowser = errors.New("oidc: login belongs to another browser")
 func (p *Provider) expired(a *authRequest) bool { return !a.row.Expires.After(p.cfg.Now()) }
 
 type claimView struct {
-	Name, Label, Value string
-	// Image is the portrait shown on the consent page (a data: URL of the
-	// card's JPEG, PNG or WebP portrait), if the value is one.
-	Image    template.URL
+	Label    string
 	Optional bool
 }
 
-func (p *Provider) claimViews(lang string, c *Client, claims []string, values map[string]any) []claimView {
+// claimViews lists the claims for the login page: each one's label and
+// whether the relying party registered it optional.
+func claimViews(lang string, c *Client, claims []string) []claimView {
 	var out []claimView
 	for _, cl := range claims {
 		e, _ := c.entitlement(cl)
-		v := claimView{Name: cl, Label: claimLabel(lang, cl), Optional: e.Optional}
-		if values != nil {
-			switch x := values[cl].(type) {
-			case string:
-				if cl == "picture" {
-					v.Value = text[lang]["portrait"]
-					v.Image = portraitURL(x)
-				} else {
-					v.Value = x
-				}
-			case bool:
-				v.Value = text[lang][map[bool]string{true: "yes", false: "no"}[x]]
-			case map[string]any:
-				v.Value, _ = x["formatted"].(string)
-			}
-		}
-		out = append(out, v)
+		out = append(out, claimView{Label: claimLabel(lang, cl), Optional: e.Optional})
 	}
 	return out
 }
@@ -192,14 +173,19 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a.row.State == StatePresented {
-		http.Redirect(w, r, p.path+"/consent?id="+url.QueryEscape(id), http.StatusSeeOther)
+		http.Redirect(w, r, p.path+"/finish?id="+url.QueryEscape(id), http.StatusSeeOther)
 		return
 	}
 	if a.row.State == StateRefused {
-		// Once: the request is finished by telling the RP.
+		// Once: the request is finished by telling the RP, that the
+		// citizen declined in the wallet or that the card fell short.
 		a.row.State = StateDenied
 		if err := p.cfg.Store.UpdateAuthRequest(r.Context(), a.encode(), StateRefused); err != nil {
 			p.requestError(w, r, a, http.StatusGone, "finished")
+			return
+		}
+		if a.d.Declined {
+			op.AuthRequestError(w, r, a, oidc.ErrAccessDenied().WithDescription("the citizen declined"), p.op)
 			return
 		}
 		op.AuthRequestError(w, r, a, errUnmetAuthentication(a.d.ACR, a.d.ACRValues), p.op)
@@ -232,7 +218,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		"RPName":  rpName(lang, c.Name),
 		"RPLang":  otherLang(lang, c.Name),
 		"Purpose": localized(lang, c.Purpose),
-		"Claims":  p.claimViews(lang, &c, a.d.Claims, nil),
+		"Claims":  claimViews(lang, &c, a.d.Claims),
 		"Refused": labels(lang, a.d.Refused),
 		// Inline SVG drawn here from numbers only: no escaping pass over a
 		// base64 data: URL (that pass was a visible share of the page).
@@ -241,7 +227,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		"SameDevice": p.cfg.WalletURL + "#/approve?client_id=" + url.QueryEscape(rk.ClientID) + "&request_uri=" + url.QueryEscape(reqURI),
 		"StatusURL":  p.path + "/login/status?id=" + url.QueryEscape(id),
 		"BackURL":    siteOrigin(a.d.RedirectURI),
-		"NextURL":    p.path + "/consent?id=" + url.QueryEscape(id),
+		"NextURL":    p.path + "/finish?id=" + url.QueryEscape(id),
 	}, pageCSP)
 }
 
@@ -387,7 +373,10 @@ func (p *Provider) walletRequest(w http.ResponseWriter, r *http.Request) {
 
 // clientMetadata is the request's client_metadata: the relying party's
 // name (client_name "zh (en)", and each language as client_name#zh-CN and
-// client_name#en, RFC 7591 section 2.2) and the formats the provider takes.
+// client_name#en, RFC 7591 section 2.2), its registered purpose if it has
+// one (purpose#zh-CN and purpose#en, shenfen's own member, which the
+// wallet shows in the citizen's language in place of the provider's
+// generic sign-in purpose) and the formats the provider takes.
 func clientMetadata(c *Client) map[string]any {
 	m := map[string]any{"client_name": c.Name.String(), "vp_formats_supported": map[string]any{
 		"dc+sd-jwt": map[string]any{"sd-jwt_alg_values": []string{"ES256"}, "kb-jwt_alg_values": []string{"ES256"}}}}
@@ -396,6 +385,12 @@ func clientMetadata(c *Client) map[string]any {
 	}
 	if c.Name.En != "" {
 		m["client_name#en"] = c.Name.En
+	}
+	if c.Purpose.Zh != "" {
+		m["purpose#zh-CN"] = c.Purpose.Zh
+	}
+	if c.Purpose.En != "" {
+		m["purpose#en"] = c.Purpose.En
 	}
 	return m
 }
@@ -414,7 +409,9 @@ func splitPath(p string) []any {
 
 // walletResponse receives the wallet's presentation (direct_post: form
 // field vp_token), verifies it over this transaction's nonce and the
-// provider's identifier, and moves the login on to consent.
+// provider's identifier, and moves the login on to its finish (the
+// citizen consented in the wallet, which shared what the citizen chose).
+// An error response (the citizen declined) ends the login instead.
 func (p *Provider) walletResponse(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxPresentation+4096)
 	if err := r.ParseForm(); err != nil {
@@ -423,6 +420,10 @@ func (p *Provider) walletResponse(w http.ResponseWriter, r *http.Request) {
 	}
 	a, c, ok := p.walletTxn(w, r)
 	if !ok {
+		return
+	}
+	if e := r.PostForm.Get("error"); e != "" {
+		p.walletDeclined(w, r, a, e)
 		return
 	}
 	vp, ok := dcqlPresentation(r.PostForm.Get("vp_token"))
@@ -516,8 +517,25 @@ func dcqlPresentation(vpToken string) (string, bool) {
 	return tok["pid"][0], true
 }
 
-func (p *Provider) csrf(a *authRequest) string {
-	return base64.RawURLEncoding.EncodeToString(p.mac("consent-csrf", a.row.ID, a.d.Browser))
+// walletDeclined takes the wallet's OpenID4VP error response (form field
+// error, access_denied when the citizen declined): the login ends, and the
+// bound browser's next step tells the RP access_denied.
+func (p *Provider) walletDeclined(w http.ResponseWriter, r *http.Request, a *authRequest, code string) {
+	if code != "access_denied" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "the only error response taken is access_denied"})
+		return
+	}
+	if st := r.PostForm.Get("state"); subtle.ConstantTimeCompare([]byte(st), []byte(a.row.Txn)) != 1 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "state does not match the request"})
+		return
+	}
+	a.row.State = StateRefused
+	a.d.Declined = true
+	if err := p.cfg.Store.UpdateAuthRequest(r.Context(), a.encode(), StatePending); err != nil {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "invalid_request", "error_description": "login transaction already answered"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{})
 }
 
 func (p *Provider) disclosed(a *authRequest) (map[string]any, error) {
@@ -529,33 +547,8 @@ func (p *Provider) disclosed(a *authRequest) (map[string]any, error) {
 	return v, json.Unmarshal(plain, &v)
 }
 
-func (p *Provider) consentSession(w http.ResponseWriter, r *http.Request, id string) (*authRequest, *Client, map[string]any, bool) {
-	a, err := p.session(r, id)
-	if err != nil {
-		p.errorPage(w, r, "", http.StatusForbidden, "session")
-		return nil, nil, nil, false
-	}
-	if a.row.State != StatePresented || p.expired(a) {
-		p.requestError(w, r, a, http.StatusConflict, "not_consenting")
-		return nil, nil, nil, false
-	}
-	c, err := p.client(r.Context(), a.row.ClientID)
-	if err != nil {
-		p.requestError(w, r, a, http.StatusNotFound, "client_unknown")
-		return nil, nil, nil, false
-	}
-	values, err := p.disclosed(a)
-	if err != nil {
-		p.cfg.Log.ErrorContext(r.Context(), "oidc: consent", "err", err)
-		p.requestError(w, r, a, http.StatusInternalServerError, "unreadable")
-		return nil, nil, nil, false
-	}
-	return a, &c, values, true
-}
-
-// consentCSP lets the consent form's redirect reach the RP's redirect URI
-// (browsers apply form-action to redirects after a form submission).
-func consentCSP(redirect string) string {
+// redirectCSP lets the answer's redirect reach the RP's redirect URI.
+func redirectCSP(redirect string) string {
 	u, err := url.Parse(redirect)
 	if err != nil {
 		return pageCSP
@@ -563,64 +556,58 @@ func consentCSP(redirect string) string {
 	return pageCSP + " " + u.Scheme + "://" + u.Host
 }
 
-// consentPage lists exactly the claims the RP asked and is entitled to,
-// with what the wallet disclosed; optional ones can be unticked.
-func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request) {
-	a, c, values, ok := p.consentSession(w, r, r.URL.Query().Get("id"))
-	if !ok {
+// finish is the bound browser's step after the wallet's presentation was
+// accepted (the login page's next URL, the same-device return through the
+// login page). The citizen's consent was the wallet's: it showed the
+// relying party, its purpose and the exact values, and shared the
+// required claims and the optional ones the citizen kept. finish grants
+// those and answers the RP, once; a login still waiting for the wallet
+// (or refused) goes back to the login page, which knows what to do.
+func (p *Provider) finish(w http.ResponseWriter, r *http.Request) {
+	r = p.withIssuer(r)
+	id := r.URL.Query().Get("id")
+	a, err := p.session(r, id)
+	if err != nil {
+		p.errorPage(w, r, "", http.StatusForbidden, "session")
 		return
 	}
-	var shown []string
-	for _, cl := range a.d.Claims {
-		if _, ok := values[cl]; ok {
-			shown = append(shown, cl)
-		}
+	switch {
+	case a.row.State != StatePresented && a.row.State != StatePending && a.row.State != StateRefused:
+		p.requestError(w, r, a, http.StatusConflict, "finished")
+		return
+	case p.expired(a):
+		p.requestError(w, r, a, http.StatusGone, "request_expired")
+		return
+	case a.row.State != StatePresented:
+		http.Redirect(w, r, p.path+"/login?id="+url.QueryEscape(id), http.StatusSeeOther)
+		return
 	}
-	lang := pageLang(a.d.UILocales, r)
-	p.page(w, r, a.d.UILocales, http.StatusOK, "consent.html", map[string]any{
-		"RPName": rpName(lang, c.Name), "RPLang": otherLang(lang, c.Name), "Purpose": localized(lang, c.Purpose), "ID": a.row.ID, "CSRF": p.csrf(a),
-		"Claims": p.claimViews(lang, c, shown, values), "Refused": labels(lang, a.d.Refused),
-	}, consentCSP(a.d.RedirectURI))
+	c, err := p.client(r.Context(), a.row.ClientID)
+	if err != nil {
+		p.requestError(w, r, a, http.StatusNotFound, "client_unknown")
+		return
+	}
+	values, err := p.disclosed(a)
+	if err != nil {
+		p.cfg.Log.ErrorContext(r.Context(), "oidc: finish", "err", err)
+		p.requestError(w, r, a, http.StatusInternalServerError, "unreadable")
+		return
+	}
+	p.grantDisclosed(w, r, a, &c, values)
 }
 
-// consentSubmit records the citizen's decision and answers the RP.
-func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
-	r = p.withIssuer(r)
-	if err := r.ParseForm(); err != nil {
-		p.errorPage(w, r, "", http.StatusBadRequest, "bad_form")
-		return
-	}
-	a, c, values, ok := p.consentSession(w, r, r.PostForm.Get("id"))
-	if !ok {
-		return
-	}
-	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(p.csrf(a))) != 1 {
-		p.requestError(w, r, a, http.StatusForbidden, "form_expired")
-		return
-	}
-	if r.PostForm.Get("action") != "approve" {
-		a.row.State = StateDenied
-		a.d.Sealed, a.d.CitizenKey = nil, nil
-		if err := p.cfg.Store.UpdateAuthRequest(r.Context(), a.encode(), StatePresented); err != nil {
-			p.requestError(w, r, a, http.StatusConflict, "finished")
-			return
-		}
-		op.AuthRequestError(w, r, a, oidc.ErrAccessDenied().WithDescription("the citizen declined"), p.op)
-		return
-	}
-	ticked := r.PostForm["claim"]
+// grantDisclosed records the grant of the claims the RP asked and is entitled to
+// (a.d.Claims) that the wallet disclosed (values), with the disclosure
+// for the citizen's history, issues the code and redirects to the RP. A
+// second call, or a request answered meanwhile, records nothing.
+func (p *Provider) grantDisclosed(w http.ResponseWriter, r *http.Request, a *authRequest, c *Client, values map[string]any) {
 	granted := map[string]any{}
 	var names []string
 	for _, cl := range a.d.Claims {
-		v, ok := values[cl]
-		if !ok {
-			continue
+		if v, ok := values[cl]; ok {
+			granted[cl] = v
+			names = append(names, cl)
 		}
-		if e, _ := c.entitlement(cl); e.Optional && !slices.Contains(ticked, cl) {
-			continue
-		}
-		granted[cl] = v
-		names = append(names, cl)
 	}
 	sort.Strings(names)
 	plain, _ := json.Marshal(granted)
@@ -634,7 +621,7 @@ func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	// The code is op's (its encrypted request id), recorded (its hash)
 	// with the request done and the grant, in one transaction: a second
-	// submission, or a request answered meanwhile, records nothing.
+	// finish, or a request answered meanwhile, records nothing.
 	code, err := op.BuildAuthRequestCode(a, p.op.Crypto())
 	if err != nil {
 		p.cfg.Log.ErrorContext(r.Context(), "oidc: authorization code", "err", err)
@@ -673,7 +660,7 @@ func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	w.Header().Set("Content-Security-Policy", consentCSP(a.d.RedirectURI))
+	w.Header().Set("Content-Security-Policy", redirectCSP(a.d.RedirectURI))
 	u, err := op.AuthResponseURL(a.GetRedirectURI(), a.GetResponseType(), a.GetResponseMode(),
 		&op.CodeResponseType{Code: code, State: a.GetState()}, p.op.Encoder())
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/shenfen/shenfen/problem"
-	"github.com/shenfen/shenfen/server"
 )
 
 // wantsPage reports whether the client is a browser showing the answer to
@@ -131,18 +130,6 @@ func (b *pageErrors) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return b.ResponseWriter.Write(p)
-}
-
-// sameOrigin refuses a cross-site submission of a page's form (the
-// consent), with a page for a browser and problem+json otherwise.
-func (p *Provider) sameOrigin(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !server.IsSameOrigin(r) {
-			p.refuse(w, r, "", "cross_site", problem.CrossSite())
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 // endSession is op's RP-initiated logout, whose refusals (a JSON error or

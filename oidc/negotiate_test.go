@@ -137,41 +137,6 @@ func TestRefusedAuthorizeNegotiated(t *testing.T) {
 	}
 }
 
-// TestCrossSiteConsentNegotiated: a consent form posted from another site
-// is refused; a browser sees the page, an API client problem+json.
-func TestCrossSiteConsentNegotiated(t *testing.T) {
-	h := newHostile(t)
-	b := oidctest.NewBrowser()
-	login, ru := h.startLogin(t, b, h.hotelRP)
-	if _, err := h.wallet.Approve(h.ctx, ru); err != nil {
-		t.Fatal(err)
-	}
-	_, _, page, err := b.Get(h.ctx, strings.Replace(login, "/login?", "/consent?", 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := oidctest.ConsentForm(page)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Set("action", "approve")
-	res, body := fetch(t, b, http.MethodPost, h.e.Issuer+"/consent", f, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site",
-		"Accept", acceptChrome, "Accept-Language", "zh-CN")
-	if res.StatusCode != http.StatusForbidden || res.Header.Get("Location") != "" {
-		t.Fatalf("browser: %d %q", res.StatusCode, res.Header.Get("Location"))
-	}
-	wantAll(t, "browser", body, `<html lang="zh-CN">`, "<code>cross_site</code>", "未提供任何信息")
-	res, body = fetch(t, b, http.MethodPost, h.e.Issuer+"/consent", f, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
-	if res.StatusCode != http.StatusForbidden || res.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(body, "/problems/csrf") {
-		t.Fatalf("API client: %d %q %s", res.StatusCode, res.Header.Get("Content-Type"), body)
-	}
-	// Neither refusal consumed the login: the citizen's own form still works.
-	res, _ = fetch(t, b, http.MethodPost, h.e.Issuer+"/consent", f, "Origin", strings.TrimSuffix(h.e.Issuer, "/oidc"), "Sec-Fetch-Site", "same-origin")
-	if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, hotelCB) || !strings.Contains(loc, "code=") {
-		t.Fatalf("same-origin consent: %d %q", res.StatusCode, loc)
-	}
-}
-
 // TestEndSessionNegotiated: a logout op refuses is a page for a browser,
 // in the language the site asked for, and op's JSON error otherwise.
 func TestEndSessionNegotiated(t *testing.T) {

@@ -23,8 +23,10 @@
 // registered with the claims they are legally entitled to; requests beyond
 // entitlement are trimmed, never granted. Each RP sector sees its own
 // pairwise subject (HMAC of sector and citizen key under a server secret),
-// the consent screen lists exactly the claims asked, optional ones can be
-// declined, and every grant is recorded for the citizen's history.
+// the one consent is the wallet's (the signed sign-in request names the
+// relying party and its purpose and asks exactly the claims asked, the
+// optional ones optional), the provider grants what the wallet shared, and
+// every grant is recorded for the citizen's history.
 package oidc
 
 import (
@@ -282,13 +284,12 @@ func (p *Provider) patterns() map[string]http.HandlerFunc {
 		"GET /authorize":                        p.authorize,
 		"POST /authorize":                       p.authorize,
 		// op's callback would hand a code to whoever knows a request id;
-		// the consent handler answers the RP itself instead.
+		// the finish handler answers the RP itself instead.
 		"/authorize/callback":         p.notFound,
 		"POST /par":                   p.par,
 		"GET /login":                  p.login,
 		"GET /login/status":           p.loginStatus,
-		"GET /consent":                p.consentPage,
-		"POST /consent":               p.consentSubmit,
+		"GET /finish":                 p.finish,
 		"GET /wallet/request/{txn}":   p.walletRequest,
 		"POST /wallet/response/{txn}": p.walletResponse,
 		"/end_session":                p.endSession,
@@ -326,12 +327,7 @@ func withPrefix(pattern, prefix string) string {
 func (p *Provider) routes() {
 	m := http.NewServeMux()
 	for pat, h := range p.patterns() {
-		var handler http.Handler = h
-		if pat == "POST /consent" {
-			// The consent page's own form: a browser-facing state change.
-			handler = p.sameOrigin(h)
-		}
-		m.Handle(withPrefix(pat, p.path), handler)
+		m.Handle(withPrefix(pat, p.path), h)
 	}
 	p.opHandler = http.StripPrefix(p.path, withTokenAlg(p.withAssertionSlot(p.op)))
 	m.Handle(p.path+"/", http.HandlerFunc(p.serveRest))

@@ -45,23 +45,24 @@ func wantAll(t *testing.T, what, body string, parts ...string) {
 	}
 }
 
-// TestPagesLanguage runs the login and consent pages in each language,
-// chosen by ui_locales first, then Accept-Language.
+// TestPagesLanguage runs the login page in each language, chosen by
+// ui_locales first, then Accept-Language; the wallet's signed request (the
+// one consent) carries the site's name and purpose in both languages and
+// marks the optional claim optional, and the login page's next step
+// finishes the login with no page of its own.
 func TestPagesLanguage(t *testing.T) {
 	h := newHostile(t)
 	zhLogin := []string{`<html lang="zh-CN">`, `<title>使用虚拟身份证登录 · 大酒店</title>`, "在本设备上打开钱包", "姓名", "大酒店请求获取：", `<p class="purpose">用途：在线办理入住</p>`, "将不会得到：姓、名", `aria-label="钱包二维码"`}
 	enLogin := []string{`<html lang="en">`, `<title>Sign in with your virtual ID · Grand Hotel</title>`, "Open the wallet on this device", "Full name", "Grand Hotel asks for:", `<p class="purpose">Purpose: Online check-in</p>`, "will not get it: Family name, Given name"}
-	zhConsent := []string{`<html lang="zh-CN">`, `<title>是否向大酒店提供信息？</title>`, "用途：在线办理入住", `value="approve" class="primary">同意提供</button>`, `value="deny" class="secondary">拒绝</button>`, "（必需）", "公民身份号码"}
-	enConsent := []string{`<html lang="en">`, `<title>Share with Grand Hotel?</title>`, "Purpose: Online check-in", `value="approve" class="primary">Share</button>`, `value="deny" class="secondary">Decline</button>`, "(required)", "ID number"}
 	for _, tc := range []struct {
 		name, ui, accept, lang string
-		login, consent         []string
+		login                  []string
 	}{
-		{"accept-language zh", "", "zh-CN,zh;q=0.9,en;q=0.8", "zh-CN", zhLogin, zhConsent},
-		{"accept-language en", "", "en-US,en;q=0.9", "en", enLogin, enConsent},
-		{"no accept-language", "", "", "en", enLogin, enConsent},
-		{"ui_locales en over zh browser", "en", "zh-CN", "en", enLogin, enConsent},
-		{"ui_locales zh over en browser", "zh-CN", "en-US", "zh-CN", zhLogin, zhConsent},
+		{"accept-language zh", "", "zh-CN,zh;q=0.9,en;q=0.8", "zh-CN", zhLogin},
+		{"accept-language en", "", "en-US,en;q=0.9", "en", enLogin},
+		{"no accept-language", "", "", "en", enLogin},
+		{"ui_locales en over zh browser", "en", "zh-CN", "en", enLogin},
+		{"ui_locales zh over en browser", "zh-CN", "en-US", "zh-CN", zhLogin},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := oidctest.NewBrowser()
@@ -84,14 +85,27 @@ func TestPagesLanguage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := h.wallet.Approve(h.ctx, ru); err != nil {
+			wr, err := h.wallet.Request(h.ctx, ru)
+			if err != nil {
 				t.Fatal(err)
 			}
-			res, body = getLang(t, b, strings.Replace(login, "/login?", "/consent?", 1), tc.accept)
-			if res.StatusCode != http.StatusOK {
-				t.Fatalf("consent page: %d\n%.500s", res.StatusCode, body)
+			for k, want := range map[string]string{"client_name#zh-CN": "大酒店", "client_name#en": "Grand Hotel",
+				"purpose#zh-CN": "在线办理入住", "purpose#en": "Online check-in"} {
+				if wr.Metadata[k] != want {
+					t.Errorf("client_metadata %s = %v, want %q", k, wr.Metadata[k], want)
+				}
 			}
-			wantAll(t, "consent page", body, tc.consent...)
+			vp, err := h.wallet.Present(h.ctx, wr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.wallet.Respond(h.ctx, wr, vp); err != nil {
+				t.Fatal(err)
+			}
+			res, body = getLang(t, b, strings.Replace(login, "/login?", "/finish?", 1), tc.accept)
+			if loc := res.Header.Get("Location"); res.StatusCode != http.StatusFound || !strings.HasPrefix(loc, hotelCB) || !strings.Contains(loc, "code=") {
+				t.Fatalf("finish: %d %q\n%.500s", res.StatusCode, loc, body)
+			}
 		})
 	}
 }
@@ -158,7 +172,7 @@ func TestErrorPages(t *testing.T) {
 			[]string{"<code>request_unknown</code>", "This sign-in request is unknown or has expired."}},
 		{"unknown pushed request", h.e.Issuer + "/authorize?client_id=hotel&request_uri=" + url.QueryEscape("urn:ietf:params:oauth:request_uri:nope"), "zh", http.StatusBadRequest,
 			[]string{`<html lang="zh-CN">`, "<code>invalid_request_uri</code>"}},
-		{"consent without session", h.e.Issuer + "/consent?id=nope", "zh-TW", http.StatusForbidden,
+		{"finish without session", h.e.Issuer + "/finish?id=nope", "zh-TW", http.StatusForbidden,
 			[]string{`<html lang="zh-CN">`, "<code>session</code>"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,8 +195,8 @@ func TestErrorPages(t *testing.T) {
 }
 
 // TestErrorPageWayBack: an error on a sign-in whose request is known (an
-// expired login, a login opened in another browser, a consent page after
-// the answer) links back to the site, named in the page's language; an
+// expired login, a login opened in another browser, the finish of an
+// expired login) links back to the site, named in the page's language; an
 // unknown request has no site to link to.
 func TestErrorPageWayBack(t *testing.T) {
 	h := newHostile(t)
@@ -206,29 +220,13 @@ func TestErrorPageWayBack(t *testing.T) {
 		t.Fatalf("expired login: %d", res.StatusCode)
 	}
 	wantAll(t, "expired login", body, "<code>request_expired</code>", back)
-	_, body = getLang(t, b, strings.Replace(login, "/login?", "/consent?", 1), "en")
-	wantAll(t, "consent of an expired login", body, "<code>not_consenting</code>", back)
+	res, body = getLang(t, b, strings.Replace(login, "/login?", "/finish?", 1), "en")
+	if res.StatusCode != http.StatusGone || res.Header.Get("Location") != "" {
+		t.Fatalf("finish of an expired login: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	wantAll(t, "finish of an expired login", body, "<code>request_expired</code>", back)
 	_, body = getLang(t, b, h.e.Issuer+"/login?id=nope", "zh-CN")
 	if strings.Contains(body, "<a ") || !strings.Contains(body, "请返回您来自的网站，重新开始。") {
 		t.Errorf("unknown login: a link to a site, or no advice:\n%s", body)
-	}
-}
-
-// TestConsentShowsPortrait: the consent page shows the portrait the site
-// would receive (the card's own image), with a text alternative, instead
-// of a placeholder.
-func TestConsentShowsPortrait(t *testing.T) {
-	h := newHostile(t)
-	b := oidctest.NewBrowser()
-	rp := h.hotelRP
-	rp.Scopes = []string{"openid", "profile", "picture"}
-	login, ru := h.startLogin(t, b, rp)
-	if _, err := h.wallet.Approve(h.ctx, ru); err != nil {
-		t.Fatal(err)
-	}
-	_, body := getLang(t, b, strings.Replace(login, "/login?", "/consent?", 1), "zh-CN")
-	wantAll(t, "consent page", body, `<input type="checkbox" name="claim" value="picture" checked> 证件照片</label><img class="portrait" src="data:image/`, `alt="您证件上的照片">`)
-	if strings.Contains(body, "（您证件上的照片）") {
-		t.Error("the placeholder is shown next to the portrait")
 	}
 }

@@ -57,7 +57,7 @@ func TestAuthTimeAndMaxAge(t *testing.T) {
 				opts = append(opts, oauth2.SetAuthURLParam(tt.param, tt.value))
 			}
 			w := &oidctest.Wallet{Card: h.card, HTTP: &http.Client{Transport: afterWallet{func() { h.skew.Store(0) }}}}
-			cb, err := oidctest.NewBrowser().Login(h.ctx, h.hotelRP.AuthCodeURL("st", opts...), w, nil)
+			cb, err := oidctest.NewBrowser().Login(h.ctx, h.hotelRP.AuthCodeURL("st", opts...), w)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -49,9 +49,10 @@ type loginData struct {
 	AMR          []string  `json:"amr,omitempty"`
 	AuthTime     time.Time `json:"auth_time,omitzero"`
 	Citizen      []byte    `json:"citizen,omitempty"`     // HMAC-derived, for grants
-	CitizenKey   []byte    `json:"citizen_key,omitempty"` // sealed, for the disclosure recorder; dropped at consent
+	CitizenKey   []byte    `json:"citizen_key,omitempty"` // sealed, for the disclosure recorder; dropped at the grant
 	Sealed       []byte    `json:"sealed,omitempty"`      // disclosed (then granted) claim values
 	Granted      []string  `json:"granted,omitempty"`
+	Declined     bool      `json:"declined,omitempty"` // the wallet answered access_denied
 	Created      time.Time `json:"created"`
 }
 

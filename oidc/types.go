@@ -26,8 +26,8 @@ const (
 )
 
 // Entitlement is one claim a relying party is legally entitled to receive.
-// An optional claim may be declined by the citizen on the consent screen;
-// a required one may only be refused by declining the whole login.
+// An optional claim may be left out by the citizen in the wallet's
+// consent; a required one may only be refused by declining the whole login.
 type Entitlement struct {
 	Claim    string `json:"claim"`
 	Optional bool   `json:"optional,omitempty"`
@@ -67,13 +67,14 @@ type Client struct {
 // Request states.
 const (
 	StatePending   = "pending"   // waiting for the wallet
-	StatePresented = "presented" // wallet presentation verified; consent next
-	StateDone      = "done"      // citizen consented; code may be issued
+	StatePresented = "presented" // wallet presentation verified (the citizen consented in the wallet); the browser's finish next
+	StateDone      = "done"      // granted; code may be issued
 	StateUsed      = "used"      // code exchanged (kept to detect replay)
 	StateDenied    = "denied"    // citizen declined
 	// StateRefused: the card presented did not meet the request's
 	// assurance requirement (acr_values); the RP gets
-	// unmet_authentication_requirements.
+	// unmet_authentication_requirements. Or the citizen declined in the
+	// wallet (loginData.Declined); the RP gets access_denied.
 	StateRefused = "refused"
 )
 

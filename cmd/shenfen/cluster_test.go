@@ -718,7 +718,7 @@ func TestClusterFlowsAcrossServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Authorization request on A; the login page, the wallet's request and
-	// response, consent, callback and token on B.
+	// response, the finish, callback and token on B.
 	c.bal.mu.Lock()
 	c.bal.pick = func(r *http.Request) int {
 		if strings.HasSuffix(r.URL.Path, "/authorize") {

@@ -37,7 +37,6 @@ var bodyLimits = map[string]int64{
 	"POST /verifier/api/check":                   64 << 10,
 	"POST /oidc/authorize":                       64 << 10,
 	"POST /oidc/par":                             64 << 10,
-	"POST /oidc/consent":                         4 << 10,
 	"POST /oidc/wallet/response/{txn}":           512<<10 + 4<<10,
 	"POST /oidc/oauth/token":                     64 << 10,
 	"POST /oidc/revoke":                          4 << 10,

@@ -44,7 +44,7 @@ func TestCheckIn(t *testing.T) {
 	if err != nil || !strings.HasPrefix(authURL, e.Issuer+"/authorize?") {
 		t.Fatalf("login: %q %v", authURL, err)
 	}
-	cb, err := b.Login(ctx, authURL, &oidctest.Wallet{Card: card}, []string{}) // decline the portrait
+	cb, err := b.Login(ctx, authURL, &oidctest.Wallet{Card: card, Withhold: []string{"picture"}}) // leave the portrait out in the wallet
 	if err != nil {
 		t.Fatal(err)
 	}

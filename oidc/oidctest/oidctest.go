@@ -2,7 +2,7 @@
 // benchmarks and interop runs: a real card (SD-JWT VC issued by a test
 // authority, bound to a device key), a scripted wallet that answers login
 // transactions the way the wallet page does, and a scripted browser that
-// walks the login and consent pages.
+// walks the login page and the login's finish.
 package oidctest
 
 import (
@@ -446,6 +446,26 @@ func (w *Wallet) Respond(ctx context.Context, wr *oidc.WalletRequest, vp string)
 	return out.RedirectURI, nil
 }
 
+// Decline fetches the request and answers it the way the wallet does
+// when the citizen declines: an OpenID4VP error response, access_denied.
+func (w *Wallet) Decline(ctx context.Context, requestURI string) error {
+	wr, err := w.Request(ctx, requestURI)
+	if err != nil {
+		return err
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, wr.ResponseURI, strings.NewReader(url.Values{"error": {"access_denied"}, "state": {wr.State}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := w.client().Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%w: %s", ErrRefused, res.Status)
+	}
+	return nil
+}
+
 // ErrRefused is returned when the provider refuses a wallet response.
 var ErrRefused = errors.New("oidctest: wallet response refused")
 
@@ -508,8 +528,6 @@ func (b *Browser) do(req *http.Request) (int, string, string, error) {
 
 var (
 	reqURIRe = regexp.MustCompile(`#/approve\?client_id=[^&"]*&amp;request_uri=([^"]+)"`)
-	csrfRe   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	idRe     = regexp.MustCompile(`name="id" value="([^"]+)"`)
 )
 
 // RequestURI extracts the wallet request URI from a login page.
@@ -521,19 +539,10 @@ func RequestURI(page string) (string, error) {
 	return url.QueryUnescape(html.UnescapeString(m[1]))
 }
 
-// ConsentForm extracts the consent form's id and CSRF token.
-func ConsentForm(page string) (url.Values, error) {
-	c, i := csrfRe.FindStringSubmatch(page), idRe.FindStringSubmatch(page)
-	if c == nil || i == nil {
-		return nil, errors.New("oidctest: no consent form")
-	}
-	return url.Values{"csrf": {html.UnescapeString(c[1])}, "id": {html.UnescapeString(i[1])}}, nil
-}
-
 // Login runs the browser side of a login from the RP's authorization URL:
-// authorize → login page → wallet approval → consent (approve, ticking the
-// optional claims in tick; nil ticks all shown) → the RP's callback URL.
-func (b *Browser) Login(ctx context.Context, authURL string, w *Wallet, tick []string) (*url.URL, error) {
+// authorize → login page → wallet approval (the one consent: w leaves out
+// the optional claims in w.Withhold) → finish → the RP's callback URL.
+func (b *Browser) Login(ctx context.Context, authURL string, w *Wallet) (*url.URL, error) {
 	st, loc, body, err := b.Get(ctx, authURL)
 	if err != nil {
 		return nil, err
@@ -559,34 +568,14 @@ func (b *Browser) Login(ctx context.Context, authURL string, w *Wallet, tick []s
 	if _, err := w.Approve(ctx, ru); err != nil {
 		return nil, err
 	}
-	consentURL := strings.Replace(loginURL, "/login?", "/consent?", 1)
-	st, _, body, err = b.Get(ctx, consentURL)
-	if err != nil {
-		return nil, err
-	}
-	if st != http.StatusOK {
-		return nil, fmt.Errorf("consent page: status %d: %.300s", st, body)
-	}
-	form, err := ConsentForm(body)
-	if err != nil {
-		return nil, err
-	}
-	form.Set("action", "approve")
-	if tick == nil {
-		for _, m := range regexp.MustCompile(`name="claim" value="([^"]+)"`).FindAllStringSubmatch(body, -1) {
-			form.Add("claim", m[1])
-		}
-	} else {
-		for _, c := range tick {
-			form.Add("claim", c)
-		}
-	}
-	st, loc, body, err = b.PostForm(ctx, consentURL[:strings.Index(consentURL, "?")], form)
+	// The citizen consented in the wallet (its Withhold left optional
+	// claims out); the login page's next step finishes the login.
+	st, loc, body, err = b.Get(ctx, strings.Replace(loginURL, "/login?", "/finish?", 1))
 	if err != nil {
 		return nil, err
 	}
 	if st != http.StatusFound && st != http.StatusSeeOther {
-		return nil, fmt.Errorf("consent: status %d: %.300s", st, body)
+		return nil, fmt.Errorf("finish: status %d: %.300s", st, body)
 	}
 	return url.Parse(resolve(authURL, loc))
 }
@@ -634,8 +623,8 @@ type RP struct {
 	HTTP   *http.Client
 }
 
-// Flow runs authorize with PKCE, the browser login with wallet approval and
-// consent, and the code exchange; it returns the token response.
+// Flow runs authorize with PKCE, the browser login with wallet approval,
+// and the code exchange; it returns the token response.
 func (rp *RP) Flow(ctx context.Context, w *Wallet) (map[string]any, error) {
 	verifier := rand.Text() + rand.Text()
 	sum := sha256.Sum256([]byte(verifier))
@@ -647,7 +636,7 @@ func (rp *RP) Flow(ctx context.Context, w *Wallet) (map[string]any, error) {
 		b.HTTP.Transport = rp.HTTP.Transport
 		w = &Wallet{Card: w.Card, HTTP: rp.HTTP, Withhold: w.Withhold, Extra: w.Extra, Checker: w.Checker}
 	}
-	cb, err := b.Login(ctx, rp.Issuer+"/authorize?"+q.Encode(), w, nil)
+	cb, err := b.Login(ctx, rp.Issuer+"/authorize?"+q.Encode(), w)
 	if err != nil {
 		return nil, err
 	}

@@ -98,12 +98,33 @@ export function message(e) {
 
 const local = (text) => (text && (i18n.current() === "zh" ? text.zh || text.en : text.en || text.zh)) || "";
 
+// signIn is the relying party's registered name and purpose the provider's
+// signed sign-in request carries (client_metadata: client_name#zh-CN and
+// #en, purpose#zh-CN and #en), or null for any other request.
+function signIn(checked) {
+  const m = checked.verifier.kind === "sign-in" && checked.request.client_metadata;
+  if (!m) return null;
+  const str = (k) => (typeof m[k] === "string" ? m[k] : "");
+  return {
+    name: local({ zh: str("client_name#zh-CN"), en: str("client_name#en") }) || str("client_name"),
+    purpose: local({ zh: str("purpose#zh-CN"), en: str("purpose#en") }),
+  };
+}
+
 // who names the asker: the registered name (for the provider's sign-in, the
-// relying party it signs in to, named in the signed request).
+// relying party it signs in to, named in the signed request, in the
+// citizen's language).
 export function who(checked) {
   const v = local(checked.verifier.name);
-  const rp = checked.verifier.kind === "sign-in" && checked.request.client_metadata && checked.request.client_metadata.client_name;
-  return rp ? t("consent.via", { rp, v }) : v;
+  const s = signIn(checked);
+  return s && s.name ? t("consent.via", { rp: s.name, v }) : v;
+}
+
+// purpose is why the asker asks: for a sign-in the relying party's
+// registered purpose, else (or when it registered none) the verifier's.
+export function purpose(checked) {
+  const s = signIn(checked);
+  return (s && s.purpose) || local(checked.verifier.purpose);
 }
 
 function valueAt(claims, path) {
@@ -149,7 +170,7 @@ export function render(checked, cardClaims, whoEl, listEl) {
   name.id = "consent-verifier";
   const purpose = document.createElement("span");
   purpose.id = "consent-purpose";
-  purpose.textContent = t("consent.purpose", { p: local(checked.verifier.purpose) });
+  purpose.textContent = t("consent.purpose", { p: purpose(checked) });
   parts.push(name, document.createElement("br"), purpose);
   whoEl.replaceChildren(...parts);
   whoEl.dataset.verifier = checked.verifier.id;
