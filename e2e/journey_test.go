@@ -110,10 +110,20 @@ func startHotel(t *testing.T, s *server) *httptest.Server {
 		}
 		id.Claims(&claims)
 		name, _ := claims["name"].(string)
+		idNumber, _ := claims["id_number"].(string)
+		// The claims the hotel received, for the journey to compare with
+		// what the citizen shared in the wallet.
+		var got []string
+		for _, c := range []string{"name", "id_number", "picture"} {
+			if _, ok := claims[c]; ok {
+				got = append(got, c)
+			}
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>%s</title></head><body>`+
-			`<h1>%s</h1><p id="welcome">Welcome, %s</p><p>Guest id (pairwise): <code id="sub">%s</code></p></body></html>`,
-			hotelName, hotelName, html.EscapeString(name), html.EscapeString(id.Subject))
+			`<h1>%s</h1><p id="welcome">Welcome, %s</p><p>Guest id (pairwise): <code id="sub">%s</code></p>`+
+			`<p>ID number: <code id="id-number">%s</code></p><p>Received: <code id="claims">%s</code></p></body></html>`,
+			hotelName, hotelName, html.EscapeString(name), html.EscapeString(id.Subject), html.EscapeString(idNumber), strings.Join(got, ","))
 	})
 	return hotel
 }
@@ -359,15 +369,16 @@ func TestJourney(t *testing.T) {
 		t.Fatal("e2e: the login page has no same-device wallet link")
 	}
 	approve(t, j, w, same, "hotel")
-	j.run(h, "hotel consent", 60*time.Second, chromedp.WaitVisible(chromedp.CSS(`button[value=approve]`)))
-	j.shot(h, "hotel-consent")
-	j.run(h, "hotel signed in", 60*time.Second, chromedp.Click(chromedp.CSS(`button[value=approve]`)),
-		chromedp.WaitVisible(chromedp.ID("welcome")))
+	// The wallet's consent is the only one: the login page sees the
+	// answer and the browser arrives at the hotel signed in, with exactly
+	// what the wallet shared (everything, the portrait included).
+	j.run(h, "hotel signed in", 60*time.Second, chromedp.WaitVisible(chromedp.ID("welcome")))
 	welcome, _ := chromedp.Run(h, chromedp.Text(chromedp.ID("welcome")))
 	j.shot(h, "hotel-signed-in")
 	if !strings.Contains(welcome, who.Name) {
 		t.Errorf("e2e: the hotel greets %q, want the citizen's name %q", welcome, who.Name)
 	}
+	hotelReceived(t, h, "name,id_number,picture")
 	signInZH(t, j, h, hotel.URL, s.URL)
 
 	// 7. The citizen's history shows both disclosures.
@@ -483,8 +494,19 @@ func registerDesk(t *testing.T, s *server) string {
 	return reg.Token
 }
 
-// approve opens a request link in the wallet and shares.
-func approve(t *testing.T, j *journey, w context.Context, link, name string) {
+// hotelReceived fails the test unless the hotel's signed-in page lists
+// exactly the claims want (comma-separated) as received.
+func hotelReceived(t *testing.T, h context.Context, want string) {
+	t.Helper()
+	got, _ := chromedp.Run(h, chromedp.Text(chromedp.ID("claims")))
+	if got != want {
+		t.Errorf("e2e: the hotel received %q, want what the wallet shared, %q", got, want)
+	}
+}
+
+// approve opens a request link in the wallet and shares, leaving out the
+// optional claims (card paths) in leaveOut.
+func approve(t *testing.T, j *journey, w context.Context, link, name string, leaveOut ...string) {
 	t.Helper()
 	// A fresh consent screen: claims listed, no result of an earlier one.
 	j.run(w, "wallet request "+name, 30*time.Second, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("view-consent")),
@@ -503,6 +525,19 @@ func approve(t *testing.T, j *journey, w context.Context, link, name string) {
 	t.Logf("wallet consent for %s: %v", name, shown)
 	if shown["verifier"] == "" || shown["name"] == "" || len(fmt.Sprint(shown["purpose"])) < 6 || shown["claims"] == float64(0) || shown["claims"] != shown["valued"] {
 		t.Fatalf("e2e: the consent for %s does not name the registered verifier and show every value: %v", name, shown)
+	}
+	if strings.HasPrefix(name, "hotel") {
+		// The sign-in's consent is the only one: it names the hotel and
+		// says the hotel's own registered purpose, in the wallet's language.
+		n, p := fmt.Sprint(shown["name"]), fmt.Sprint(shown["purpose"])
+		if !(strings.Contains(n, hotelName) && strings.Contains(p, "Online check-in")) && !(strings.Contains(n, hotelNameZH) && strings.Contains(p, "在线办理入住")) {
+			t.Errorf("e2e: the wallet's sign-in consent names %q for %q, want the hotel's name and purpose in one language", n, p)
+		}
+	}
+	for _, path := range leaveOut {
+		j.run(w, "wallet leave out "+path+" for "+name, 10*time.Second,
+			chromedp.Click(chromedp.CSS(`#consent-claims input[name=share][value="`+path+`"]`)),
+			chromedp.Poll[chromedp.Void](`!document.querySelector('#consent-claims input[name=share][value="`+path+`"]').checked`))
 	}
 	j.run(w, "wallet share "+name, 30*time.Second, chromedp.Click(chromedp.ID("consent-approve")))
 	passGate(j, w, "wallet share "+name)

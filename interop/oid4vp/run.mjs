@@ -10,8 +10,8 @@
 //     (KB-JWT aud = client_id), answers direct_post with the DCQL vp_token;
 //     the desk's result must be "verified";
 //  2. their wallet signs in to shenfen's OpenID Provider (x509_san_dns
-//     client_id): login page, signed request, DCQL, direct_post, consent,
-//     code, token; the ID token must carry a pairwise sub;
+//     client_id): login page, signed request, DCQL, direct_post, the
+//     login's finish (no second consent), code, token; the ID token must carry a pairwise sub;
 //  3. their verifier checks shenfen's wallet: Openid4vpVerifier makes a
 //     signed request (JAR, x5c of a verifier the authority registered);
 //     shenfen's wallet modules (web/static/wallet/request.js, web/sdjwt.js)
@@ -256,11 +256,8 @@ const unescape = (x) => x.replace(/&amp;/g, "&").replace(/&#43;/g, "+").replace(
   const { response, resolved } = await answerWith(unescape(link));
   ok(resolved.client.prefix === "x509_san_dns", "oid4vc-ts resolved the sign-in's signed request (" + resolved.client.prefix + ")");
   ok(response.status === 200, "provider accepted oid4vc-ts's DCQL vp_token (" + response.status + ")");
-  const consentURL = loginURL.replace("/login?", "/consent?");
-  res = await go(consentURL);
-  const cpage = await res.text();
-  const form = new URLSearchParams({ id: unescape(cpage.match(/name="id" value="([^"]+)"/)[1]), csrf: unescape(cpage.match(/name="csrf" value="([^"]+)"/)[1]), action: "approve" });
-  res = await go(consentURL.split("?")[0], { method: "POST", body: form, headers: { "content-type": "application/x-www-form-urlencoded" } });
+  res = await go(loginURL.replace("/login?", "/finish?"));
+  ok(res.status === 302, "the login's finish answers the RP with no second consent (" + res.status + ")");
   const cb = new URL(res.headers.get("location"));
   const tok = await fetch(s.issuer + "/oauth/token", {
     method: "POST", body: new URLSearchParams({ grant_type: "authorization_code", code: cb.searchParams.get("code"), redirect_uri: s.redirect_uri, code_verifier: verifier }),

@@ -2,8 +2,9 @@
 // (an independent, OpenID-certified relying-party library): discovery,
 // authorization code + PKCE (plain redirect and PAR), client_secret_basic
 // and private_key_jwt (ES256), ID token validation (ES256, nonce, state),
-// userinfo and refresh. The browser part (cookies, login page, consent
-// form) is scripted with fetch; the wallet approval is the Go test wallet.
+// userinfo and refresh. The browser part (cookies, login page, the login's
+// finish) is scripted with fetch; the wallet approval (the one consent,
+// leaving out the optional claims in withhold) is the Go test wallet.
 import { readFileSync } from "node:fs";
 import * as client from "openid-client";
 
@@ -29,7 +30,7 @@ function browser() {
 
 const unescape = (s) => s.replace(/&amp;/g, "&").replace(/&#43;/g, "+").replace(/&#34;/g, '"').replace(/&#39;/g, "'");
 
-async function login(authURL, optional) {
+async function login(authURL, withhold) {
   const go = browser();
   let res = await go(authURL.href);
   assert(res.status === 302 || res.status === 303, "authorize status " + res.status + " " + (await res.text()));
@@ -40,18 +41,11 @@ async function login(authURL, optional) {
   const m = page.match(/#\/approve\?client_id=([^&"]*)&amp;request_uri=([^"]+)"/);
   assert(m, "no wallet link on the login page");
   const requestURI = decodeURIComponent(unescape(m[2]));
-  const w = await fetch(s.wallet, { method: "POST", body: JSON.stringify({ request_uri: requestURI }) });
+  const w = await fetch(s.wallet, { method: "POST", body: JSON.stringify({ request_uri: requestURI, withhold }) });
   assert(w.status === 200, "wallet approval " + w.status + " " + (await w.text()));
-  const consentURL = loginURL.replace("/login?", "/consent?");
-  res = await go(consentURL);
-  const cpage = await res.text();
-  assert(res.status === 200, "consent page " + res.status);
-  const csrf = unescape(cpage.match(/name="csrf" value="([^"]+)"/)[1]);
-  const id = unescape(cpage.match(/name="id" value="([^"]+)"/)[1]);
-  const form = new URLSearchParams({ id, csrf, action: "approve" });
-  for (const c of optional) form.append("claim", c);
-  res = await go(consentURL.split("?")[0], { method: "POST", body: form, headers: { "content-type": "application/x-www-form-urlencoded" } });
-  assert(res.status === 302 || res.status === 303, "consent submit " + res.status);
+  // No second consent: the login page's next step finishes the login.
+  res = await go(loginURL.replace("/login?", "/finish?"));
+  assert(res.status === 302, "finish " + res.status);
   return new URL(res.headers.get("location"));
 }
 
@@ -65,7 +59,7 @@ async function run(name, config, usePAR, redirectURI) {
   };
   const authURL = usePAR ? await client.buildAuthorizationUrlWithPAR(config, params) : client.buildAuthorizationUrl(config, params);
   if (usePAR) assert(authURL.searchParams.get("request_uri")?.startsWith("urn:ietf:params:oauth:request_uri:"), "PAR request_uri");
-  const cb = await login(authURL, []);
+  const cb = await login(authURL, ["picture"]);
   const tokens = await client.authorizationCodeGrant(config, cb, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
   const claims = tokens.claims();
   assert(claims.acr === "urn:shenfen:loa:high", "acr " + claims.acr);

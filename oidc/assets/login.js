@@ -1,5 +1,6 @@
 // Polls the login transaction until the wallet has answered, then moves on
-// to the consent page. Loaded from the login page; no inline script.
+// to the login's finish (the wallet's consent was the one consent).
+// Loaded from the login page; no inline script.
 (function () {
   "use strict";
   var el = document.getElementById("login");

@@ -97,12 +97,17 @@ func main() {
 	mux.HandleFunc("POST /approve", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			RequestURI string `json:"request_uri"`
+			// Withhold lists the card paths the citizen leaves out in
+			// the wallet's consent (optional claims).
+			Withhold []string `json:"withhold"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		redirect, err := wallet.Approve(r.Context(), req.RequestURI)
+		w2 := *wallet
+		w2.Withhold = req.Withhold
+		redirect, err := w2.Approve(r.Context(), req.RequestURI)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
