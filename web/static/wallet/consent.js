@@ -122,7 +122,7 @@ export function who(checked) {
 
 // purpose is why the asker asks: for a sign-in the relying party's
 // registered purpose, else (or when it registered none) the verifier's.
-export function purpose(checked) {
+export function purposeOf(checked) {
   const s = signIn(checked);
   return (s && s.purpose) || local(checked.verifier.purpose);
 }
@@ -170,7 +170,7 @@ export function render(checked, cardClaims, whoEl, listEl) {
   name.id = "consent-verifier";
   const purpose = document.createElement("span");
   purpose.id = "consent-purpose";
-  purpose.textContent = t("consent.purpose", { p: purpose(checked) });
+  purpose.textContent = t("consent.purpose", { p: purposeOf(checked) });
   parts.push(name, document.createElement("br"), purpose);
   whoEl.replaceChildren(...parts);
   whoEl.dataset.verifier = checked.verifier.id;
