@@ -18,7 +18,7 @@ import (
 // Enter follows into the wallet; the error page of a sign-in opened in
 // another browser, whose link back to the site Enter follows; the error
 // page of an unknown sign-in; and the rate-limited page, whose "Try again"
-// Enter follows. The consent page is not among them.
+// Enter follows. (There is no consent page: the wallet's is the one consent.)
 func TestOIDCKeyboard(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser tests are not short")
