@@ -412,7 +412,8 @@ func listenConsole(ctx context.Context, mu *sync.Mutex, out *[]string) {
 const gatePIN = "246810"
 
 // passGate answers the wallet's gate (web/static/wallet/gate.js) once it
-// is open: the PIN (twice the first time), or the platform authenticator.
+// is open: the PIN (twice the first time), or the platform authenticator;
+// the focus must then be back on the page.
 func passGate(j *journey, w context.Context, step string) {
 	j.t.Helper()
 	j.run(w, step+": gate", 20*time.Second, chromedp.Poll[chromedp.Void](`document.getElementById("gate").open`))
@@ -420,6 +421,7 @@ func passGate(j *journey, w context.Context, step string) {
 	if !pin {
 		j.run(w, step+": authenticator", 20*time.Second, chromedp.Click(chromedp.ID("gate-bio")),
 			chromedp.Poll[chromedp.Void](`!document.getElementById("gate").open`))
+		focusAfterGate(j, w, step)
 		return
 	}
 	again, _ := chromedp.Run(w, chromedp.Evaluate[bool](`!document.getElementById("gate-pin2").hidden`))
@@ -430,4 +432,14 @@ func passGate(j *journey, w context.Context, step string) {
 	acts = append(acts, chromedp.Click(chromedp.CSS(`#gate-pin-form button[type=submit]`)),
 		chromedp.Poll[chromedp.Void](`!document.getElementById("gate").open`))
 	j.run(w, step+": PIN", 30*time.Second, acts...)
+	focusAfterGate(j, w, step)
+}
+
+// focusAfterGate fails the test unless, once the gate is passed, the focus
+// is back on the page (its opener, else a view's heading), not lost on the
+// body.
+func focusAfterGate(j *journey, w context.Context, step string) {
+	j.t.Helper()
+	j.focusExpr(w, step+": focus after the gate", `(() => { const e = document.activeElement; return !!e && e !== document.body && !document.getElementById("gate").contains(e); })()`,
+		"back on the page (the opener or a view's heading)")
 }

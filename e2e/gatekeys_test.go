@@ -162,17 +162,14 @@ func (j *journey) focusExpr(ctx context.Context, step, expr, want string) {
 	c, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// The focus may move a moment after the change that moves it.
-	var ok bool
+	var err error
 	for range 20 {
-		var err error
-		if ok, err = chromedp.Run(c, chromedp.Evaluate[bool](expr)); err != nil {
-			j.t.Fatalf("%s: %v", step, err)
-		}
-		if ok {
+		var ok bool
+		if ok, err = chromedp.Run(c, chromedp.Evaluate[bool](expr)); err == nil && ok {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	at, _ := chromedp.Run(c, chromedp.Evaluate[string](`(() => { const e = document.activeElement; return e ? e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") : "none"; })()`))
-	j.t.Errorf("%s: the focus is on %s, want it %s", step, at, want)
+	j.t.Errorf("%s: the focus is on %s, want it %s (%v)", step, at, want, err)
 }

@@ -113,14 +113,23 @@ function same(a, b) { // constant time over equal lengths
 // the gate, once the opener's own handler has run (it may be disabled while
 // the gate is open, so the dialog's closing cannot restore it), or to the
 // heading of its view when it is no longer there (the code shown in place
-// of its button). A focus the handler moved elsewhere is kept (a focus
-// still in the closed dialog is not: it is lost at the next rendering).
+// of its button), or to the heading of the view shown when the opener's
+// view is gone too (a scanned request answered on the card view). A focus
+// the handler moved elsewhere is kept (a focus still in the closed dialog
+// is not: it is lost at the next rendering).
 function returnFocus(dlg, opener) {
   const at = document.activeElement;
   if (at && at !== document.body && !dlg.contains(at)) return;
-  if (!opener || opener === document.body || !opener.isConnected) return;
-  opener.focus();
-  if (document.activeElement !== opener) focusHeading(opener.closest('[id^="view-"]'));
+  const there = opener && opener !== document.body && opener.isConnected;
+  if (there) {
+    opener.focus();
+    if (document.activeElement === opener) return;
+  }
+  for (const view of [there && opener.closest('[id^="view-"]'), ...document.querySelectorAll('[id^="view-"]')]) {
+    if (!view) continue;
+    focusHeading(view); // a hidden view has no heading shown: no focus
+    if (view.contains(document.activeElement)) return;
+  }
 }
 
 // verify opens the gate's dialog and resolves true once the citizen is

@@ -354,8 +354,14 @@ async function unlockQR(nonce = null) {
   const card = await loadCard();
   if (!card) return;
   qrUnlocked = true;
+  const hadFocus = document.activeElement === $("qr-show");
   $("qr-show").hidden = true;
   await drawCardQR(card, nonce);
+  // Its button gone, the focus goes to the code's next control.
+  if (hadFocus || document.activeElement === document.body) {
+    if ($("qr-full").hidden) focusHeading($("view-card"));
+    else $("qr-full").focus();
+  }
 }
 
 // showRemaining says how many single-use credentials are left.
