@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -22,26 +21,10 @@ func TestConsoleKeyboard(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser tests are not short")
 	}
-	chromium(t)
-	s := startServer(t, facesDir(t))
-	code, body := adminJSON(t, s, "POST", "/admin/api/operators", map[string]any{
-		"id": "e2e.keys", "name": "E2E keyboard admin", "badge": "E2E-4", "office": "E2E office", "roles": []string{"administrator"}})
-	var op struct {
-		Secret string `json:"secret"`
-	}
-	if json.Unmarshal(body, &op); code != http.StatusCreated || op.Secret == "" {
-		t.Fatalf("e2e: add the console operator: %d %s", code, body)
-	}
-	j := &journey{t: t, dir: artifacts(t)}
-	b := newBrowser(t, t.TempDir(), "", "")
-	a, cancel := b.tab()
-	defer cancel()
-	j.watch(a)
-	j.run(a, "console", 30*time.Second, chromedp.Navigate(s.URL+"/admin/"), chromedp.WaitVisible(chromedp.ID("signin")),
-		chromedp.Evaluate[chromedp.Void](`localStorage.setItem("shenfen.lang", "en")`), chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("signin")))
+	s, j, a, secret := consoleTab(t, "e2e.keys", "E2E keyboard admin", "E2E-4")
 	j.keyboardSweep(a, "console sign-in")
 	j.tabTo(a, "operator", "#operator", "e2e.keys")
-	j.tabTo(a, "secret", "#secret", op.Secret)
+	j.tabTo(a, "secret", "#secret", secret)
 	j.tabTo(a, "sign in", "#signin button[type=submit]", kb.Enter)
 	j.run(a, "console signed in", 30*time.Second, chromedp.WaitVisible(chromedp.ID("rp-add")), chromedp.WaitVisible(chromedp.ID("vf-form")),
 		chromedp.Poll[chromedp.Void](`document.getElementById("vf-title").textContent === "Verifiers (desks and online)"`))

@@ -20,26 +20,10 @@ func TestConsoleRPs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser tests are not short")
 	}
-	chromium(t)
-	s := startServer(t, facesDir(t))
-	code, body := adminJSON(t, s, "POST", "/admin/api/operators", map[string]any{
-		"id": "e2e.rps", "name": "E2E RP admin", "badge": "E2E-3", "office": "E2E office", "roles": []string{"administrator"}})
-	var op struct {
-		Secret string `json:"secret"`
-	}
-	if json.Unmarshal(body, &op); code != http.StatusCreated || op.Secret == "" {
-		t.Fatalf("e2e: add the console operator: %d %s", code, body)
-	}
-	j := &journey{t: t, dir: artifacts(t)}
-	b := newBrowser(t, t.TempDir(), "", "")
-	a, cancel := b.tab()
-	defer cancel()
-	j.watch(a)
-	j.run(a, "console", 30*time.Second, chromedp.Navigate(s.URL+"/admin/"), chromedp.WaitVisible(chromedp.ID("signin")),
-		chromedp.Evaluate[chromedp.Void](`localStorage.setItem("shenfen.lang", "en")`), chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("signin")))
+	s, j, a, secret := consoleTab(t, "e2e.rps", "E2E RP admin", "E2E-3")
 	j.run(a, "console sign-in", 30*time.Second,
 		chromedp.SendKeys(chromedp.ID("operator"), "e2e.rps"),
-		chromedp.SendKeys(chromedp.ID("secret"), op.Secret),
+		chromedp.SendKeys(chromedp.ID("secret"), secret),
 		chromedp.Click(chromedp.CSS(`#signin button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.ID("rp-add")))
 	j.axe(a, "console-rps")
@@ -73,7 +57,7 @@ func TestConsoleRPs(t *testing.T) {
 	var rp struct {
 		Name, Purpose map[string]string
 	}
-	code, body = adminJSON(t, s, "GET", "/admin/api/rps/e2e-inn", nil)
+	code, body := adminJSON(t, s, "GET", "/admin/api/rps/e2e-inn", nil)
 	if json.Unmarshal(body, &rp); code != http.StatusOK || rp.Name["zh"] != "河畔客栈" || rp.Name["en"] != "Riverside Inn" ||
 		rp.Purpose["zh"] != "在线办理入住" || rp.Purpose["en"] != "Online check-in" {
 		t.Fatalf("e2e: the relying party registered in the console: %d %s", code, body)

@@ -23,26 +23,10 @@ func TestConsoleVerifiers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser tests are not short")
 	}
-	chromium(t)
-	s := startServer(t, facesDir(t))
-	code, body := adminJSON(t, s, "POST", "/admin/api/operators", map[string]any{
-		"id": "e2e.admin", "name": "E2E Admin", "badge": "E2E-2", "office": "E2E office", "roles": []string{"administrator"}})
-	var op struct {
-		Secret string `json:"secret"`
-	}
-	if json.Unmarshal(body, &op); code != http.StatusCreated || op.Secret == "" {
-		t.Fatalf("e2e: add the console operator: %d %s", code, body)
-	}
-	j := &journey{t: t, dir: artifacts(t)}
-	b := newBrowser(t, t.TempDir(), "", "")
-	a, cancel := b.tab()
-	defer cancel()
-	j.watch(a)
-	j.run(a, "console", 30*time.Second, chromedp.Navigate(s.URL+"/admin/"), chromedp.WaitVisible(chromedp.ID("signin")),
-		chromedp.Evaluate[chromedp.Void](`localStorage.setItem("shenfen.lang", "en")`), chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("signin")))
+	s, j, a, secret := consoleTab(t, "e2e.admin", "E2E Admin", "E2E-2")
 	j.run(a, "console sign-in", 30*time.Second,
 		chromedp.SendKeys(chromedp.ID("operator"), "e2e.admin"),
-		chromedp.SendKeys(chromedp.ID("secret"), op.Secret),
+		chromedp.SendKeys(chromedp.ID("secret"), secret),
 		chromedp.Click(chromedp.CSS(`#signin button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.ID("vf-form")),
 		chromedp.Poll[chromedp.Void](`document.getElementById("vf-title").textContent === "Verifiers (desks and online)"`))
@@ -66,7 +50,7 @@ func TestConsoleVerifiers(t *testing.T) {
 	var before struct {
 		CertHash string `json:"cert_hash"`
 	}
-	code, body = adminJSON(t, s, "GET", "/admin/api/verifiers/e2e-desk", nil)
+	code, body := adminJSON(t, s, "GET", "/admin/api/verifiers/e2e-desk", nil)
 	if json.Unmarshal(body, &before); code != 200 || before.CertHash == "" {
 		t.Fatalf("e2e: the desk registered in the console: %d %s", code, body)
 	}
