@@ -31,13 +31,7 @@ func TestGate(t *testing.T) {
 		t.Skip("browser tests are not short")
 	}
 	chromium(t)
-	pages := web.Handler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", shenfen.DefaultCSP)
-		pages.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	url := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/wallet/"
+	url := walletOnLocalhost(t)
 	j := &journey{t: t, dir: artifacts(t)}
 
 	b := newBrowser(t, t.TempDir(), "", "")
@@ -133,4 +127,18 @@ func TestGate(t *testing.T) {
 		t.Fatal("the right PIN did not pass the gate")
 	}
 	j.checkConsole()
+}
+
+// walletOnLocalhost serves the wallet's pages alone, with the server's
+// CSP, at "localhost" (WebAuthn needs a domain) until the test ends, and
+// returns the wallet's URL.
+func walletOnLocalhost(t *testing.T) string {
+	t.Helper()
+	pages := web.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", shenfen.DefaultCSP)
+		pages.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/wallet/"
 }

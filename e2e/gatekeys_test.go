@@ -2,18 +2,12 @@ package e2e
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-
-	shenfen "github.com/shenfen/shenfen/server"
-	"github.com/shenfen/shenfen/web"
 )
 
 // gateOpener puts a view with a button on the wallet's page that opens
@@ -56,13 +50,7 @@ func TestGateKeyboard(t *testing.T) {
 		t.Skip("browser tests are not short")
 	}
 	chromium(t)
-	pages := web.Handler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", shenfen.DefaultCSP)
-		pages.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	url := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/wallet/"
+	url := walletOnLocalhost(t)
 	j := &journey{t: t, dir: artifacts(t)}
 
 	open := func(w context.Context, step, ready string) {
